@@ -1,0 +1,1 @@
+"""cronwork: a correct, fast, observable job scheduler."""

@@ -1,0 +1,43 @@
+"""Every error cronwork raises on purpose derives from CronworkError."""
+
+from __future__ import annotations
+
+
+class CronworkError(Exception):
+    """Base class of the errors cronwork raises."""
+
+
+class ScheduleError(CronworkError, ValueError):
+    """A schedule text or object that cannot be parsed or can never fire."""
+
+
+class DurationError(ScheduleError):
+    """A duration such as a timeout or an interval that cannot be parsed."""
+
+
+class JobError(CronworkError, ValueError):
+    """A job definition that is invalid: bad policy, bad target, unknown dependency, cycle."""
+
+
+class JobNotFound(CronworkError, LookupError):
+    """No job with this id exists in the store."""
+
+
+class DuplicateJob(JobError):
+    """A job with this id exists already and replace=False was given."""
+
+
+class RunNotFound(CronworkError, LookupError):
+    """No run with this id exists in the store."""
+
+
+class TargetError(JobError):
+    """A job target that cannot be resolved, referenced or stored."""
+
+
+class StoreError(CronworkError):
+    """The store cannot be opened or used: corrupt file, newer schema, locked database."""
+
+
+class ConfigError(CronworkError, ValueError):
+    """A job file with an error; the message names the file, line, job and key."""

@@ -40,8 +40,10 @@ FINISHED_STATUSES = frozenset(s for s in RunStatus if s.finished)
 class Run:
     """One attempt at one slot of one job.
 
-    ``scheduled_for`` is the slot (when it should start); ``queued_at`` is when the engine was
-    ready to start it, so ``started_at - queued_at`` is the time it waited for a free place.
+    ``scheduled_for`` is the slot; ``due_at`` is when this attempt may start (the slot, or the
+    slot plus a retry backoff); ``queued_at`` is when the engine was ready to start it, so
+    ``started_at - queued_at`` is the time it waited for a free place. ``trigger`` says why the
+    run exists: ``schedule``, ``manual``, ``retry``, ``misfire`` or ``dependency``.
     """
 
     id: str
@@ -58,6 +60,7 @@ class Run:
     exit_code: int | None = None
     output: str | None = None
     error: str | None = None
+    due_at: datetime | None = None
     trigger: str = "schedule"
     cancel_requested: bool = False
     waited_for: tuple[str, ...] = field(default_factory=tuple)
@@ -79,3 +82,8 @@ class Run:
     def replace(self, **changes: Any) -> Run:
         """Return a copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)
+
+
+def due_time(run: Run) -> datetime:
+    """When the run may start: its slot, or later for a retry waiting out its backoff."""
+    return run.due_at if run.due_at is not None else run.scheduled_for

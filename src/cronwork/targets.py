@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import re
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal, cast
 
 from cronwork.errors import TargetError
 
@@ -67,3 +70,139 @@ def _split(text: str) -> list[str]:
     if not parts:
         raise TargetError("command is empty")
     return parts
+
+
+TargetKind = Literal["call", "task", "command", "callable"]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A job's target in the form stores persist.
+
+    ``call``: an import path ``package.module:function``; ``task``: a name registered with
+    ``@scheduler.task``; ``command``: a Command; ``callable``: a Python object with no import
+    path (lambdas, closures), which only the memory store can keep.
+    """
+
+    kind: TargetKind
+    ref: str
+    command: Command | None = None
+    func: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def persistable(self) -> bool:
+        """True when the target can be written to a database and resolved by another process."""
+        return self.kind != "callable"
+
+    def describe(self) -> str:
+        """Return a short human form: the import path, task name or command line."""
+        if self.kind == "task":
+            return f"task {self.ref}"
+        return self.ref
+
+
+class TaskRegistry:
+    """Named tasks: the form of target that survives restarts without an import path."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, Callable[..., Any]] = {}
+
+    def register(self, name: str, func: Callable[..., Any]) -> None:
+        """Register ``func`` under ``name``; re-registering the same name replaces it."""
+        if not isinstance(name, str) or not name.strip():
+            raise TargetError("task name must be a non-empty string")
+        if not callable(func):
+            raise TargetError(f"task {name!r} must be callable, got {type(func).__name__}")
+        self._tasks[name] = func
+
+    def get(self, name: str) -> Callable[..., Any] | None:
+        """Return the task registered under ``name``, or None."""
+        return self._tasks.get(name)
+
+    def names(self) -> list[str]:
+        """Return the registered task names, sorted."""
+        return sorted(self._tasks)
+
+
+IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+def import_path_of(func: Callable[..., Any]) -> str | None:
+    """Return ``module:qualname`` if importing it yields ``func`` itself, else None."""
+    module = getattr(func, "__module__", None)
+    qualname = getattr(func, "__qualname__", None)
+    if not module or not qualname or "<" in qualname or module == "__main__":
+        return None
+    path = f"{module}:{qualname}"
+    try:
+        found = import_target(path)
+    except TargetError:
+        return None
+    if found is func or getattr(found, "__wrapped__", None) is func:
+        return path
+    return None
+
+
+def import_target(path: str) -> Callable[..., Any]:
+    """Import ``package.module:function`` (attributes may be dotted) and return the callable."""
+    if not IMPORT_PATH.match(path):
+        raise TargetError(f"{path!r} is not an import path of the form 'package.module:function'")
+    module_name, _, attr = path.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as exc:  # any import-time failure makes the target unresolvable
+        raise TargetError(f"cannot import module {module_name!r} for {path!r}: {exc}") from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise TargetError(f"module {module_name!r} has no attribute {attr!r}") from None
+    if not callable(obj):
+        raise TargetError(f"{path!r} is not callable (it is {type(obj).__name__})")
+    return cast("Callable[..., Any]", obj)
+
+
+def make_target(obj: object, registry: TaskRegistry | None = None) -> Target:
+    """Turn what a user passed as a job target into a Target, or raise TargetError."""
+    if isinstance(obj, Target):
+        return obj
+    if isinstance(obj, Command):
+        return Target("command", obj.line, command=obj)
+    if isinstance(obj, str):
+        text = obj.strip()
+        if registry is not None and registry.get(text) is not None:
+            return Target("task", text)
+        if IMPORT_PATH.match(text):
+            return Target("call", text)
+        raise TargetError(
+            f"target {obj!r} is neither a registered task nor an import path "
+            "'package.module:function'; for a shell command use cronwork.Command(...)"
+        )
+    if callable(obj):
+        path = import_path_of(obj)
+        if path is not None:
+            return Target("call", path, func=obj)
+        name = getattr(obj, "__qualname__", None) or type(obj).__name__
+        return Target("callable", name, func=obj)
+    raise TargetError(
+        f"target must be a callable, an import path, a task name or a Command, "
+        f"got {type(obj).__name__}"
+    )
+
+
+def resolve_target(
+    target: Target, registry: TaskRegistry | None = None
+) -> Callable[..., Any] | Command:
+    """Return what an executor runs for ``target``, or raise TargetError."""
+    if target.command is not None:
+        return target.command
+    if target.func is not None:
+        return target.func
+    if target.kind == "task":
+        func = registry.get(target.ref) if registry is not None else None
+        if func is None:
+            raise TargetError(f"no task named {target.ref!r} is registered")
+        return func
+    if target.kind == "call":
+        return import_target(target.ref)
+    raise TargetError(f"target {target.ref!r} cannot be resolved in this process")

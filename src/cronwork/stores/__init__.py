@@ -1,0 +1,48 @@
+"""Stores: where jobs and runs live. ``open_store`` turns a URL into a Store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cronwork.errors import StoreError
+from cronwork.stores.base import Claim, Store
+from cronwork.stores.memory import MemoryStore
+
+__all__ = ["Claim", "MemoryStore", "Store", "open_store", "sqlite_path_from_url"]
+
+
+def sqlite_path_from_url(url: str) -> Path:
+    """``sqlite:///rel.db`` is relative to the working folder, ``sqlite:////abs.db`` absolute."""
+    rest = url[len("sqlite://") :]
+    if not rest.startswith("/") or rest == "/":
+        raise StoreError(
+            f"store URL {url!r} has no file path: write sqlite:///relative.db "
+            "or sqlite:////absolute/path.db"
+        )
+    path = rest[1:]
+    if path == ":memory:":
+        raise StoreError("sqlite :memory: cannot be shared between threads; use memory://")
+    return Path(path)
+
+
+def open_store(store: Store | str | None) -> Store:
+    """Return a Store for a Store object, a URL (``memory://``, ``sqlite:///x.db``) or None."""
+    if store is None:
+        return MemoryStore()
+    if not isinstance(store, str):
+        if not isinstance(store, Store):
+            raise StoreError(f"not a store or store URL: {store!r}")
+        return store
+    url = store.strip()
+    if url in ("memory://", "memory:"):
+        return MemoryStore()
+    if url.startswith("sqlite://"):
+        from cronwork.stores.sqlite import SqliteStore
+
+        return SqliteStore(sqlite_path_from_url(url))
+    if url.startswith(("postgresql://", "postgres://")):
+        raise StoreError("the PostgreSQL store is not available in this version")
+    raise StoreError(
+        f"unknown store URL {url!r}: use memory://, sqlite:///relative.db "
+        "or sqlite:////absolute/path.db"
+    )

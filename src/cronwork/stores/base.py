@@ -1,0 +1,177 @@
+"""The Store protocol: the single source of truth for jobs and runs.
+
+Every store (memory, SQLite, PostgreSQL) implements it and passes the same contract tests in
+``tests/stores``. The key operation is ``claim``: atomically take the due slots of many jobs,
+write each job's following fire time and insert one run per (job, slot), owned by a node under
+a lease. ``(job_id, scheduled_for, attempt)`` is unique in every store, so a slot fires once
+even when several processes claim from one database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+from cronwork.jobs import Job
+from cronwork.policies import plan_slots
+from cronwork.runs import Run, RunStatus
+
+
+@dataclass(slots=True)
+class Claim:
+    """What one claim took: runs to execute now or soon, and slots recorded as missed."""
+
+    runs: list[Run] = field(default_factory=list)
+    missed: list[Run] = field(default_factory=list)
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Persistence for jobs and runs; every method is thread-safe and synchronous.
+
+    Methods that name one job or run raise JobNotFound / RunNotFound when it does not exist.
+    """
+
+    url: str
+
+    def open(self) -> None:
+        """Create or migrate the schema; idempotent."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; idempotent."""
+        ...
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    def add_job(self, job: Job, *, replace: bool = False) -> Job:
+        """Insert ``job``; an existing id raises DuplicateJob unless ``replace``."""
+        ...
+
+    def update_job(self, job: Job) -> Job:
+        """Overwrite the stored job with the same id (definition and state)."""
+        ...
+
+    def remove_job(self, job_id: str) -> None:
+        """Delete the job and its pending (scheduled, unstarted) runs; history is kept."""
+        ...
+
+    def get_job(self, job_id: str) -> Job:
+        """Return the stored job."""
+        ...
+
+    def jobs(self) -> list[Job]:
+        """Return every stored job, ordered by id."""
+        ...
+
+    def next_wakeup(self) -> datetime | None:
+        """Earliest instant anything becomes due: a job's next slot or an unowned run."""
+        ...
+
+    # -- claiming and running -----------------------------------------------------------
+
+    def claim(
+        self, now: datetime, horizon: timedelta, node: str, lease: timedelta, limit: int = 5000
+    ) -> Claim:
+        """Atomically claim due work up to ``now + horizon`` for ``node``.
+
+        For each active job (not paused, not broken) whose ``next_run_at`` is due, apply
+        ``plan_slots``: insert runs (status scheduled, owned by ``node``, lease until
+        ``now + lease``) and missed records, and write the job's new ``next_run_at``. Then adopt
+        unowned scheduled runs (manual triggers, retries) whose due time has come, the same way.
+        Slots that exist already are not inserted again.
+        """
+        ...
+
+    def add_run(self, run: Run) -> Run | None:
+        """Insert ``run`` with a new id; None if (job_id, scheduled_for, attempt) exists."""
+        ...
+
+    def save_runs(self, runs: Sequence[Run]) -> None:
+        """Write the mutable fields of existing runs (status, times, node, lease, outcome)."""
+        ...
+
+    def get_run(self, run_id: str) -> Run:
+        """Return one run."""
+        ...
+
+    def runs(
+        self, job_id: str | None = None, status: RunStatus | None = None, limit: int = 100
+    ) -> list[Run]:
+        """Return runs, newest slot first, optionally of one job and/or one status."""
+        ...
+
+    def last_finished(self, job_id: str, status: RunStatus | None = None) -> Run | None:
+        """The run of ``job_id`` that finished last (optionally with ``status``)."""
+        ...
+
+    def renew_leases(self, node: str, until: datetime) -> int:
+        """Extend the lease of every unfinished run owned by ``node``; return how many."""
+        ...
+
+    def expire_leases(self, now: datetime) -> list[Run]:
+        """Mark unfinished owned runs whose lease ran out as lost and return them."""
+        ...
+
+    def request_cancel(self, run_id: str, now: datetime) -> Run:
+        """Ask for a run to be cancelled; an unowned scheduled run is cancelled at once."""
+        ...
+
+    def cancel_requests(self, node: str) -> list[Run]:
+        """Unfinished runs owned by ``node`` that someone asked to cancel."""
+        ...
+
+    def prune(
+        self, now: datetime, keep_last: int | None = None, older_than: timedelta | None = None
+    ) -> int:
+        """Delete finished runs beyond the newest ``keep_last`` per job or older than the age."""
+        ...
+
+
+def plan_claim(
+    job: Job, now: datetime, horizon: timedelta, node: str, lease: timedelta
+) -> tuple[list[Run], list[Run], datetime | None]:
+    """The rows one due job's claim writes: (runs to execute, missed records, next_run_at).
+
+    Shared by every store so that the policy arithmetic lives in one place; ids are blank and
+    assigned by the store on insert.
+    """
+    plan = plan_slots(job, now, horizon)
+    runs = []
+    for slot in plan.run:
+        late = slot < now - job.misfire_grace
+        runs.append(
+            Run(
+                id="",
+                job_id=job.id,
+                scheduled_for=slot,
+                due_at=max(slot, now) if late else slot,
+                node=node,
+                created_at=now,
+                lease_until=now + lease,
+                trigger="misfire" if late else "schedule",
+            )
+        )
+    missed = [
+        Run(
+            id="",
+            job_id=job.id,
+            scheduled_for=slot,
+            status=RunStatus.MISSED,
+            created_at=now,
+            finished_at=now,
+            error=f"missed: the engine was not running or was blocked (misfire={job.misfire})",
+        )
+        for slot in plan.missed
+    ]
+    if plan.note and missed:
+        first = missed[0]
+        missed[0] = first.replace(error=f"{first.error}; {plan.note}")
+    return runs, missed, plan.next_run_at
+
+
+def is_active(job: Job) -> bool:
+    """True when the job takes part in claims: not paused, not broken."""
+    return not job.paused and job.broken is None

@@ -1,0 +1,318 @@
+"""The memory store: a real store kept in dicts, for tests and embedded use without disk."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound
+from cronwork.jobs import Job
+from cronwork.runs import Run, RunStatus, due_time
+from cronwork.stores.base import Claim, is_active, plan_claim
+
+_UNFINISHED = (RunStatus.SCHEDULED, RunStatus.RUNNING)
+
+
+class MemoryStore:
+    """Jobs and runs in process memory; everything is lost when the process ends.
+
+    ``keep_runs`` bounds the finished runs kept per job, so a long-running embedded scheduler
+    does not grow without limit.
+    """
+
+    def __init__(self, *, keep_runs: int | None = 1000) -> None:
+        self.url = "memory://"
+        self.keep_runs = keep_runs
+        self._lock = threading.RLock()
+        self._jobs: dict[str, Job] = {}
+        self._runs: dict[str, Run] = {}
+        self._slots: dict[tuple[str, datetime, int], str] = {}
+        self._by_job: defaultdict[str, list[str]] = defaultdict(list)
+        self._due: list[tuple[datetime, str]] = []  # (next_run_at, job_id), lazily invalidated
+        self._pending: list[tuple[datetime, int, str]] = []  # unowned scheduled runs
+        self._ids = itertools.count(1)
+
+    def open(self) -> None:
+        """Nothing to create."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    def add_job(self, job: Job, *, replace: bool = False) -> Job:
+        """Insert ``job``; an existing id raises DuplicateJob unless ``replace``."""
+        with self._lock:
+            if job.id in self._jobs and not replace:
+                raise DuplicateJob(f"job {job.id!r} exists already (pass replace=True)")
+            self._set_job(job)
+            return job
+
+    def update_job(self, job: Job) -> Job:
+        """Overwrite the stored job with the same id."""
+        with self._lock:
+            if job.id not in self._jobs:
+                raise JobNotFound(f"no job {job.id!r}")
+            self._set_job(job)
+            return job
+
+    def _set_job(self, job: Job) -> None:
+        self._jobs[job.id] = job
+        if job.next_run_at is not None:
+            heapq.heappush(self._due, (job.next_run_at, job.id))
+
+    def remove_job(self, job_id: str) -> None:
+        """Delete the job and its pending runs; history is kept."""
+        with self._lock:
+            if self._jobs.pop(job_id, None) is None:
+                raise JobNotFound(f"no job {job_id!r}")
+            for run_id in list(self._by_job.get(job_id, ())):
+                run = self._runs[run_id]
+                if run.status is RunStatus.SCHEDULED and run.started_at is None:
+                    self._delete_run(run)
+
+    def get_job(self, job_id: str) -> Job:
+        """Return the stored job."""
+        with self._lock:
+            try:
+                return self._jobs[job_id]
+            except KeyError:
+                raise JobNotFound(f"no job {job_id!r}") from None
+
+    def jobs(self) -> list[Job]:
+        """Return every job, ordered by id."""
+        with self._lock:
+            return [self._jobs[k] for k in sorted(self._jobs)]
+
+    def next_wakeup(self) -> datetime | None:
+        """Earliest instant anything becomes due."""
+        with self._lock:
+            self._drop_stale_heads()
+            candidates = []
+            if self._due:
+                candidates.append(self._due[0][0])
+            if self._pending:
+                candidates.append(self._pending[0][0])
+            return min(candidates) if candidates else None
+
+    def _drop_stale_heads(self) -> None:
+        while self._due:
+            at, job_id = self._due[0]
+            job = self._jobs.get(job_id)
+            if job is not None and job.next_run_at == at and is_active(job):
+                break
+            heapq.heappop(self._due)
+        while self._pending:
+            _, _, run_id = self._pending[0]
+            run = self._runs.get(run_id)
+            if run is not None and run.status is RunStatus.SCHEDULED and run.node is None:
+                break
+            heapq.heappop(self._pending)
+
+    # -- claiming -----------------------------------------------------------------------
+
+    def claim(
+        self, now: datetime, horizon: timedelta, node: str, lease: timedelta, limit: int = 5000
+    ) -> Claim:
+        """Claim due slots and unowned due runs for ``node``."""
+        claim = Claim()
+        limit_at = now + horizon
+        with self._lock:
+            self._drop_stale_heads()
+            while self._due and self._due[0][0] <= limit_at and len(claim.runs) < limit:
+                at, job_id = heapq.heappop(self._due)
+                job = self._jobs.get(job_id)
+                if job is None or job.next_run_at != at or not is_active(job):
+                    continue
+                runs, missed, next_at = plan_claim(job, now, horizon, node, lease)
+                for run in runs:
+                    stored = self._insert(run)
+                    if stored is not None:
+                        claim.runs.append(stored)
+                for run in missed:
+                    stored = self._insert(run)
+                    if stored is not None:
+                        claim.missed.append(stored)
+                self._set_job(job.replace(next_run_at=next_at))
+            deferred = []
+            while self._pending and self._pending[0][0] <= limit_at and len(claim.runs) < limit:
+                entry = heapq.heappop(self._pending)
+                run = self._runs.get(entry[2])
+                if run is None or run.status is not RunStatus.SCHEDULED or run.node is not None:
+                    continue
+                job = self._jobs.get(run.job_id)
+                if job is not None and not is_active(job) and run.trigger != "manual":
+                    deferred.append(entry)  # a paused job's retries wait for resume
+                    continue
+                owned = run.replace(node=node, lease_until=now + lease)
+                self._runs[run.id] = owned
+                claim.runs.append(owned)
+            for entry in deferred:
+                heapq.heappush(self._pending, entry)
+        return claim
+
+    def _insert(self, run: Run) -> Run | None:
+        key = (run.job_id, run.scheduled_for, run.attempt)
+        if key in self._slots:
+            return None
+        stored = run.replace(id=str(next(self._ids)))
+        self._runs[stored.id] = stored
+        self._slots[key] = stored.id
+        self._by_job[stored.job_id].append(stored.id)
+        if stored.status is RunStatus.SCHEDULED and stored.node is None:
+            heapq.heappush(self._pending, (due_time(stored), int(stored.id), stored.id))
+        self._trim(stored.job_id)
+        return stored
+
+    def _delete_run(self, run: Run) -> None:
+        del self._runs[run.id]
+        self._slots.pop((run.job_id, run.scheduled_for, run.attempt), None)
+        self._by_job[run.job_id].remove(run.id)
+
+    def _trim(self, job_id: str) -> None:
+        if self.keep_runs is None:
+            return
+        ids = self._by_job[job_id]
+        if len(ids) <= self.keep_runs * 2:
+            return
+        finished = [i for i in ids if self._runs[i].status.finished]
+        for run_id in finished[: len(finished) - self.keep_runs]:
+            self._delete_run(self._runs[run_id])
+
+    def add_run(self, run: Run) -> Run | None:
+        """Insert ``run`` with a new id; None if its (job, slot, attempt) exists."""
+        with self._lock:
+            return self._insert(run)
+
+    def save_runs(self, runs: Sequence[Run]) -> None:
+        """Write the mutable fields of existing runs."""
+        with self._lock:
+            for run in runs:
+                current = self._runs.get(run.id)
+                if current is None:
+                    continue  # pruned or removed meanwhile; nothing to update
+                self._runs[run.id] = run.replace(
+                    cancel_requested=current.cancel_requested or run.cancel_requested
+                )
+                if run.status is RunStatus.SCHEDULED and run.node is None:
+                    heapq.heappush(self._pending, (due_time(run), int(run.id), run.id))
+
+    def get_run(self, run_id: str) -> Run:
+        """Return one run."""
+        with self._lock:
+            try:
+                return self._runs[str(run_id)]
+            except KeyError:
+                raise RunNotFound(f"no run {run_id!r}") from None
+
+    def runs(
+        self, job_id: str | None = None, status: RunStatus | None = None, limit: int = 100
+    ) -> list[Run]:
+        """Return runs, newest slot first."""
+        with self._lock:
+            if job_id is not None:
+                pool = [self._runs[i] for i in self._by_job.get(job_id, ())]
+            else:
+                pool = list(self._runs.values())
+        if status is not None:
+            pool = [r for r in pool if r.status is status]
+        pool.sort(key=lambda r: (r.scheduled_for, r.attempt, int(r.id)), reverse=True)
+        return pool[:limit]
+
+    def last_finished(self, job_id: str, status: RunStatus | None = None) -> Run | None:
+        """The run of ``job_id`` that finished last (optionally with ``status``)."""
+        with self._lock:
+            best: Run | None = None
+            for run_id in self._by_job.get(job_id, ()):
+                run = self._runs[run_id]
+                if run.finished_at is None or not run.status.finished:
+                    continue
+                if status is not None and run.status is not status:
+                    continue
+                if best is None or run.finished_at > best.finished_at:  # type: ignore[operator]
+                    best = run
+            return best
+
+    def renew_leases(self, node: str, until: datetime) -> int:
+        """Extend the lease of every unfinished run owned by ``node``."""
+        count = 0
+        with self._lock:
+            for run in list(self._runs.values()):
+                if run.node == node and run.status in _UNFINISHED:
+                    self._runs[run.id] = run.replace(lease_until=until)
+                    count += 1
+        return count
+
+    def expire_leases(self, now: datetime) -> list[Run]:
+        """Mark owned unfinished runs with an expired lease as lost."""
+        lost = []
+        with self._lock:
+            for run in list(self._runs.values()):
+                if (
+                    run.status in _UNFINISHED
+                    and run.node is not None
+                    and run.lease_until is not None
+                    and run.lease_until < now
+                ):
+                    done = run.replace(
+                        status=RunStatus.LOST,
+                        finished_at=now,
+                        error=f"lost: node {run.node!r} stopped renewing its lease",
+                    )
+                    self._runs[run.id] = done
+                    lost.append(done)
+        return lost
+
+    def request_cancel(self, run_id: str, now: datetime) -> Run:
+        """Flag a run for cancellation; an unowned scheduled run is cancelled at once."""
+        with self._lock:
+            run = self.get_run(run_id)
+            if run.status.finished:
+                return run
+            if run.status is RunStatus.SCHEDULED and run.node is None:
+                run = run.replace(
+                    status=RunStatus.CANCELLED, finished_at=now, error="cancelled before start"
+                )
+            else:
+                run = run.replace(cancel_requested=True)
+            self._runs[run.id] = run
+            return run
+
+    def cancel_requests(self, node: str) -> list[Run]:
+        """Unfinished runs of ``node`` flagged for cancellation."""
+        with self._lock:
+            return [
+                r
+                for r in self._runs.values()
+                if r.node == node and r.cancel_requested and r.status in _UNFINISHED
+            ]
+
+    def prune(
+        self, now: datetime, keep_last: int | None = None, older_than: timedelta | None = None
+    ) -> int:
+        """Delete finished runs beyond ``keep_last`` per job or older than ``older_than``."""
+        removed = 0
+        with self._lock:
+            for job_id in list(self._by_job):
+                runs = sorted(
+                    (self._runs[i] for i in self._by_job[job_id]),
+                    key=lambda r: (r.scheduled_for, r.attempt),
+                    reverse=True,
+                )
+                finished = [r for r in runs if r.status.finished]
+                doomed = []
+                if keep_last is not None:
+                    doomed.extend(finished[keep_last:])
+                if older_than is not None:
+                    cutoff = now - older_than
+                    doomed.extend(
+                        r for r in finished if (r.finished_at or r.scheduled_for) < cutoff
+                    )
+                for run in {r.id: r for r in doomed}.values():
+                    self._delete_run(run)
+                    removed += 1
+        return removed

@@ -1,0 +1,266 @@
+"""Run a `Command` as a subprocess in its own process group.
+
+The command starts a new session (``start_new_session=True``), so its pid is also its process
+group id: at the deadline or on cancel the whole group gets SIGTERM, then SIGKILL after
+``kill_grace``, and children the command left in the background die with it. stdout and stderr
+share one pipe whose reader keeps only the last ``output_limit`` bytes, so a command printing
+gigabytes costs a fixed amount of memory.
+
+When a command exits by itself, background children it leaves behind are not killed (cron does
+not either); we stop reading their output shortly after the command itself has exited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Callable
+
+from cronwork.errors import TargetError
+from cronwork.executors.base import BaseExecution, Invocation, Outcome, log_extra, logger
+from cronwork.runs import RunStatus
+from cronwork.targets import Command
+
+# How long to keep reading output after the process exited, for data still in the pipe;
+# a background child that holds the pipe open must not keep the run alive.
+DRAIN_GRACE = 0.5
+_POLL = 0.05
+
+
+class TailProtocol(asyncio.Protocol):
+    """Collects what a pipe delivers, keeping only the last ``limit`` bytes."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.buffer = bytearray()
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        """Append ``data``, dropping the oldest bytes beyond the limit."""
+        self.buffer += data
+        if self.limit is not None and len(self.buffer) > self.limit:
+            del self.buffer[: len(self.buffer) - self.limit]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Mark the pipe as closed (EOF or error)."""
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+class PipeReader:
+    """The read end of an ``os.pipe()`` consumed on the event loop into a bounded buffer."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.read_fd, self.write_fd = os.pipe()
+        self._limit = limit
+        self._transport: asyncio.ReadTransport | None = None
+        self._protocol: TailProtocol | None = None
+
+    async def open(self) -> None:
+        """Start reading; call after the write end was handed to the child."""
+        loop = asyncio.get_running_loop()
+        pipe = os.fdopen(self.read_fd, "rb", buffering=0)
+        self._transport, self._protocol = await loop.connect_read_pipe(
+            lambda: TailProtocol(self._limit), pipe
+        )
+
+    def close_write_end(self) -> None:
+        """Close the parent's copy of the write end so EOF arrives when the child exits."""
+        with contextlib.suppress(OSError):
+            os.close(self.write_fd)
+
+    async def drain(self, grace: float) -> bytes:
+        """Wait up to ``grace`` seconds for EOF, stop reading and return what was kept."""
+        if self._protocol is None or self._transport is None:
+            return b""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._protocol.closed), grace)
+        self._transport.close()
+        return bytes(self._protocol.buffer)
+
+    def abandon(self) -> None:
+        """Release both ends when the child never started."""
+        self.close_write_end()
+        if self._transport is not None:
+            self._transport.close()
+        else:
+            with contextlib.suppress(OSError):
+                os.close(self.read_fd)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        # A member we cannot signal (setuid) still counts as alive.
+        return True
+    return True
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+async def terminate_group(proc: asyncio.subprocess.Process, grace: float) -> None:
+    """SIGTERM the process group led by ``proc``, SIGKILL it after ``grace``, reap the leader."""
+    pgid = proc.pid
+    _signal_group(pgid, signal.SIGTERM)
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + grace
+    # Members other than the leader are not our children, so there is nothing to wait on:
+    # poll the group until it is empty or the grace is over.
+    while loop.time() < give_up:
+        if proc.returncode is not None and not _group_alive(pgid):
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(proc.wait()), _POLL)
+    _signal_group(pgid, signal.SIGKILL)
+    await proc.wait()
+
+
+def describe_exit(returncode: int) -> str:
+    """``exit code 3`` or ``killed by signal SIGKILL`` for a subprocess's return code."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = str(-returncode)
+        return f"killed by signal {name}"
+    return f"exit code {returncode}"
+
+
+def spawn_error(exc: OSError, program: str, cwd: str | None) -> str:
+    """A clear message for a subprocess that could not be started."""
+    if cwd is not None and exc.filename == cwd:
+        return f"working directory not found: {cwd}"
+    if isinstance(exc, FileNotFoundError):
+        return f"command not found: {program}"
+    if isinstance(exc, PermissionError):
+        return f"permission denied: {program}"
+    return f"cannot start {program}: {exc}"
+
+
+class CommandExecution(BaseExecution):
+    """A command running as a subprocess group."""
+
+    def __init__(self, invocation: Invocation, on_overdue: Callable[[], None] | None) -> None:
+        super().__init__(invocation, on_overdue)
+        assert isinstance(invocation.target, Command)
+        self.command = invocation.target
+        self._proc: asyncio.subprocess.Process | None = None
+        self._killer: asyncio.Task[None] | None = None
+        self.task = self.loop.create_task(self._run())
+
+    def _environment(self) -> dict[str, str]:
+        ctx = self.invocation.context
+        env = dict(os.environ)
+        env.update(self.command.env or {})
+        env["CRONWORK_JOB_ID"] = ctx.job_id
+        env["CRONWORK_RUN_ID"] = ctx.run_id
+        env["CRONWORK_SCHEDULED_FOR"] = ctx.scheduled_for.isoformat()
+        env["CRONWORK_ATTEMPT"] = str(ctx.attempt)
+        return env
+
+    async def _run(self) -> None:
+        try:
+            outcome = await self._execute()
+        except Exception as exc:  # a bug here must still end the run, not hang the engine
+            logger.exception("command runner failed", extra=log_extra(self.invocation.context))
+            outcome = Outcome(RunStatus.FAILED, error=f"cronwork could not run the command: {exc}")
+        self._finish(outcome)
+
+    async def _execute(self) -> Outcome:
+        cmd = self.command
+        pipe = PipeReader(self.invocation.output_limit)
+        try:
+            if cmd.shell:
+                proc = await asyncio.create_subprocess_shell(
+                    cmd.argv[0],
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=pipe.write_fd,
+                    stderr=pipe.write_fd,
+                    cwd=cmd.cwd,
+                    env=self._environment(),
+                    start_new_session=True,
+                )
+            else:
+                proc = await asyncio.create_subprocess_exec(
+                    *cmd.argv,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=pipe.write_fd,
+                    stderr=pipe.write_fd,
+                    cwd=cmd.cwd,
+                    env=self._environment(),
+                    start_new_session=True,
+                )
+        except OSError as exc:
+            pipe.abandon()
+            return Outcome(RunStatus.FAILED, error=spawn_error(exc, cmd.argv[0], cmd.cwd))
+        pipe.close_write_end()
+        self._proc = proc
+        await pipe.open()
+        if self._stopping is not None:  # cancelled while spawning
+            self._killer = self.loop.create_task(self._kill())
+        returncode = await proc.wait()
+        if self._killer is not None:
+            await self._killer
+        # A stop requested after the command exited by itself changes nothing.
+        stopping = self._stopping
+        data = await pipe.drain(DRAIN_GRACE)
+        output = data.decode("utf-8", errors="replace")
+        if stopping is not None:
+            status, reason = stopping
+            return Outcome(status, exit_code=returncode, output=output, error=reason)
+        if returncode == 0:
+            return Outcome(RunStatus.SUCCEEDED, exit_code=0, output=output)
+        return Outcome(
+            RunStatus.FAILED, exit_code=returncode, output=output, error=describe_exit(returncode)
+        )
+
+    async def _kill(self) -> None:
+        assert self._proc is not None
+        await terminate_group(self._proc, self.invocation.kill_grace)
+
+    def _stop(self, status: RunStatus, reason: str) -> None:
+        proc = self._proc
+        if proc is not None and proc.returncode is None and self._killer is None:
+            self._killer = self.loop.create_task(self._kill())
+
+
+class CommandExecutor:
+    """Runs `Command` targets as subprocesses."""
+
+    name = "command"
+
+    def __init__(self) -> None:
+        self._running: set[CommandExecution] = set()
+        self._closed = False
+
+    def start(
+        self, invocation: Invocation, on_overdue: Callable[[], None] | None = None
+    ) -> CommandExecution:
+        """Spawn the command of ``invocation`` and return its execution."""
+        if self._closed:
+            raise RuntimeError("the command executor is shut down")
+        if not isinstance(invocation.target, Command):
+            raise TargetError(
+                f"the command executor runs Command targets, not {invocation.target!r}"
+            )
+        execution = CommandExecution(invocation, on_overdue)
+        self._running.add(execution)
+        execution.task.add_done_callback(lambda _: self._running.discard(execution))
+        return execution
+
+    async def shutdown(self, wait: bool = True) -> None:
+        """Refuse new runs; wait for running commands, or stop them when ``wait`` is False."""
+        self._closed = True
+        running = list(self._running)
+        if not wait:
+            for execution in running:
+                execution.cancel("executor shut down")
+        await asyncio.gather(*(execution.wait() for execution in running))

@@ -98,7 +98,29 @@ def _group_alive(pgid: int) -> bool:
     except PermissionError:
         # A member we cannot signal (setuid) still counts as alive.
         return True
-    return True
+    return _has_live_member(pgid)
+
+
+def _has_live_member(pgid: int) -> bool:
+    # killpg(0) also succeeds for zombies, and orphans wait to be reaped by init, which some
+    # container inits do slowly; on Linux, look for a member that is not a zombie.
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # Fields after the parenthesised command name: state, ppid, pgrp, ...
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
 
 
 def _signal_group(pgid: int, signum: int) -> None:

@@ -37,7 +37,6 @@ ALIASES = {
 # Without a year field the search stops where datetime does.
 _LAST_YEAR = 9999
 _ONE_SECOND = timedelta(seconds=1)
-_ONE_MINUTE = timedelta(minutes=1)
 _DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
@@ -466,6 +465,9 @@ class CronSchedule(Schedule):
         """The careful path, used when the start or the candidate is in a DST gap or fold."""
         tz = self.tz
         wall = local.replace(tzinfo=None)
+        # Compare instants in UTC: aware datetimes sharing a tzinfo compare by wall time
+        # and ignore fold, which is exactly what differs inside a repeated hour.
+        start = moment.astimezone(UTC)
         # Wall times repeated by a fall-back that is still ahead of `moment`: elapsed-time
         # jobs fire on the second pass too, so remember where that second pass starts.
         repeat: tuple[datetime, datetime] | None = None
@@ -493,18 +495,15 @@ class CronSchedule(Schedule):
             assert early_offset is not None and late_offset is not None
             if early_offset > late_offset:
                 # Repeated wall time: the first pass unless it is not after `moment`.
-                if early > moment:
+                if early.astimezone(UTC) > start:
                     return early
-                if not self.fixed_time and late > moment:
+                if not self.fixed_time and late.astimezone(UTC) > start:
                     return late
                 continue
             # A wall time skipped by spring-forward.
             if self.fixed_time:
-                # Debian cron runs it right after the jump: the first existing minute.
-                shifted = candidate
-                while _is_skipped(shifted, tz):
-                    shifted += _ONE_MINUTE
-                return shifted.replace(tzinfo=tz)
+                # Debian cron runs it right after the jump.
+                return _gap_end(candidate, tz, late_offset - early_offset).replace(tzinfo=tz)
 
     # -- describing ----------------------------------------------------------------------
 
@@ -516,6 +515,20 @@ class CronSchedule(Schedule):
 def _is_skipped(wall: datetime, tz: tzinfo) -> bool:
     aware = wall.replace(tzinfo=tz)
     return aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != wall
+
+
+def _gap_end(wall: datetime, tz: tzinfo, width: timedelta) -> datetime:
+    """Return the first wall time that exists after ``wall``, which a spring-forward skipped."""
+    # The gap is `width` wide, so wall + width exists; bisect in whole seconds for the first
+    # existing wall time (the instant of the jump itself).
+    lo, hi = 0, int(width.total_seconds())  # wall + lo is skipped, wall + hi exists
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _is_skipped(wall + timedelta(seconds=mid), tz):
+            lo = mid
+        else:
+            hi = mid
+    return wall + timedelta(seconds=hi)
 
 
 def _fold_range(wall: datetime, tz: tzinfo) -> tuple[datetime, datetime]:

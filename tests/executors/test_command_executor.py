@@ -194,3 +194,16 @@ def test_soft_timeout_calls_on_overdue_once() -> None:
     )
     assert outcome == Outcome(RunStatus.SUCCEEDED, exit_code=0, output="")
     assert overdue == [None]
+
+
+def test_a_command_still_running_when_the_loop_ends_is_killed(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+
+    async def main() -> None:
+        executor = CommandExecutor()
+        command = Command(f"sleep 60 & echo $$ $! > {pids}; wait", shell=True)
+        executor.start(Invocation(command, context=make_ctx()))
+        await asyncio.to_thread(read_pids, pids, 2)
+
+    asyncio.run(main())
+    assert_all_gone(read_pids(pids, 2))

@@ -167,16 +167,77 @@ def spawn_error(exc: OSError, program: str, cwd: str | None) -> str:
     return f"cannot start {program}: {exc}"
 
 
-class CommandExecution(BaseExecution):
-    """A command running as a subprocess group."""
+class GroupExecution(BaseExecution):
+    """A run whose work is a child process leading its own process group.
+
+    Subclasses implement ``_execute``: spawn with ``start_new_session=True``, store the process
+    in ``self._proc``, call ``_kill_if_stopping()`` once it exists, and return the outcome.
+    """
+
+    kind = "subprocess"
 
     def __init__(self, invocation: Invocation, on_overdue: Callable[[], None] | None) -> None:
         super().__init__(invocation, on_overdue)
-        assert isinstance(invocation.target, Command)
-        self.command = invocation.target
         self._proc: asyncio.subprocess.Process | None = None
         self._killer: asyncio.Task[None] | None = None
         self.task = self.loop.create_task(self._run())
+
+    async def _execute(self) -> Outcome:
+        raise NotImplementedError
+
+    async def _run(self) -> None:
+        try:
+            outcome = await self._execute()
+        except asyncio.CancelledError:
+            # The loop is going away (asyncio.run cancels leftover tasks): there is no time for
+            # a grace period, and the group must not outlive us.
+            if self._proc is not None and self._proc.returncode is None:
+                _signal_group(self._proc.pid, signal.SIGKILL)
+            self._finish(Outcome(RunStatus.CANCELLED, error="event loop shut down"))
+            raise
+        except Exception as exc:  # a bug here must still end the run, not hang the engine
+            logger.exception(
+                "%s runner failed", self.kind, extra=log_extra(self.invocation.context)
+            )
+            outcome = Outcome(
+                RunStatus.FAILED, error=f"cronwork could not run the {self.kind}: {exc}"
+            )
+        self._finish(outcome)
+
+    def _kill_if_stopping(self) -> None:
+        # cancel() or the deadline may have come while the process was being spawned.
+        if self._stopping is not None:
+            self._stop(*self._stopping)
+
+    async def _reap(
+        self, proc: asyncio.subprocess.Process
+    ) -> tuple[int, tuple[RunStatus, str] | None]:
+        """Wait for the process (and any kill in progress); return its code and the stop request."""
+        returncode = await proc.wait()
+        if self._killer is not None:
+            await self._killer
+        # Only a stop that signalled the group decides the status; one that came after the
+        # process exited by itself changes nothing.
+        return returncode, self._stopping if self._killer is not None else None
+
+    async def _kill(self, proc: asyncio.subprocess.Process) -> None:
+        await terminate_group(proc, self.invocation.kill_grace)
+
+    def _stop(self, status: RunStatus, reason: str) -> None:
+        proc = self._proc
+        if proc is not None and proc.returncode is None and self._killer is None:
+            self._killer = self.loop.create_task(self._kill(proc))
+
+
+class CommandExecution(GroupExecution):
+    """A command running as a subprocess group."""
+
+    kind = "command"
+
+    def __init__(self, invocation: Invocation, on_overdue: Callable[[], None] | None) -> None:
+        assert isinstance(invocation.target, Command)
+        self.command = invocation.target
+        super().__init__(invocation, on_overdue)
 
     def _environment(self) -> dict[str, str]:
         ctx = self.invocation.context
@@ -187,14 +248,6 @@ class CommandExecution(BaseExecution):
         env["CRONWORK_SCHEDULED_FOR"] = ctx.scheduled_for.isoformat()
         env["CRONWORK_ATTEMPT"] = str(ctx.attempt)
         return env
-
-    async def _run(self) -> None:
-        try:
-            outcome = await self._execute()
-        except Exception as exc:  # a bug here must still end the run, not hang the engine
-            logger.exception("command runner failed", extra=log_extra(self.invocation.context))
-            outcome = Outcome(RunStatus.FAILED, error=f"cronwork could not run the command: {exc}")
-        self._finish(outcome)
 
     async def _execute(self) -> Outcome:
         cmd = self.command
@@ -225,14 +278,9 @@ class CommandExecution(BaseExecution):
             return Outcome(RunStatus.FAILED, error=spawn_error(exc, cmd.argv[0], cmd.cwd))
         pipe.close_write_end()
         self._proc = proc
+        self._kill_if_stopping()
         await pipe.open()
-        if self._stopping is not None:  # cancelled while spawning
-            self._killer = self.loop.create_task(self._kill())
-        returncode = await proc.wait()
-        if self._killer is not None:
-            await self._killer
-        # A stop requested after the command exited by itself changes nothing.
-        stopping = self._stopping
+        returncode, stopping = await self._reap(proc)
         data = await pipe.drain(DRAIN_GRACE)
         output = data.decode("utf-8", errors="replace")
         if stopping is not None:
@@ -243,15 +291,6 @@ class CommandExecution(BaseExecution):
         return Outcome(
             RunStatus.FAILED, exit_code=returncode, output=output, error=describe_exit(returncode)
         )
-
-    async def _kill(self) -> None:
-        assert self._proc is not None
-        await terminate_group(self._proc, self.invocation.kill_grace)
-
-    def _stop(self, status: RunStatus, reason: str) -> None:
-        proc = self._proc
-        if proc is not None and proc.returncode is None and self._killer is None:
-            self._killer = self.loop.create_task(self._kill())
 
 
 class CommandExecutor:

@@ -38,21 +38,18 @@ from typing import Any
 
 from cronwork.errors import TargetError
 from cronwork.executors.base import (
-    BaseExecution,
     Invocation,
     Outcome,
     RunContext,
     format_error,
-    log_extra,
-    logger,
     wants_ctx,
 )
 from cronwork.executors.commands import (
     DRAIN_GRACE,
+    GroupExecution,
     PipeReader,
     describe_exit,
     spawn_error,
-    terminate_group,
 )
 from cronwork.runs import RunStatus
 from cronwork.targets import Command
@@ -165,25 +162,16 @@ def child_main(payload: dict[str, Any]) -> None:
     os._exit(0)
 
 
-class ProcessExecution(BaseExecution):
+class ProcessExecution(GroupExecution):
     """A function running in its own child process group."""
+
+    kind = "process"
 
     def __init__(
         self, invocation: Invocation, on_overdue: Callable[[], None] | None, payload: dict[str, Any]
     ) -> None:
-        super().__init__(invocation, on_overdue)
         self._payload = payload
-        self._proc: asyncio.subprocess.Process | None = None
-        self._killer: asyncio.Task[None] | None = None
-        self.task = self.loop.create_task(self._run())
-
-    async def _run(self) -> None:
-        try:
-            outcome = await self._execute()
-        except Exception as exc:  # a bug here must still end the run, not hang the engine
-            logger.exception("process runner failed", extra=log_extra(self.invocation.context))
-            outcome = Outcome(RunStatus.FAILED, error=f"cronwork could not run the process: {exc}")
-        self._finish(outcome)
+        super().__init__(invocation, on_overdue)
 
     async def _execute(self) -> Outcome:
         results = PipeReader(limit=None)
@@ -202,19 +190,15 @@ class ProcessExecution(BaseExecution):
             return Outcome(RunStatus.FAILED, error=spawn_error(exc, sys.executable, None))
         results.close_write_end()
         self._proc = proc
+        self._kill_if_stopping()
         await results.open()
-        if self._stopping is not None:  # cancelled while spawning
-            self._killer = self.loop.create_task(self._kill())
         assert proc.stdin is not None
         # The child dies without reading everything when it is killed early.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             proc.stdin.write(data)
             await proc.stdin.drain()
         proc.stdin.close()
-        returncode = await proc.wait()
-        if self._killer is not None:
-            await self._killer
-        stopping = self._stopping
+        returncode, stopping = await self._reap(proc)
         raw = await results.drain(DRAIN_GRACE)
         if stopping is not None:
             status, reason = stopping
@@ -230,15 +214,6 @@ class ProcessExecution(BaseExecution):
         if report.get("ok"):
             return Outcome(RunStatus.SUCCEEDED)
         return Outcome(RunStatus.FAILED, error=str(report.get("error")))
-
-    async def _kill(self) -> None:
-        assert self._proc is not None
-        await terminate_group(self._proc, self.invocation.kill_grace)
-
-    def _stop(self, status: RunStatus, reason: str) -> None:
-        proc = self._proc
-        if proc is not None and proc.returncode is None and self._killer is None:
-            self._killer = self.loop.create_task(self._kill())
 
 
 class ProcessExecutor:

@@ -35,7 +35,7 @@ def run(invocation: Invocation, **start: Any) -> Outcome:
 def gone(pid: int) -> bool:
     """True once ``pid`` no longer runs (a zombie waiting for init to reap it counts as gone)."""
     try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return True
 
@@ -105,7 +105,7 @@ def test_shell_commands_env_cwd_and_run_variables(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_output_keeps_exactly_the_last_output_limit_bytes() -> None:
     # About 5 MB of numbered lines; only the tail survives.
-    script = "import sys\nfor i in range(600000): sys.stdout.write(f'{i:08d}\\n')"
+    script = "import sys; sys.stdout.write(''.join(f'{i:08d}\\n' for i in range(600000)))"
     outcome = run(
         Invocation(Command([sys.executable, "-c", script]), context=make_ctx(), output_limit=1000)
     )

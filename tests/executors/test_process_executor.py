@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+import cronwork
 from cronwork.errors import TargetError
 from cronwork.executors import Invocation, Outcome, ProcessExecutor, RunContext
 from cronwork.runs import RunStatus
@@ -63,7 +65,7 @@ def spawn_and_hang(path: str) -> None:
 
 def gone(pid: int) -> bool:
     try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return True
 
@@ -154,3 +156,29 @@ def test_cancel_kills_the_process(tmp_path: Path) -> None:
     assert outcome.status is RunStatus.CANCELLED
     assert outcome.error == "cancelled"
     assert all(gone(pid) for pid in wait_for_pids(pids))
+
+
+def test_functions_of_the_main_script_run_without_rerunning_its_main_block(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import asyncio, sys\n"
+        "from datetime import UTC, datetime\n"
+        "from cronwork.executors import Invocation, ProcessExecutor, RunContext\n"
+        "def hello(name):\n"
+        "    print('child', name, __name__, flush=True)\n"
+        "async def main():\n"
+        "    ctx = RunContext('j', 'r', datetime.now(UTC), 1, None)\n"
+        "    execution = ProcessExecutor().start(Invocation(hello, ('x',), context=ctx))\n"
+        "    outcome = await execution.wait()\n"
+        "    print(outcome.status, flush=True)\n"
+        "if __name__ == '__main__':\n"
+        "    asyncio.run(main())\n"
+    )
+    src = str(Path(cronwork.__file__).parent.parent)
+    env = {**os.environ, "PYTHONPATH": src}
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert done.stdout == "child x __cronwork_main__\nsucceeded\n", done.stderr

@@ -146,3 +146,19 @@ def test_shutdown_refuses_new_runs() -> None:
             executor.start(Invocation(lambda: None, context=make_ctx()))
 
     asyncio.run(main())
+
+
+def test_cancelling_a_run_still_waiting_for_a_worker_leaves_nothing_lingering() -> None:
+    release = threading.Event()
+
+    async def main() -> None:
+        executor = ThreadExecutor(max_workers=1)
+        busy = executor.start(Invocation(release.wait, (5,), context=make_ctx()))
+        queued = executor.start(Invocation(lambda: None, context=make_ctx()))
+        queued.cancel()
+        assert await queued.wait() == Outcome(RunStatus.CANCELLED, error="cancelled")
+        release.set()
+        assert (await busy.wait()).status is RunStatus.SUCCEEDED
+        await executor.shutdown()
+
+    asyncio.run(main())

@@ -68,8 +68,8 @@ class Bounded(Schedule):
         if self.start is not None:
             text += f", from {format_instant(self.start, self.tz, date_only_at_midnight=True)}"
         if self.end is not None:
-            word = "to" if self.start is not None else "until"
-            text += f", {word} {format_instant(self.end, self.tz, date_only_at_midnight=True)}"
+            word = " to" if self.start is not None else ", until"
+            text += f"{word} {format_instant(self.end, self.tz, date_only_at_midnight=True)}"
         return text
 
     def __repr__(self) -> str:

@@ -1,0 +1,166 @@
+"""Typed events and the listeners that receive them.
+
+``scheduler.on("run_failed", callback)`` registers a listener; ``"*"`` receives every event.
+A listener that raises is logged and otherwise ignored: observers must never break the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from cronwork.errors import CronworkError
+from cronwork.runs import RunStatus
+
+if TYPE_CHECKING:
+    from cronwork.jobs import Job
+    from cronwork.runs import Run
+
+logger = logging.getLogger("cronwork.events")
+
+
+class EventType(StrEnum):
+    """What happened; the values are the names ``scheduler.on()`` accepts."""
+
+    JOB_ADDED = "job_added"
+    JOB_MODIFIED = "job_modified"
+    JOB_REMOVED = "job_removed"
+    JOB_PAUSED = "job_paused"
+    JOB_RESUMED = "job_resumed"
+    JOB_BROKEN = "job_broken"
+    RUN_STARTED = "run_started"
+    RUN_SUCCEEDED = "run_succeeded"
+    RUN_FAILED = "run_failed"
+    RUN_TIMED_OUT = "run_timed_out"
+    RUN_SKIPPED = "run_skipped"
+    RUN_MISSED = "run_missed"
+    RUN_RETRIED = "run_retried"
+    RUN_OVERDUE = "run_overdue"
+    RUN_CANCELLED = "run_cancelled"
+    RUN_LOST = "run_lost"
+
+
+# The event a run emits when it reaches each final status.
+FINAL_EVENTS: dict[RunStatus, EventType] = {
+    RunStatus.SUCCEEDED: EventType.RUN_SUCCEEDED,
+    RunStatus.FAILED: EventType.RUN_FAILED,
+    RunStatus.TIMED_OUT: EventType.RUN_TIMED_OUT,
+    RunStatus.CANCELLED: EventType.RUN_CANCELLED,
+    RunStatus.SKIPPED: EventType.RUN_SKIPPED,
+    RunStatus.MISSED: EventType.RUN_MISSED,
+    RunStatus.LOST: EventType.RUN_LOST,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing that happened to a job or a run.
+
+    ``run`` is set for run events (for ``run_retried`` it is the new attempt), ``job`` for job
+    events when the job still exists; ``detail`` carries a human reason (skip, overdue).
+    """
+
+    type: EventType
+    job_id: str
+    at: datetime
+    run: Run | None = None
+    job: Job | None = None
+    detail: str | None = None
+
+
+Listener = Callable[[Event], Any]
+
+
+def event_type(name: str | EventType) -> EventType | None:
+    """Return the EventType for ``name`` (None for ``"*"``), or raise CronworkError."""
+    if name == "*":
+        return None
+    try:
+        return EventType(name)
+    except ValueError:
+        allowed = ", ".join(e.value for e in EventType)
+        raise CronworkError(f"unknown event {name!r}: use '*' or one of {allowed}") from None
+
+
+class Listeners:
+    """A thread-safe registry of listeners; ``emit`` never raises."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_type: dict[EventType | None, list[Listener]] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[None]] = set()  # strong refs until done
+
+    def add(self, name: str | EventType, callback: Listener) -> Callable[[], None]:
+        """Register ``callback`` for ``name``; return a function that unregisters it."""
+        kind = event_type(name)
+        if not callable(callback):
+            raise CronworkError(f"listener must be callable, got {type(callback).__name__}")
+        with self._lock:
+            self._by_type.setdefault(kind, []).append(callback)
+
+        def remove() -> None:
+            with self._lock:
+                bucket = self._by_type.get(kind, [])
+                if callback in bucket:
+                    bucket.remove(callback)
+
+        return remove
+
+    def wants(self, kind: EventType) -> bool:
+        """True if anyone listens to ``kind``; lets the engine skip building events."""
+        return bool(self._by_type.get(kind) or self._by_type.get(None))
+
+    def emit(self, event: Event) -> None:
+        """Call every listener of ``event``; log and swallow their errors."""
+        with self._lock:
+            callbacks = [*self._by_type.get(event.type, ()), *self._by_type.get(None, ())]
+        for callback in callbacks:
+            try:
+                result = callback(event)
+                if inspect.isawaitable(result):
+                    self._schedule(result, event)
+            except Exception:
+                logger.exception(
+                    "event listener %r failed on %s",
+                    callback,
+                    event.type.value,
+                    extra=_extra(event),
+                )
+
+    def _schedule(self, awaitable: Any, event: Event) -> None:
+        async def guarded() -> None:
+            try:
+                await awaitable
+            except Exception:
+                logger.exception(
+                    "async event listener failed on %s", event.type, extra=_extra(event)
+                )
+
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()
+            logger.warning("async listener for %s dropped: the engine is not running", event.type)
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            task = loop.create_task(guarded())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            asyncio.run_coroutine_threadsafe(guarded(), loop)
+
+
+def _extra(event: Event) -> dict[str, Any]:
+    return {"job_id": event.job_id, "run_id": event.run.id if event.run else None}

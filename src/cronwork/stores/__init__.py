@@ -7,8 +7,9 @@ from pathlib import Path
 from cronwork.errors import StoreError
 from cronwork.stores.base import Claim, Store
 from cronwork.stores.memory import MemoryStore
+from cronwork.stores.sqlite import SqliteStore
 
-__all__ = ["Claim", "MemoryStore", "Store", "open_store", "sqlite_path_from_url"]
+__all__ = ["Claim", "MemoryStore", "SqliteStore", "Store", "open_store", "sqlite_path_from_url"]
 
 
 def sqlite_path_from_url(url: str) -> Path:
@@ -37,8 +38,6 @@ def open_store(store: Store | str | None) -> Store:
     if url in ("memory://", "memory:"):
         return MemoryStore()
     if url.startswith("sqlite://"):
-        from cronwork.stores.sqlite import SqliteStore
-
         return SqliteStore(sqlite_path_from_url(url))
     if url.startswith(("postgresql://", "postgres://")):
         raise StoreError("the PostgreSQL store is not available in this version")

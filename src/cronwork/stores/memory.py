@@ -34,6 +34,9 @@ class MemoryStore:
         self._by_job: defaultdict[str, list[str]] = defaultdict(list)
         self._due: list[tuple[datetime, str]] = []  # (next_run_at, job_id), lazily invalidated
         self._pending: list[tuple[datetime, int, str]] = []  # unowned scheduled runs
+        # Pending runs of paused or broken jobs, set aside until the job is active again, so
+        # they neither block the heap's head nor make next_wakeup report a past instant.
+        self._parked: defaultdict[str, list[tuple[datetime, int, str]]] = defaultdict(list)
         self._ids = itertools.count(1)
 
     def open(self) -> None:
@@ -64,12 +67,16 @@ class MemoryStore:
         self._jobs[job.id] = job
         if job.next_run_at is not None:
             heapq.heappush(self._due, (job.next_run_at, job.id))
+        if is_active(job):
+            for entry in self._parked.pop(job.id, ()):
+                heapq.heappush(self._pending, entry)
 
     def remove_job(self, job_id: str) -> None:
         """Delete the job and its pending runs; history is kept."""
         with self._lock:
             if self._jobs.pop(job_id, None) is None:
                 raise JobNotFound(f"no job {job_id!r}")
+            self._parked.pop(job_id, None)
             for run_id in list(self._by_job.get(job_id, ())):
                 run = self._runs[run_id]
                 if run.status is RunStatus.SCHEDULED and run.started_at is None:
@@ -109,9 +116,17 @@ class MemoryStore:
         while self._pending:
             _, _, run_id = self._pending[0]
             run = self._runs.get(run_id)
-            if run is not None and run.status is RunStatus.SCHEDULED and run.node is None:
+            if run is None or run.status is not RunStatus.SCHEDULED or run.node is not None:
+                heapq.heappop(self._pending)
+            elif self._waits_for_resume(run):
+                self._parked[run.job_id].append(heapq.heappop(self._pending))
+            else:
                 break
-            heapq.heappop(self._pending)
+
+    def _waits_for_resume(self, run: Run) -> bool:
+        """A paused or broken job's retries wait for it to resume; manual triggers do not."""
+        job = self._jobs.get(run.job_id)
+        return job is not None and not is_active(job) and run.trigger != "manual"
 
     # -- claiming -----------------------------------------------------------------------
 
@@ -138,21 +153,21 @@ class MemoryStore:
                     if stored is not None:
                         claim.missed.append(stored)
                 self._set_job(job.replace(next_run_at=next_at))
-            deferred = []
             while self._pending and self._pending[0][0] <= limit_at and len(claim.runs) < limit:
                 entry = heapq.heappop(self._pending)
-                run = self._runs.get(entry[2])
-                if run is None or run.status is not RunStatus.SCHEDULED or run.node is not None:
+                waiting = self._runs.get(entry[2])
+                if (
+                    waiting is None
+                    or waiting.status is not RunStatus.SCHEDULED
+                    or waiting.node is not None
+                ):
                     continue
-                job = self._jobs.get(run.job_id)
-                if job is not None and not is_active(job) and run.trigger != "manual":
-                    deferred.append(entry)  # a paused job's retries wait for resume
+                if self._waits_for_resume(waiting):
+                    self._parked[waiting.job_id].append(entry)
                     continue
-                owned = run.replace(node=node, lease_until=now + lease)
-                self._runs[run.id] = owned
+                owned = waiting.replace(node=node, lease_until=now + lease)
+                self._runs[owned.id] = owned
                 claim.runs.append(owned)
-            for entry in deferred:
-                heapq.heappush(self._pending, entry)
         return claim
 
     def _insert(self, run: Run) -> Run | None:

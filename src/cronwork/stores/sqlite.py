@@ -1,0 +1,474 @@
+"""The SQLite store: one file, WAL mode, safe for several processes and threads.
+
+Writers serialize on ``BEGIN IMMEDIATE``, and the unique index on runs (job, slot, attempt)
+makes a slot fire once however many processes claim from the file. Each store object holds one
+connection behind a lock, so any thread may call it. See docs/persistence.md for the choices
+(durability, instants as integer microseconds, retention).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound, StoreError
+from cronwork.jobs import Job
+from cronwork.runs import Run, RunStatus
+from cronwork.stores.base import Claim, plan_claim
+from cronwork.stores.rows import (
+    ScheduleKey,
+    from_micros,
+    job_from_row,
+    job_to_row,
+    run_from_row,
+    run_to_row,
+    schedule_from_row,
+    schedule_key,
+    to_micros,
+)
+from cronwork.timing import Schedule
+
+Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+
+# Deleting in slices keeps the write lock short, so claims of other processes are not held up
+# by a large prune.
+_PRUNE_SLICE = 2000
+_SCHEDULE_CACHE_MAX = 200_000
+
+
+def _load_queries() -> dict[str, str]:
+    text = resources.files("cronwork.stores").joinpath("schema/queries.sql").read_text("utf-8")
+    queries: dict[str, str] = {}
+    name = None
+    lines: list[str] = []
+    for line in [*text.splitlines(), "-- name: <end>"]:
+        if line.startswith("-- name:"):
+            if name is not None:
+                queries[name] = "\n".join(lines).strip().rstrip(";")
+            name, lines = line.split(":", 1)[1].strip(), []
+        elif name is not None:
+            lines.append(line)
+    return queries
+
+
+def _load_migrations() -> list[tuple[int, str, str]]:
+    folder = resources.files("cronwork.stores").joinpath("schema")
+    found = []
+    for entry in folder.iterdir():
+        prefix = entry.name.partition("_")[0]
+        if entry.name.endswith(".sql") and prefix.isdigit():
+            found.append((int(prefix), entry.name, entry.read_text("utf-8")))
+    found.sort()
+    for index, (number, name, _) in enumerate(found, start=1):
+        if number != index:
+            raise RuntimeError(f"schema migrations are not numbered 1, 2, ...: {name}")
+    return found
+
+
+def _statements(script: str) -> Iterator[str]:
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer.strip()
+            buffer = ""
+    if buffer.strip() and not all(
+        part.strip().startswith("--") or not part.strip() for part in buffer.splitlines()
+    ):
+        raise RuntimeError(f"incomplete SQL statement at the end of a migration: {buffer!r}")
+
+
+Q = _load_queries()
+MIGRATIONS = _load_migrations()
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SqliteStore:
+    """Jobs and runs in one SQLite file.
+
+    ``busy_timeout`` is how long to wait for another process's write before failing with
+    StoreError; ``synchronous`` is SQLite's durability setting (FULL by default: a committed
+    claim survives power loss, so a slot never fires twice even then).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout: float = 5.0,
+        synchronous: Synchronous = "FULL",
+    ) -> None:
+        self.path = Path(path)
+        self.url = f"sqlite:///{self.path}"
+        self.busy_timeout = busy_timeout
+        if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise StoreError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
+        self.synchronous = synchronous
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._schedules: dict[ScheduleKey, tuple[Schedule, str | None]] = {}
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r})"
+
+    # -- connection ---------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Create or migrate the schema; a file from a newer cronwork is refused untouched."""
+        with self._lock:
+            if self._conn is not None:
+                return
+            try:
+                conn = sqlite3.connect(
+                    self.path,
+                    timeout=self.busy_timeout,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+            try:
+                conn.row_factory = sqlite3.Row
+                # Read the version before anything that writes, so a newer file stays as it is.
+                self._check_version(conn)
+                conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+                conn.execute("PRAGMA foreign_keys = OFF")
+                self._migrate(conn)
+            except sqlite3.Error as exc:
+                conn.close()
+                raise self._error(exc) from None
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+
+    def close(self) -> None:
+        """Close the connection; idempotent. A later call opens it again."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def schema_version(self) -> int:
+        """The schema version of the open file."""
+        with self._read() as conn:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _check_version(self, conn: sqlite3.Connection) -> int:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"database {self.path} has schema version {version}, but this cronwork knows "
+                f"versions up to {SCHEMA_VERSION}: it was written by a newer cronwork. Upgrade "
+                "cronwork to open it; the file was not changed"
+            )
+        return version
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        if self._check_version(conn) == SCHEMA_VERSION:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while this one waited for the lock.
+            current = self._check_version(conn)
+            for number, _name, script in MIGRATIONS:
+                if number > current:
+                    for statement in _statements(script):
+                        conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.open()
+        assert self._conn is not None
+        return self._conn
+
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return StoreError(
+                f"database {self.path} is locked: another process held it for more than "
+                f"{self.busy_timeout:g}s ({text}); check for a stuck process or raise busy_timeout"
+            )
+        if isinstance(exc, sqlite3.DatabaseError) and (
+            "not a database" in text or "malformed" in text or "corrupt" in text
+        ):
+            return StoreError(
+                f"database {self.path} is corrupt or not a cronwork database ({text}); restore "
+                "it from a backup or point the store at a new file"
+            )
+        if "unable to open" in text:
+            return StoreError(
+                f"cannot open database {self.path} ({text}): does its folder exist and is it "
+                "writable?"
+            )
+        return StoreError(f"database {self.path}: {text}")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    # The original error says more than a failed rollback would.
+                    with suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise self._error(exc) from exc
+                raise
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._connection()
+            try:
+                yield conn
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    def _job(self, row: sqlite3.Row) -> Job:
+        key = schedule_key(row)
+        cached = self._schedules.get(key)
+        if cached is None:
+            if len(self._schedules) >= _SCHEDULE_CACHE_MAX:
+                self._schedules.clear()
+            cached = self._schedules[key] = schedule_from_row(row)
+        schedule, error = cached
+        return job_from_row(row, schedule, error)
+
+    def add_job(self, job: Job, *, replace: bool = False) -> Job:
+        """Insert ``job``; an existing id raises DuplicateJob unless ``replace``."""
+        row = job_to_row(job)
+        with self._write() as conn:
+            exists = conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job.id,)).fetchone()
+            if exists and not replace:
+                raise DuplicateJob(f"job {job.id!r} exists already (pass replace=True)")
+            conn.execute(Q["job_update"] if exists else Q["job_insert"], row)
+        return job
+
+    def update_job(self, job: Job) -> Job:
+        """Overwrite the stored job with the same id (definition and state)."""
+        row = job_to_row(job)
+        with self._write() as conn:
+            if conn.execute(Q["job_update"], row).rowcount == 0:
+                raise JobNotFound(f"no job {job.id!r}")
+        return job
+
+    def remove_job(self, job_id: str) -> None:
+        """Delete the job and its pending runs; history is kept."""
+        with self._write() as conn:
+            if conn.execute(Q["job_delete"], (job_id,)).rowcount == 0:
+                raise JobNotFound(f"no job {job_id!r}")
+            conn.execute(Q["runs_delete_pending_of_job"], (job_id,))
+
+    def get_job(self, job_id: str) -> Job:
+        """Return the stored job."""
+        with self._read() as conn:
+            row = conn.execute(Q["job_get"], (job_id,)).fetchone()
+            if row is None:
+                raise JobNotFound(f"no job {job_id!r}")
+            return self._job(row)
+
+    def jobs(self) -> list[Job]:
+        """Return every stored job, ordered by id; unparsable ones come back broken."""
+        with self._read() as conn:
+            return [self._job(row) for row in conn.execute(Q["jobs_all"])]
+
+    def next_wakeup(self) -> datetime | None:
+        """Earliest instant anything becomes due: a job's next slot or an unowned run."""
+        with self._read() as conn:
+            conn.execute("BEGIN")
+            try:
+                job_due = conn.execute(Q["next_job_due"]).fetchone()[0]
+                run_due = conn.execute(Q["next_pending_due"]).fetchone()[0]
+            finally:
+                conn.execute("COMMIT")
+        candidates = [value for value in (job_due, run_due) if value is not None]
+        return from_micros(min(candidates)) if candidates else None
+
+    # -- claiming and running -----------------------------------------------------------
+
+    def claim(
+        self, now: datetime, horizon: timedelta, node: str, lease: timedelta, limit: int = 5000
+    ) -> Claim:
+        """Atomically claim due slots and unowned due runs up to ``now + horizon``."""
+        claim = Claim()
+        until = to_micros(now + horizon)
+        lease_until = now + lease
+        with self._write() as conn:
+            next_times: list[tuple[int | None, str]] = []
+            broken: list[tuple[str, str]] = []
+            for row in conn.execute(Q["jobs_due"], (until, limit)).fetchall():
+                if len(claim.runs) >= limit:
+                    break
+                job = self._job(row)
+                if job.broken is not None:
+                    # The schedule no longer parses: set the job aside instead of selecting
+                    # it again on every claim.
+                    broken.append((job.broken, job.id))
+                    continue
+                runs, missed, next_at = plan_claim(job, now, horizon, node, lease)
+                for run in runs:
+                    stored = self._insert(conn, run)
+                    if stored is not None:
+                        claim.runs.append(stored)
+                for run in missed:
+                    stored = self._insert(conn, run)
+                    if stored is not None:
+                        claim.missed.append(stored)
+                next_times.append((to_micros(next_at), job.id))
+            conn.executemany(Q["job_set_next"], next_times)
+            conn.executemany(Q["job_set_broken"], broken)
+            room = limit - len(claim.runs)
+            if room > 0:
+                owner = to_micros(lease_until)
+                adopted = []
+                for row in conn.execute(Q["runs_pending_due"], (until, room)).fetchall():
+                    run = run_from_row(row).replace(node=node, lease_until=lease_until)
+                    adopted.append((node, owner, int(run.id)))
+                    claim.runs.append(run)
+                conn.executemany(Q["run_adopt"], adopted)
+        return claim
+
+    def _insert(self, conn: sqlite3.Connection, run: Run) -> Run | None:
+        found = conn.execute(Q["run_insert"], run_to_row(run)).fetchall()
+        return run.replace(id=str(found[0][0])) if found else None
+
+    def add_run(self, run: Run) -> Run | None:
+        """Insert ``run`` with a new id; None if (job_id, scheduled_for, attempt) exists."""
+        with self._write() as conn:
+            return self._insert(conn, run)
+
+    def save_runs(self, runs: Sequence[Run]) -> None:
+        """Write the mutable fields of existing runs in one transaction."""
+        if not runs:
+            return
+        rows = [run_to_row(run) for run in runs]
+        with self._write() as conn:
+            conn.executemany(Q["run_save"], rows)
+
+    def get_run(self, run_id: str) -> Run:
+        """Return one run."""
+        try:
+            key = int(run_id)
+        except (TypeError, ValueError):
+            raise RunNotFound(f"no run {run_id!r}") from None
+        with self._read() as conn:
+            row = conn.execute(Q["run_get"], (key,)).fetchone()
+        if row is None:
+            raise RunNotFound(f"no run {run_id!r}")
+        return run_from_row(row)
+
+    def runs(
+        self, job_id: str | None = None, status: RunStatus | None = None, limit: int = 100
+    ) -> list[Run]:
+        """Return runs, newest slot first, optionally of one job and/or one status."""
+        params: tuple[object, ...]
+        if job_id is not None and status is not None:
+            query, params = Q["runs_of_job_with_status"], (job_id, status.value, limit)
+        elif job_id is not None:
+            query, params = Q["runs_of_job"], (job_id, limit)
+        elif status is not None:
+            query, params = Q["runs_with_status"], (status.value, limit)
+        else:
+            query, params = Q["runs_all"], (limit,)
+        with self._read() as conn:
+            rows = conn.execute(query, params).fetchall()
+        return [run_from_row(row) for row in rows]
+
+    def last_finished(self, job_id: str, status: RunStatus | None = None) -> Run | None:
+        """The run of ``job_id`` that finished last (optionally with ``status``)."""
+        with self._read() as conn:
+            if status is None:
+                row = conn.execute(Q["run_last_finished"], (job_id,)).fetchone()
+            else:
+                row = conn.execute(
+                    Q["run_last_finished_with_status"], (job_id, status.value)
+                ).fetchone()
+        return None if row is None else run_from_row(row)
+
+    def renew_leases(self, node: str, until: datetime) -> int:
+        """Extend the lease of every unfinished run owned by ``node``; return how many."""
+        with self._write() as conn:
+            return conn.execute(Q["runs_renew"], (to_micros(until), node)).rowcount
+
+    def expire_leases(self, now: datetime) -> list[Run]:
+        """Mark unfinished owned runs whose lease ran out as lost and return them."""
+        at = to_micros(now)
+        lost = []
+        with self._write() as conn:
+            for row in conn.execute(Q["runs_expired"], (at,)).fetchall():
+                run = run_from_row(row)
+                lost.append(
+                    run.replace(
+                        status=RunStatus.LOST,
+                        finished_at=now,
+                        error=f"lost: node {run.node!r} stopped renewing its lease",
+                    )
+                )
+            conn.executemany(Q["run_mark_lost"], [(at, r.error, int(r.id)) for r in lost])
+        return lost
+
+    def request_cancel(self, run_id: str, now: datetime) -> Run:
+        """Ask for a run to be cancelled; an unowned scheduled run is cancelled at once."""
+        with self._write() as conn:
+            run = self.get_run(run_id)
+            if run.status.finished:
+                return run
+            if run.status is RunStatus.SCHEDULED and run.node is None:
+                conn.execute(Q["run_cancel_now"], (to_micros(now), int(run.id)))
+            else:
+                conn.execute(Q["run_flag_cancel"], (int(run.id),))
+            return self.get_run(run_id)
+
+    def cancel_requests(self, node: str) -> list[Run]:
+        """Unfinished runs owned by ``node`` that someone asked to cancel."""
+        with self._read() as conn:
+            rows = conn.execute(Q["runs_cancel_requests"], (node,)).fetchall()
+        return [run_from_row(row) for row in rows]
+
+    def prune(
+        self, now: datetime, keep_last: int | None = None, older_than: timedelta | None = None
+    ) -> int:
+        """Delete finished runs beyond the newest ``keep_last`` per job or older than the age.
+
+        Deletes in short transactions so claims of other processes can interleave.
+        """
+        doomed: set[int] = set()
+        with self._read() as conn:
+            if keep_last is not None:
+                rows = conn.execute(Q["prune_beyond_count"], (keep_last,)).fetchall()
+                doomed.update(row[0] for row in rows)
+            if older_than is not None:
+                cutoff = to_micros(now - older_than)
+                rows = conn.execute(Q["prune_older_than"], (cutoff,)).fetchall()
+                doomed.update(row[0] for row in rows)
+        ids = sorted(doomed)
+        removed = 0
+        for start in range(0, len(ids), _PRUNE_SLICE):
+            chunk = ids[start : start + _PRUNE_SLICE]
+            with self._write() as conn:
+                removed += conn.execute(Q["prune_delete"], (json.dumps(chunk),)).rowcount
+        return removed

@@ -36,6 +36,10 @@ ALIASES = {
 
 # Without a year field the search stops where datetime does.
 _LAST_YEAR = 9999
+_FIXED_ZONES = frozenset(
+    {"UTC", "Etc/UTC", "UCT", "Etc/UCT", "Universal", "Etc/Universal", "Zulu", "Etc/Zulu"}
+    | {"GMT", "Etc/GMT", "GMT0", "Etc/GMT0", "GMT+0", "GMT-0", "Greenwich", "Etc/Greenwich"}
+)
 _ONE_SECOND = timedelta(seconds=1)
 _DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
@@ -259,9 +263,16 @@ def _items(text: str, column: int) -> Iterable[tuple[str, int]]:
         column += len(item) + 1
 
 
-def _first_match(values: tuple[int, ...], at_least: int) -> int | None:
-    index = bisect_left(values, at_least)
-    return values[index] if index < len(values) else None
+def _next_table(values: Iterable[int], size: int) -> tuple[int, ...]:
+    """Map each v in 0..size to the first allowed value >= v, or -1 when there is none."""
+    table = [-1] * (size + 1)
+    following = -1
+    allowed = set(values)
+    for value in range(size, -1, -1):
+        if value in allowed:
+            following = value
+        table[value] = following
+    return tuple(table)
 
 
 class CronSchedule(Schedule):
@@ -279,6 +290,10 @@ class CronSchedule(Schedule):
         self.job_id = job_id
         self._parse(expression)
         self._days_cache: dict[int, tuple[int, ...]] = {}
+        self._shape_tables: dict[tuple[int, int], tuple[int, ...]] = {}
+        key = getattr(tz, "key", None) or ""
+        # Zones that tzdata defines with a single fixed offset never need DST checks.
+        self._fixed_zone = key in _FIXED_ZONES or key.startswith("Etc/GMT")
         self._check_can_fire()
 
     # -- parsing -------------------------------------------------------------------------
@@ -338,7 +353,11 @@ class CronSchedule(Schedule):
         self.fixed_time = not any(
             text.startswith("*") for text in (min_text, hour_text) + (sec_text,) * self.has_seconds
         )
-        self._second_set = frozenset(self.seconds)
+        self._next_second = _next_table(self.seconds, 60)
+        self._next_minute = _next_table(self.minutes, 60)
+        self._next_hour = _next_table(self.hours, 24)
+        self._next_month = _next_table(self.months, 13)
+        self._year_set = frozenset(self.years or ())
 
     def _check_can_fire(self) -> None:
         """Reject expressions whose day fields match no day in any allowed month."""
@@ -363,13 +382,19 @@ class CronSchedule(Schedule):
         )
 
     def _days(self, year: int, month: int) -> tuple[int, ...]:
-        key = year * 16 + month
-        days = self._days_cache.get(key)
-        if days is None:
-            if len(self._days_cache) > 4096:
-                self._days_cache.clear()
-            days = self._days_cache[key] = self._day_spec.days(*_month_shape(year, month))
-        return days
+        return self._day_spec.days(*_month_shape(year, month))
+
+    def _day_table(self, year: int, month: int) -> tuple[int, ...]:
+        # Months repeat in at most 14 shapes (first weekday, length), so resolve the day
+        # rules once per shape and keep a small per-month index on top.
+        shape = _month_shape(year, month)
+        table = self._shape_tables.get(shape)
+        if table is None:
+            table = self._shape_tables[shape] = _next_table(self._day_spec.days(*shape), 32)
+        if len(self._days_cache) > 4096:
+            self._days_cache.clear()
+        self._days_cache[year * 16 + month] = table
+        return table
 
     # -- searching -----------------------------------------------------------------------
 
@@ -377,15 +402,11 @@ class CronSchedule(Schedule):
         self, year: int, month: int, day: int, hour: int, minute: int, second: int
     ) -> tuple[int, int, int, int, int, int] | None:
         """Return the first matching wall time at or after the given one (fields may overflow)."""
-        seconds, minutes, hours, months, years = (
-            self.seconds,
-            self.minutes,
-            self.hours,
-            self.months,
-            self.years,
-        )
+        next_second, next_minute, next_hour = self._next_second, self._next_minute, self._next_hour
+        next_month, years, days_cache = self._next_month, self.years, self._days_cache
         last_year = years[-1] if years else _LAST_YEAR
-        # Each "continue" carries into the next larger unit and restarts from the top;
+        # Each table maps a value to the first allowed value at or after it, or -1. Each
+        # "continue" carries into the next larger unit and restarts from the top; the
         # fields below the one that moved reset to their smallest value.
         while True:
             if second > 59:
@@ -398,38 +419,40 @@ class CronSchedule(Schedule):
                 month, year, day = 1, year + 1, 1
             if year > last_year:
                 return None
-            if years is not None:
-                found = _first_match(years, year)
-                if found is None:
+            if years is not None and year not in self._year_set:
+                index = bisect_left(years, year)
+                if index == len(years):
                     return None
-                if found != year:
-                    year, month, day, hour, minute, second = found, 1, 1, 0, 0, 0
-            found = _first_match(months, month)
-            if found is None:
+                year, month, day, hour, minute, second = years[index], 1, 1, 0, 0, 0
+            found = next_month[month]
+            if found < 0:
                 year, month, day, hour, minute, second = year + 1, 1, 1, 0, 0, 0
                 continue
             if found != month:
                 month, day, hour, minute, second = found, 1, 0, 0, 0
-            found = _first_match(self._days(year, month), day)
-            if found is None:
+            next_day = days_cache.get(year * 16 + month)
+            if next_day is None:
+                next_day = self._day_table(year, month)
+            found = next_day[day] if day <= 32 else -1
+            if found < 0:
                 month, day, hour, minute, second = month + 1, 1, 0, 0, 0
                 continue
             if found != day:
                 day, hour, minute, second = found, 0, 0, 0
-            found = _first_match(hours, hour)
-            if found is None:
+            found = next_hour[hour]
+            if found < 0:
                 day, hour, minute, second = day + 1, 0, 0, 0
                 continue
             if found != hour:
                 hour, minute, second = found, 0, 0
-            found = _first_match(minutes, minute)
-            if found is None:
+            found = next_minute[minute]
+            if found < 0:
                 hour, minute, second = hour + 1, 0, 0
                 continue
             if found != minute:
                 minute, second = found, 0
-            found = _first_match(seconds, second)
-            if found is None:
+            found = next_second[second]
+            if found < 0:
                 minute, second = minute + 1, 0
                 continue
             return year, month, day, hour, minute, found
@@ -443,21 +466,27 @@ class CronSchedule(Schedule):
 
     def next_after(self, moment: datetime) -> datetime | None:
         """Return the first fire instant strictly after ``moment``, in ``tz``, or None."""
-        require_aware(moment)
+        if moment.__class__ is not datetime or moment.tzinfo is None:
+            require_aware(moment)
         tz = self.tz
         try:
             local = moment.astimezone(tz)
         except OverflowError:
             return None
-        # The hot path: no DST transition at the start or at the result.
-        wall = local.replace(tzinfo=None)
-        offset = local.utcoffset()
-        if local.replace(fold=1 - local.fold).utcoffset() == offset:
-            found = self._wall_after(wall)
+        # The hot path: no DST transition at the start or at the result. Constructors are
+        # used instead of datetime.replace() because they are several times faster.
+        year, month, day = local.year, local.month, local.day
+        hour, minute, second = local.hour, local.minute, local.second
+        if self._fixed_zone:
+            found = self._wall_at_or_after(year, month, day, hour, minute, second + 1)
+            return None if found is None else datetime(*found, 0, tz)
+        flipped = datetime(year, month, day, hour, minute, second, 0, tz, fold=1 - local.fold)
+        if flipped.utcoffset() == local.utcoffset():
+            found = self._wall_at_or_after(year, month, day, hour, minute, second + 1)
             if found is None:
                 return None
-            result = found.replace(tzinfo=tz)
-            if result.utcoffset() == result.replace(fold=1).utcoffset():
+            result = datetime(*found, 0, tz)
+            if result.utcoffset() == datetime(*found, 0, tz, fold=1).utcoffset():
                 return result
         return self._next_near_transition(moment, local)
 

@@ -113,8 +113,10 @@ def fires(phrase: str, after: datetime, count: int) -> list[str]:
     return [t.astimezone(BERLIN).isoformat() for t in schedule.upcoming(count, after)]
 
 
-def berlin(*args: int) -> datetime:
-    return datetime(*args, tzinfo=BERLIN)  # type: ignore[misc]
+def berlin(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=BERLIN)
 
 
 @pytest.mark.parametrize(

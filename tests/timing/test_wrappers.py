@@ -26,8 +26,10 @@ UTC_ZONE = ZoneInfo("UTC")
 HOURLY = EverySchedule(timedelta(hours=1), UTC_ZONE)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def test_nothing_fires_before_start_and_start_itself_may_fire() -> None:

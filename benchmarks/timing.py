@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from apscheduler.triggers.cron import CronTrigger  # noqa: E402
-from croniter import croniter  # noqa: E402
-from cronsim import CronSim  # noqa: E402
+from apscheduler.triggers.cron import CronTrigger
+from croniter import croniter
+from cronsim import CronSim
 
-from cronwork.timing.cron import CronSchedule  # noqa: E402
+from cronwork.timing.cron import CronSchedule
 
 EXPRESSIONS = [
     "*/5 * * * *",
@@ -172,7 +172,7 @@ def main() -> None:
                 if supported(name, expr, tz):
                     times[name] = next_fire_time_us(name, expr, tz)
                     parser = PARSERS[name]
-                    parse_times[name] = measure(lambda p=parser: p(expr, tz))  # type: ignore[misc]
+                    parse_times[name] = measure(lambda p=parser, e=expr, z=tz: p(e, z))
                 else:
                     times[name] = parse_times[name] = None
             same = same_sequences(expr, tz)

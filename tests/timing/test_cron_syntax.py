@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -175,7 +176,7 @@ def test_hash_steps_keep_the_step() -> None:
     minutes = {moment[14:16] for moment in fires("H/15 * * * *", 8, job_id="sync")}
     values = sorted(int(minute) for minute in minutes)
     assert len(values) == 4
-    assert [b - a for a, b in zip(values, values[1:], strict=False)] == [15, 15, 15]
+    assert [b - a for a, b in pairwise(values)] == [15, 15, 15]
 
 
 def test_hash_in_a_range_stays_in_the_range() -> None:

@@ -248,9 +248,9 @@ def test_source_round_trips(spec: str, zone: str) -> None:
 junk = st.one_of(
     st.text(max_size=40),
     st.text(alphabet="0123456789 */-,@LW#?HPTmhsdwaeveryt:.", max_size=30),
-    st.sampled_from(["every ", "at ", "daily ", "@", "every 1h from ", "P", "2026-"]).flatmap(
-        lambda prefix: st.text(max_size=20).map(lambda rest: prefix + rest)
-    ),
+    st.sampled_from(
+        ["every ", "at ", "daily ", "@", "every 1h from ", "P", "2026-", "after "]
+    ).flatmap(lambda prefix: st.text(max_size=20).map(lambda rest: prefix + rest)),
     st.none(),
     st.booleans(),
     st.integers(),
@@ -284,3 +284,25 @@ def test_any_keyword_values_give_a_schedule_or_a_schedule_error(
         parse_schedule("every 1h", tz=tz, jitter=jitter, start=start)  # type: ignore[arg-type]
     except ScheduleError:
         return
+
+
+@pytest.mark.parametrize(
+    ("text", "source"),
+    [
+        ("after extract, load", "after extract, load"),
+        ("on_failure(extract)", "on_failure extract"),
+        ("ON_FINISH extract", "on_finish extract"),
+    ],
+)
+def test_trigger_texts_give_triggered_schedules(text: str, source: str) -> None:
+    pytest.importorskip("cronwork.timing.triggers")
+    schedule = parse_schedule(text, tz="UTC")
+    assert schedule.is_triggered
+    assert schedule.source == source
+    assert parse_schedule(schedule.source, tz=schedule.tz) == schedule
+
+
+def test_a_trigger_keyword_without_jobs_is_a_schedule_error() -> None:
+    pytest.importorskip("cronwork.timing.triggers")
+    with pytest.raises(ScheduleError, match='schedule "after": expected "after job_a, job_b"'):
+        parse_schedule("after", tz="UTC")

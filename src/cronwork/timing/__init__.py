@@ -7,7 +7,8 @@
   durations (``30s``, ``PT30M``) and ``timedelta`` -> ``EverySchedule``, anchored at ``start``
   or the Unix epoch; ``every 1h from 2026-01-01T00:30`` sets the anchor in the text;
 - ``at 2026-12-01 10:00``, bare ISO 8601 date-times and ``datetime`` -> ``OnceSchedule``;
-- phrases such as ``every monday at 09:00`` or ``daily`` -> a cron schedule (see ``phrases``).
+- phrases such as ``every monday at 09:00`` or ``daily`` -> a cron schedule (see ``phrases``);
+- ``after extract, load``, ``on_failure extract``, ``on_finish extract`` -> a triggered schedule.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ _INTERVAL_WORDS = {"second": "1s", "sec": "1s", "minute": "1m", "min": "1m", "ho
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_DURATION = re.compile(r"pt?[\d.,]", re.IGNORECASE)
 _FROM = re.compile(r"\s+from\s+", re.IGNORECASE)
+_TRIGGER = re.compile(r"(after|on_failure|on_finish)\b", re.IGNORECASE)
 
 
 def parse_schedule(
@@ -135,6 +137,8 @@ def _parse_text(spec: str, zone: ZoneInfo, job_id: str | None, start: datetime |
         return _phrase(text, zone, job_id)
     if head in KEYWORDS:
         return _phrase(text, zone, job_id)
+    if _TRIGGER.match(text):
+        return _trigger(text, zone)
     if head == "at":
         return _once(text, text[len(head) :].strip(), zone)
     if _ISO_DATE.match(text):
@@ -180,6 +184,19 @@ def _once(text: str, when_text: str, zone: ZoneInfo) -> OnceSchedule:
 
 def _phrase(text: str, zone: ZoneInfo, job_id: str | None) -> Schedule:
     return PhraseSchedule(text, zone, job_id)
+
+
+def _trigger(text: str, zone: ZoneInfo) -> Schedule:
+    # Imported on first use so that parsing time schedules never depends on the trigger module.
+    from cronwork.timing.triggers import parse_trigger
+
+    schedule = parse_trigger(text, zone)
+    if schedule is None:
+        raise ScheduleError(
+            f'schedule "{text}": expected "after job_a, job_b", "on_failure job_a" '
+            'or "on_finish job_a"'
+        )
+    return schedule
 
 
 def _cron(text: str, zone: ZoneInfo, job_id: str | None) -> Schedule:

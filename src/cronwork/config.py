@@ -37,6 +37,7 @@ __all__ = [
     "add_import_path",
     "load_job_file",
     "parse_job_file",
+    "plan_sync",
     "sync_job_file",
 ]
 
@@ -778,7 +779,15 @@ def _definition(job: Job) -> Job:
     return job.replace(next_run_at=None, paused=False, broken=None, created_at=None)
 
 
-def sync_job_file(store: Any, job_file: JobFile, now: datetime) -> SyncReport:
+def plan_sync(
+    existing: Iterable[Job], job_file: JobFile, now: datetime | None = None
+) -> SyncReport:
+    """What ``sync_job_file`` would change in a store holding ``existing``; writes nothing."""
+    report, _, _ = _plan({job.id: job for job in existing}, job_file, now or _utcnow())
+    return report
+
+
+def sync_job_file(store: Any, job_file: JobFile, now: datetime | None = None) -> SyncReport:
     """Make ``store`` hold exactly the file's jobs among those with the file's origin.
 
     New jobs are added; changed ones replaced, keeping ``next_run_at`` when the schedule did
@@ -786,28 +795,49 @@ def sync_job_file(store: Any, job_file: JobFile, now: datetime) -> SyncReport:
     disables) are removed. Jobs with another origin (added from the CLI or code) stay, unless
     the file defines the same id: then the file takes it over.
     """
-    report = SyncReport()
     existing = {job.id: job for job in store.jobs()}
+    report, writes, removals = _plan(existing, job_file, now or _utcnow())
+    for job in writes:
+        store.add_job(job, replace=job.id in existing)
+    for job_id in removals:
+        store.remove_job(job_id)
+    return report
+
+
+def _utcnow() -> datetime:
+    from datetime import UTC
+
+    return datetime.now(UTC)
+
+
+def _plan(
+    existing: Mapping[str, Job], job_file: JobFile, now: datetime
+) -> tuple[SyncReport, list[Job], list[str]]:
+    report = SyncReport()
+    writes: list[Job] = []
     for job in job_file.jobs:
         old = existing.get(job.id)
         if old is None:
-            store.add_job(job.replace(next_run_at=job.schedule.next_after(now), created_at=now))
+            writes.append(job.replace(next_run_at=job.schedule.next_after(now), created_at=now))
             report.added.append(job.id)
             continue
         if _definition(old) == _definition(job) and old.broken is None:
             report.unchanged.append(job.id)
             continue
         keep_slot = old.schedule == job.schedule and old.next_run_at is not None
-        merged = job.replace(
-            next_run_at=old.next_run_at if keep_slot else job.schedule.next_after(now),
-            paused=old.paused,
-            created_at=old.created_at or now,
+        writes.append(
+            job.replace(
+                next_run_at=old.next_run_at if keep_slot else job.schedule.next_after(now),
+                paused=old.paused,
+                created_at=old.created_at or now,
+            )
         )
-        store.add_job(merged, replace=True)
         report.updated.append(job.id)
     defined = {job.id for job in job_file.jobs}
-    for old in existing.values():
-        if old.origin == job_file.origin and old.id not in defined:
-            store.remove_job(old.id)
-            report.removed.append(old.id)
-    return report
+    removals = [
+        old.id
+        for old in existing.values()
+        if old.origin == job_file.origin and old.id not in defined
+    ]
+    report.removed.extend(removals)
+    return report, writes, removals

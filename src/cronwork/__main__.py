@@ -1,0 +1,5 @@
+"""``python -m cronwork``: the same as the ``cronwork`` command."""
+
+from cronwork.cli import main
+
+main()

@@ -1,0 +1,220 @@
+"""``cronwork run``: the scheduler in the foreground, with a log line per event.
+
+The first SIGINT/SIGTERM shuts down gracefully (running jobs finish); a second one stops at
+once (running jobs are cancelled and their processes killed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from cronwork.events import Event, EventType
+
+logger = logging.getLogger("cronwork.cli")
+
+_LEVELS = {
+    EventType.RUN_FAILED: logging.ERROR,
+    EventType.RUN_TIMED_OUT: logging.ERROR,
+    EventType.RUN_LOST: logging.ERROR,
+    EventType.JOB_BROKEN: logging.ERROR,
+    EventType.RUN_SKIPPED: logging.WARNING,
+    EventType.RUN_MISSED: logging.WARNING,
+    EventType.RUN_OVERDUE: logging.WARNING,
+    EventType.RUN_CANCELLED: logging.WARNING,
+}
+
+# How long the main thread sleeps between checks; signals are handled between sleeps.
+_TICK = 0.2
+
+
+class HumanFormatter(logging.Formatter):
+    """``2026-11-22 22:30:00 INFO    run succeeded  job=hello run=12 duration=0.05s``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Local time, level, message, then the record's fields as key=value."""
+        moment = datetime.fromtimestamp(record.created).astimezone()
+        line = f"{moment:%Y-%m-%d %H:%M:%S} {record.levelname:<7} {record.getMessage()}"
+        fields: dict[str, Any] = getattr(record, "fields", {})
+        for key, value in fields.items():
+            if key in ("event",) or value is None:
+                continue
+            text = str(value)
+            if key == "duration" and isinstance(value, float):
+                text = f"{value:.2f}s"
+            if not text or any(c.isspace() or c == '"' for c in text):
+                text = json.dumps(text, ensure_ascii=False)
+            line += f" {_HUMAN_KEYS.get(key, key)}={text}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+_HUMAN_KEYS = {"job_id": "job", "run_id": "run"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC), level, message, then the record's fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Serialize the record; fields use the Python API's names (job_id, run_id...)."""
+        moment = datetime.fromtimestamp(record.created, UTC)
+        data: dict[str, Any] = {
+            "time": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        data.update({k: v for k, v in getattr(record, "fields", {}).items() if v is not None})
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False, default=str)
+
+
+def setup_logging(log_format: str, level: str) -> None:
+    """Send the ``cronwork`` loggers (ours and the engine's) to stdout in ``log_format``."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else HumanFormatter())
+    root = logging.getLogger("cronwork")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False
+
+
+def log(level: int, message: str, **fields: Any) -> None:
+    """Log ``message`` with structured ``fields``."""
+    logger.log(level, message, extra={"fields": fields})
+
+
+def on_event(event: Event) -> None:
+    """The listener that turns every engine event into one log line."""
+    fields: dict[str, Any] = {"event": event.type.value, "job_id": event.job_id}
+    run = event.run
+    if run is not None:
+        fields["run_id"] = run.id
+        fields["attempt"] = run.attempt
+        fields["slot"] = run.scheduled_for.isoformat().replace("+00:00", "Z")
+        if run.trigger != "schedule":
+            fields["trigger"] = run.trigger
+        if run.status.finished:
+            fields["status"] = run.status.value
+            fields["duration"] = run.duration
+            fields["exit_code"] = run.exit_code
+            if run.error and run.status.retryable:
+                fields["error"] = _last_line(run.error)
+    if event.detail:
+        fields["detail"] = event.detail
+    message = event.type.value.replace("_", " ")
+    log(_LEVELS.get(event.type, logging.INFO), message, **fields)
+
+
+def _last_line(text: str) -> str:
+    # A traceback ends with the exception line, the part worth a log line.
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else text
+
+
+class _Signals:
+    """Counts SIGINT/SIGTERM; the first asks for a graceful stop, the second for a hard one."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.last: int | None = None
+        self.graceful = threading.Event()
+        self.hard = threading.Event()
+
+    def install(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self.handle)
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+        self.last = signum
+        name = signal.Signals(signum).name
+        if self.count == 1:
+            log(
+                logging.INFO,
+                f"received {name}: shutting down, waiting for running jobs "
+                "(send it again to stop at once)",
+            )
+            self.graceful.set()
+        else:
+            log(logging.WARNING, f"received {name} again: stopping at once")
+            self.hard.set()
+
+
+def serve(
+    file: Path | None,
+    *,
+    store: str | None,
+    default_store: str,
+    log_format: str,
+    log_level: str | None,
+    max_running: int | None,
+) -> int:
+    """Sync ``file`` into the store, run the scheduler until signalled; return the exit code."""
+    from cronwork.config import Settings, add_import_path, load_job_file, sync_job_file
+
+    # Like `python -m`, import call targets from the current folder too; the job file's
+    # folder goes in front of it (add_import_path), so tasks.py beside the file wins.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    job_file = None
+    if file is not None:
+        add_import_path(file)
+        job_file = load_job_file(file, check_imports=True)
+    settings = job_file.settings if job_file is not None else Settings()
+    setup_logging(log_format, log_level or settings.log_level or "info")
+    url = store or settings.store or default_store
+
+    from cronwork.scheduler import Scheduler
+
+    scheduler = Scheduler(
+        url, max_running=max_running or settings.max_running or 10, timezone=settings.timezone
+    )
+    if job_file is not None:
+        report = sync_job_file(scheduler.store, job_file)
+        log(logging.INFO, f"synced {file}: {report.summary()}", file=str(file))
+    scheduler.on("*", on_event)
+    signals = _Signals()
+    signals.install()
+    scheduler.start()
+    log(
+        logging.INFO,
+        "scheduler started",
+        store=url,
+        jobs=len(scheduler.jobs()),
+        max_running=max_running or settings.max_running or 10,
+        pid=os.getpid(),
+    )
+    try:
+        while not signals.graceful.wait(_TICK):
+            pass
+        # Shut down on another thread so a second signal can still interrupt the wait.
+        done = threading.Event()
+
+        def graceful() -> None:
+            try:
+                scheduler.shutdown(wait=True)
+            finally:
+                done.set()
+
+        threading.Thread(target=graceful, name="cronwork-shutdown", daemon=True).start()
+        while not done.wait(_TICK):
+            if signals.hard.is_set():
+                scheduler.shutdown(wait=False)
+                log(logging.INFO, "stopped")
+                return 128 + (signals.last or signal.SIGTERM)
+    except KeyboardInterrupt:
+        scheduler.shutdown(wait=False)
+        return 130
+    log(logging.INFO, "stopped")
+    return 0

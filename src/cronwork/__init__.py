@@ -1,1 +1,93 @@
-"""cronwork: a correct, fast, observable job scheduler."""
+"""cronwork: a correct, fast, observable job scheduler.
+
+The public face; names load on first use so that ``import cronwork`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from cronwork.errors import (
+    ConfigError,
+    CronworkError,
+    DuplicateJob,
+    DurationError,
+    JobError,
+    JobNotFound,
+    RunNotFound,
+    ScheduleError,
+    StoreError,
+    TargetError,
+)
+
+if TYPE_CHECKING:
+    from cronwork.events import Event, EventType
+    from cronwork.jobs import Job
+    from cronwork.policies import Misfire, OnTimeout, Overlap
+    from cronwork.runs import Run, RunStatus
+    from cronwork.scheduler import AsyncScheduler, Scheduler
+    from cronwork.targets import Command, TaskRegistry
+    from cronwork.timing import Schedule, parse_duration, parse_schedule
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Scheduler": "cronwork.scheduler",
+    "AsyncScheduler": "cronwork.scheduler",
+    "Job": "cronwork.jobs",
+    "Run": "cronwork.runs",
+    "RunStatus": "cronwork.runs",
+    "Command": "cronwork.targets",
+    "TaskRegistry": "cronwork.targets",
+    "Event": "cronwork.events",
+    "EventType": "cronwork.events",
+    "Overlap": "cronwork.policies",
+    "Misfire": "cronwork.policies",
+    "OnTimeout": "cronwork.policies",
+    "Schedule": "cronwork.timing",
+    "parse_schedule": "cronwork.timing",
+    "parse_duration": "cronwork.timing",
+}
+
+__all__ = [
+    "AsyncScheduler",
+    "Command",
+    "ConfigError",
+    "CronworkError",
+    "DuplicateJob",
+    "DurationError",
+    "Event",
+    "EventType",
+    "Job",
+    "JobError",
+    "JobNotFound",
+    "Misfire",
+    "OnTimeout",
+    "Overlap",
+    "Run",
+    "RunNotFound",
+    "RunStatus",
+    "Schedule",
+    "ScheduleError",
+    "Scheduler",
+    "StoreError",
+    "TargetError",
+    "TaskRegistry",
+    "__version__",
+    "parse_duration",
+    "parse_schedule",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cronwork' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,1437 @@
+"""The engine: claim due runs, apply policies, dispatch to executors, record what happened.
+
+One asyncio loop does all the work. ``AsyncScheduler`` runs it on the caller's loop;
+``Scheduler`` runs it on a background thread behind blocking methods. Management calls (add,
+pause, trigger, ...) only touch the store, so they work whether or not the engine runs, and
+then wake the engine so it sees the change at once.
+
+The loop, in short: ``store.claim()`` takes the slots due within a short look-ahead; the runs
+wait in a heap until their due time; a due run passes the overlap policy and then waits in a
+ready queue, ordered by (due time, run id), for one of ``max_running`` places; it starts on
+its executor; its outcome is recorded, events fire, and a retry is inserted if the policy
+says so. Run records are written in batches by a writer, never one transaction per run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import heapq
+import logging
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from cronwork.clock import Clock, SystemClock
+from cronwork.errors import CronworkError, JobError, TargetError
+from cronwork.events import FINAL_EVENTS, Event, EventType, Listener, Listeners
+from cronwork.executors import (
+    CommandExecutor,
+    CoroutineExecutor,
+    Execution,
+    Executor,
+    Invocation,
+    Outcome,
+    ProcessExecutor,
+    RunContext,
+    ThreadExecutor,
+    default_executor_name,
+    format_error,
+)
+from cronwork.jobs import Job, make_job, validate_job
+from cronwork.policies import Overlap, retry_delay
+from cronwork.runs import Run, RunStatus, due_time
+from cronwork.stores import MemoryStore, Store, open_store
+from cronwork.stores.base import Claim
+from cronwork.targets import TaskRegistry, make_target, resolve_target
+
+__all__ = ["AsyncScheduler", "Scheduler"]
+
+logger = logging.getLogger("cronwork.scheduler")
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_LEASE = timedelta(seconds=30)
+DEFAULT_HORIZON = timedelta(seconds=1)
+# Persistent stores are shared with other processes (the CLI, other nodes), whose changes
+# the engine can only see by looking; the memory store changes only through this process.
+DEFAULT_POLL = timedelta(seconds=1)
+MEMORY_POLL: timedelta | None = None
+BROKEN_CHECK_EVERY = timedelta(seconds=30)
+PRUNE_EVERY = timedelta(minutes=5)
+CLAIM_LIMIT = 5000
+FLUSH_DELAY = 0.02
+FLUSH_AT = 500
+# The least the loop sleeps when the store reports work it then does not hand out, so that a
+# confused store cannot turn the loop into a busy spin.
+MIN_SLEEP = timedelta(milliseconds=10)
+
+# Settings of make_job that modify_job accepts and copies from the current job.
+_SETTINGS = (
+    "timeout",
+    "on_timeout",
+    "retries",
+    "retry_backoff",
+    "retry_backoff_max",
+    "overlap",
+    "max_instances",
+    "misfire",
+    "misfire_grace",
+    "start_at",
+    "end_at",
+    "jitter",
+    "args",
+    "kwargs",
+    "tags",
+    "executor",
+    "depends_on",
+    "dependency_timeout",
+)
+_SCHEDULE_SETTINGS = frozenset({"schedule", "start_at", "end_at", "jitter", "timezone"})
+_MODIFIABLE = frozenset({*_SETTINGS, "target", "schedule", "timezone", "paused"})
+
+
+def make_node_id() -> str:
+    """A node id unique to this process: ``host:pid:random``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def _order(run: Run) -> tuple[datetime, int, str]:
+    # Numeric ids (memory, SQLite) sort by value when compared by (length, text).
+    return (due_time(run), len(run.id), run.id)
+
+
+def _extra(job_id: str, run_id: str | None = None) -> dict[str, Any]:
+    return {"job_id": job_id, "run_id": run_id}
+
+
+@dataclass(eq=False)
+class _Active:
+    """A run that holds one of the ``max_running`` places."""
+
+    run: Run
+    job: Job
+    execution: Execution
+    task: asyncio.Task[None] | None = None
+    # Resolves when an overrun thread (or a coroutine ignoring cancellation) really ends.
+    linger: asyncio.Future[None] | None = None
+
+
+@dataclass
+class _Settings:
+    """What the faces pass to the engine."""
+
+    store: Store
+    clock: Clock
+    listeners: Listeners
+    tasks: TaskRegistry
+    max_running: int
+    node: str
+    lease: timedelta
+    horizon: timedelta
+    poll: timedelta | None
+    keep_runs: int | None
+    keep_runs_for: timedelta | None
+    kill_grace: float
+    inline: bool
+    executors: dict[str, Executor] = field(default_factory=dict)
+
+
+class Engine:
+    """The asyncio core behind both faces; create one per start."""
+
+    def __init__(self, settings: _Settings) -> None:
+        self.s = settings
+        self.store = settings.store
+        self.clock = settings.clock
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="cronwork-db")
+        self._wake = asyncio.Event()
+        self._idle_changed = asyncio.Event()
+        self._stopping = False
+        self._parked = False
+        self._parked_until: datetime | None = None
+        self._main: asyncio.Task[None] | None = None
+        self._heap: list[tuple[tuple[datetime, int, str], Run]] = []
+        self._ready: list[tuple[tuple[datetime, int, str], Run, Job]] = []
+        self._queued: dict[str, tuple[Run, Job]] = {}
+        self._inflight: dict[str, set[str]] = {}
+        self._active: dict[str, _Active] = {}
+        self._lingering: dict[str, _Active] = {}
+        self._dropped: set[str] = set()
+        self._jobs: dict[str, Job] = {}
+        self._dirty: dict[str, Run] = {}
+        self._flush_scheduled = False
+        self._flushing: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._cancel_ids: set[str] = set()
+        self._executors: dict[str, Executor] = dict(settings.executors)
+        self._detach_clock: Callable[[], None] | None = None
+        now = self.clock.now()
+        self._next_renew = now + settings.lease / 3
+        self._next_expire = now + settings.lease
+        self._next_broken = now + BROKEN_CHECK_EVERY
+        self._next_prune = now + PRUNE_EVERY
+        self._next_poll = now if settings.poll is None else now + settings.poll
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Recover expired leases, check targets, then start the loop on the running loop."""
+        self.loop = asyncio.get_running_loop()
+        self.s.listeners.loop = self.loop
+        attach = getattr(self.clock, "attach", None)
+        if attach is not None:
+            self._detach_clock = attach(self)
+        now = self.clock.now()
+        await self._handle_lost(await self._off_loop(self.store.expire_leases, now))
+        await self._off_loop(self._check_targets, now)
+        self._main = self.loop.create_task(self._run(), name="cronwork-engine")
+
+    async def stop(self, wait: bool = True, timeout: float | None = None) -> None:
+        """Stop claiming, release unstarted runs, wait (up to ``timeout``), cancel the rest."""
+        self._stopping = True
+        self._wake.set()
+        if self._main is not None:
+            try:
+                await self._main
+            except Exception:
+                logger.exception("the engine loop failed")
+        released = [run for _, run in self._heap if run.id not in self._dropped]
+        released += [run for _, run, _ in self._ready]
+        released += [run for run, _ in self._queued.values()]
+        self._heap.clear()
+        self._ready.clear()
+        self._queued.clear()
+        for run in released:
+            # Handed back unowned, so the next start (or another node) claims it.
+            self._save(run.replace(node=None, lease_until=None, queued_at=None))
+        running = [a.task for a in self._active.values() if a.task is not None]
+        if running and wait:
+            await asyncio.wait(running, timeout=timeout)
+        for active in list(self._active.values()):
+            active.execution.cancel("the scheduler shut down")
+        running = [a.task for a in self._active.values() if a.task is not None]
+        if running:
+            await asyncio.wait(running)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks))
+        await self._flush()
+        waiting = [a.linger for a in self._lingering.values() if a.linger is not None]
+        if waiting and wait:
+            logger.warning("waiting for %d job thread(s) that overran their run", len(waiting))
+            await asyncio.wait(waiting, timeout=timeout)
+        abandoned = any(not f.done() for f in waiting)
+        if abandoned:
+            logger.warning(
+                "%d job thread(s) ignored cancellation and are left running",
+                sum(not f.done() for f in waiting),
+            )
+        for name, executor in self._executors.items():
+            try:
+                await executor.shutdown(wait=not (abandoned and name == "thread"))
+            except Exception:
+                logger.exception("executor %s failed to shut down", name)
+        self._worker.shutdown(wait=True)
+        if self._detach_clock is not None:
+            self._detach_clock()
+        self.s.listeners.loop = None
+
+    def wake(self) -> None:
+        """Make the loop look at the store now; callable from any thread."""
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._wake.set()
+        else:
+            loop.call_soon_threadsafe(self._wake.set)
+
+    def call_soon(self, func: Callable[..., Any], *args: Any) -> None:
+        """Run ``func(*args)`` on the engine's loop; callable from any thread."""
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            func(*args)
+        else:
+            loop.call_soon_threadsafe(func, *args)
+
+    def _is_idle(self) -> bool:
+        return (
+            (
+                self._main is None
+                or self._main.done()
+                # Parked with a deadline still ahead: a clock moved past it is not idle yet.
+                or (
+                    self._parked
+                    and self._parked_until is not None
+                    and self._parked_until > self.clock.now()
+                )
+            )
+            and not self._wake.is_set()
+            and not self._active
+            and not self._ready
+            and not self._dirty
+            and not self._tasks
+            and (self._flushing is None or self._flushing.done())
+        )
+
+    async def idle(self) -> None:
+        """Return once everything due at the current time has been processed and recorded."""
+        while True:
+            if self._is_idle():
+                await asyncio.sleep(0)
+                if self._is_idle():
+                    return
+            self._idle_changed.clear()
+            if self._is_idle():
+                continue
+            await self._idle_changed.wait()
+
+    def _poke(self) -> None:
+        self._idle_changed.set()
+
+    # -- store access ---------------------------------------------------------------------
+
+    async def _db(self, func: Callable[..., T], *args: Any) -> T:
+        """Call the store: inline for the memory store, else on the one store thread."""
+        if self.s.inline:
+            return func(*args)
+        return await self._off_loop(func, *args)
+
+    async def _off_loop(self, func: Callable[..., T], *args: Any) -> T:
+        assert self.loop is not None
+        return await self.loop.run_in_executor(self._worker, func, *args)
+
+    def _save(self, run: Run) -> None:
+        self._dirty[run.id] = run
+        if self._flush_scheduled:
+            return
+        self._flush_scheduled = True
+        assert self.loop is not None
+        if self.s.inline:
+            self.loop.call_soon(self._flush_inline)
+        else:
+            delay = 0.0 if len(self._dirty) >= FLUSH_AT else FLUSH_DELAY
+            self.loop.call_later(delay, self._start_flush)
+
+    def _flush_inline(self) -> None:
+        self._flush_scheduled = False
+        batch, self._dirty = list(self._dirty.values()), {}
+        if batch:
+            try:
+                self.store.save_runs(batch)
+            except Exception:
+                logger.exception("could not record %d run(s)", len(batch))
+        self._poke()
+
+    def _start_flush(self) -> None:
+        self._flush_scheduled = False
+        if self._flushing is not None and not self._flushing.done():
+            # One write at a time keeps them in order; the running one reschedules us.
+            self._flush_scheduled = True
+            self._flushing.add_done_callback(lambda _: self._restart_flush())
+            return
+        assert self.loop is not None
+        self._flushing = self.loop.create_task(self._flush())
+
+    def _restart_flush(self) -> None:
+        self._flush_scheduled = False
+        if self._dirty:
+            self._start_flush()
+        self._poke()
+
+    async def _flush(self) -> None:
+        batch, self._dirty = list(self._dirty.values()), {}
+        if batch:
+            try:
+                await self._db(self.store.save_runs, batch)
+            except Exception:
+                logger.exception("could not record %d run(s)", len(batch))
+        self._poke()
+
+    def _spawn(self, coro: Any) -> None:
+        assert self.loop is not None
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                logger.error("engine task failed", exc_info=t.exception())
+            self._poke()
+
+        task.add_done_callback(done)
+
+    # -- events ---------------------------------------------------------------------------
+
+    def _emit(
+        self, kind: EventType, run: Run, job: Job | None = None, detail: str | None = None
+    ) -> None:
+        if self.s.listeners.wants(kind):
+            event = Event(kind, run.job_id, self.clock.now(), run=run, job=job, detail=detail)
+            self.s.listeners.emit(event)
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        s = self.s
+        while not self._stopping:
+            self._wake.clear()
+            now = self.clock.now()
+            try:
+                await self._maintain(now)
+                claim, jobs = await self._db(self._claim, now)
+            except Exception:
+                logger.exception("claiming due runs failed; retrying")
+                await self._sleep(now + (s.poll or DEFAULT_POLL))
+                continue
+            self._jobs.update(jobs)
+            for missed in claim.missed:
+                logger.info(
+                    "job %s missed its slot %s",
+                    missed.job_id,
+                    missed.scheduled_for.isoformat(),
+                    extra=_extra(missed.job_id, missed.id),
+                )
+                self._emit(EventType.RUN_MISSED, missed, jobs.get(missed.job_id), missed.error)
+            for run in claim.runs:
+                heapq.heappush(self._heap, (_order(run), run))
+            now = self.clock.now()
+            self._dispatch_due(now)
+            if len(claim.runs) >= CLAIM_LIMIT:
+                continue
+            wake_at = await self._next_wake(now, claimed=bool(claim.runs or claim.missed))
+            await self._sleep(wake_at)
+
+    def _claim(self, now: datetime) -> tuple[Claim, dict[str, Job]]:
+        s = self.s
+        claim = self.store.claim(now, s.horizon, s.node, s.lease, CLAIM_LIMIT)
+        jobs: dict[str, Job] = {}
+        for run in [*claim.runs, *claim.missed]:
+            if run.job_id not in jobs:
+                # A job removed meanwhile is missing here; its run is dropped at dispatch.
+                with contextlib.suppress(CronworkError):
+                    jobs[run.job_id] = self.store.get_job(run.job_id)
+        return claim, jobs
+
+    async def _next_wake(self, now: datetime, claimed: bool) -> datetime:
+        candidates: list[datetime] = []
+        if self._heap:
+            candidates.append(self._heap[0][0][0])
+        upcoming = await self._db(self.store.next_wakeup)
+        if upcoming is not None:
+            at = upcoming - self.s.horizon
+            if at <= now and not claimed:
+                at = now + MIN_SLEEP
+            candidates.append(at)
+        if self.s.poll is not None:
+            candidates.append(self._next_poll)
+        if self._owns_runs():
+            candidates.append(self._next_renew)
+        return min(candidates) if candidates else now + timedelta(days=1)
+
+    async def _sleep(self, moment: datetime) -> None:
+        if self._stopping or self._wake.is_set():
+            return
+        assert self.loop is not None
+        if type(self.clock) is SystemClock:
+            delay = (moment - self.clock.now()).total_seconds()
+            if delay <= 0:
+                return
+            handle = self.loop.call_later(delay, self._wake.set)
+            self._parked, self._parked_until = True, moment
+            self._poke()
+            try:
+                await self._wake.wait()
+            finally:
+                self._parked = False
+                handle.cancel()
+            return
+        sleeper = self.loop.create_task(self.clock.sleep_until(moment))
+        waker = self.loop.create_task(self._wake.wait())
+        # One turn of the loop lets the sleeper register with a fake clock before we count
+        # as parked, so FakeClock.run_for sees our next wake-up.
+        await asyncio.sleep(0)
+        self._parked, self._parked_until = True, moment
+        self._poke()
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._parked = False
+            for task in (sleeper, waker):
+                task.cancel()
+
+    def _owns_runs(self) -> bool:
+        return bool(self._heap or self._ready or self._queued or self._active)
+
+    # -- maintenance ----------------------------------------------------------------------
+
+    async def _maintain(self, now: datetime) -> None:
+        s = self.s
+        if self._owns_runs() and now >= self._next_renew:
+            self._next_renew = now + s.lease / 3
+            await self._db(self.store.renew_leases, s.node, now + s.lease)
+        elif not self._owns_runs():
+            self._next_renew = now + s.lease / 3
+        # The memory store has no other node whose leases could run out, and a scan of every
+        # run would stall the loop; it is checked once at start.
+        if not s.inline and now >= self._next_expire:
+            self._next_expire = now + s.lease
+            await self._handle_lost(await self._db(self.store.expire_leases, now))
+        if s.poll is not None and now >= self._next_poll:
+            self._next_poll = now + s.poll
+            for run in await self._db(self.store.cancel_requests, s.node):
+                self._cancel_local(run.id, "cancel requested")
+        if self._cancel_ids:
+            ids, self._cancel_ids = self._cancel_ids, set()
+            for run_id in ids:
+                self._cancel_local(run_id, "cancel requested")
+        if now >= self._next_broken:
+            self._next_broken = now + BROKEN_CHECK_EVERY
+            self._spawn(self._off_loop(self._check_targets, now))
+        if now >= self._next_prune:
+            self._next_prune = now + PRUNE_EVERY
+            self._spawn(self._off_loop(self._prune, now))
+
+    def _prune(self, now: datetime) -> None:
+        removed = self.store.prune(now, keep_last=self.s.keep_runs, older_than=self.s.keep_runs_for)
+        if removed:
+            logger.debug("pruned %d old run(s)", removed)
+
+    def _check_targets(self, now: datetime) -> None:
+        """Set aside jobs whose target cannot be resolved here; restore those that can again."""
+        for job in self.store.jobs():
+            target = job.target
+            if job.broken is None and (target.func is not None or target.command is not None):
+                continue
+            try:
+                resolve_target(target, self.s.tasks)
+                error = None
+            except TargetError as exc:
+                error = str(exc)
+            if error == job.broken:
+                continue
+            if error is not None:
+                logger.error("job %s is set aside: %s", job.id, error, extra=_extra(job.id))
+                fixed = job.replace(broken=error)
+                kind = EventType.JOB_BROKEN
+            else:
+                logger.info("job %s can run again", job.id, extra=_extra(job.id))
+                fixed = job.replace(broken=None, next_run_at=job.schedule.next_after(now))
+                kind = EventType.JOB_MODIFIED
+            try:
+                self.store.update_job(fixed)
+            except CronworkError:
+                continue
+            if self.s.listeners.wants(kind):
+                self.s.listeners.emit(Event(kind, job.id, now, job=fixed, detail=error))
+
+    async def _handle_lost(self, lost: Sequence[Run]) -> None:
+        for run in lost:
+            logger.warning(
+                "run %s of job %s was lost: %s",
+                run.id,
+                run.job_id,
+                run.error,
+                extra=_extra(run.job_id, run.id),
+            )
+            try:
+                job = await self._db(self.store.get_job, run.job_id)
+            except CronworkError:
+                job = None
+            self._emit(EventType.RUN_LOST, run, job)
+            if job is not None and run.attempt <= job.retries:
+                await self._retry(run, job)
+
+    # -- dispatch -------------------------------------------------------------------------
+
+    def _dispatch_due(self, now: datetime) -> None:
+        heap = self._heap
+        while heap and heap[0][0][0] <= now:
+            _, run = heapq.heappop(heap)
+            if run.id in self._dropped:
+                self._dropped.discard(run.id)
+                continue
+            self._arrive(run, now)
+        self._pump(now)
+
+    def _arrive(self, run: Run, now: datetime) -> None:
+        job = self._jobs.get(run.job_id)
+        if job is None:
+            return  # removed after the claim; the store dropped its pending runs
+        if run.cancel_requested:
+            self._finish_unstarted(run, job, RunStatus.CANCELLED, "cancelled before start")
+            return
+        if job.paused and run.trigger != "manual":
+            self._finish_unstarted(run, job, RunStatus.SKIPPED, "skipped: the job is paused")
+            return
+        if not self._ready_to_run(run, job):
+            return
+        inflight = self._inflight.get(job.id)
+        if inflight:
+            policy = job.overlap
+            if policy is Overlap.SKIP:
+                self._skip(run, job, f"run {min(inflight)} is still running (overlap=skip)")
+                return
+            if policy is Overlap.ALLOW and len(inflight) >= job.max_instances:
+                self._skip(
+                    run,
+                    job,
+                    f"{len(inflight)} run(s) still running, the most allowed "
+                    f"(overlap=allow, max_instances={job.max_instances})",
+                )
+                return
+            if policy is Overlap.QUEUE:
+                if job.id in self._queued:
+                    self._skip(run, job, "a run is already waiting (overlap=queue)")
+                else:
+                    self._queued[job.id] = (run.replace(queued_at=now), job)
+                return
+            if policy is Overlap.REPLACE:
+                self._replace(job, run, now)
+        self._enqueue(run.replace(queued_at=now), job)
+
+    def _ready_to_run(self, run: Run, job: Job) -> bool:
+        """The hook where dependency checks will go; every run is ready for now."""
+        return True
+
+    def _replace(self, job: Job, run: Run, now: datetime) -> None:
+        for run_id in list(self._inflight.get(job.id, ())):
+            active = self._active.get(run_id)
+            if active is not None:
+                active.execution.cancel(f"replaced by run {run.id} (overlap=replace)")
+                continue
+            self._drop_ready(run_id, f"replaced by run {run.id} (overlap=replace)")
+
+    def _skip(self, run: Run, job: Job, reason: str) -> None:
+        logger.info(
+            "job %s skipped its slot %s: %s",
+            job.id,
+            run.scheduled_for.isoformat(),
+            reason,
+            extra=_extra(job.id, run.id),
+        )
+        self._finish_unstarted(run, job, RunStatus.SKIPPED, f"skipped: {reason}")
+
+    def _finish_unstarted(self, run: Run, job: Job | None, status: RunStatus, why: str) -> None:
+        done = run.replace(status=status, finished_at=self.clock.now(), error=why)
+        self._save(done)
+        self._emit(FINAL_EVENTS[status], done, job, why)
+
+    def _enqueue(self, run: Run, job: Job) -> None:
+        self._inflight.setdefault(job.id, set()).add(run.id)
+        heapq.heappush(self._ready, (_order(run), run, job))
+
+    def _drop_ready(self, run_id: str, why: str) -> bool:
+        for i, (_, run, job) in enumerate(self._ready):
+            if run.id == run_id:
+                self._ready.pop(i)
+                heapq.heapify(self._ready)
+                self._leave(job.id, run_id)
+                self._finish_unstarted(run, job, RunStatus.CANCELLED, why)
+                return True
+        return False
+
+    def _leave(self, job_id: str, run_id: str) -> None:
+        inflight = self._inflight.get(job_id)
+        if inflight is not None:
+            inflight.discard(run_id)
+            if not inflight:
+                del self._inflight[job_id]
+        if job_id not in self._inflight and job_id in self._queued:
+            run, job = self._queued.pop(job_id)
+            self._enqueue(run, self._jobs.get(job_id, job))
+
+    def _pump(self, now: datetime) -> None:
+        limit = self.s.max_running
+        while self._ready and len(self._active) + len(self._lingering) < limit:
+            _, run, job = heapq.heappop(self._ready)
+            current = self._jobs.get(job.id)
+            if current is None:
+                self._leave(job.id, run.id)
+                continue
+            self._start(run, current, now)
+
+    def _start(self, run: Run, job: Job, now: datetime) -> None:
+        try:
+            func = resolve_target(job.target, self.s.tasks)
+            name = job.executor or default_executor_name(func)
+            executor = self._executor(name)
+        except Exception as exc:
+            self._leave(job.id, run.id)
+            self._finish_unstarted(run, job, RunStatus.FAILED, f"cannot start: {exc}")
+            return
+        timeout = job.timeout.total_seconds() if job.timeout is not None else None
+        started = run.replace(
+            status=RunStatus.RUNNING,
+            started_at=now,
+            queued_at=run.queued_at or now,
+            node=self.s.node,
+        )
+        context = RunContext(
+            job.id,
+            run.id,
+            run.scheduled_for,
+            run.attempt,
+            now + job.timeout if job.timeout is not None else None,
+        )
+        invocation = Invocation(
+            func,
+            job.args,
+            job.kwargs,
+            context=context,
+            timeout=timeout,
+            on_timeout=job.on_timeout.value,
+            kill_grace=self.s.kill_grace,
+        )
+        try:
+            execution = executor.start(invocation, lambda: self._overdue(started, job))
+        except Exception as exc:
+            self._leave(job.id, run.id)
+            self._finish_unstarted(run, job, RunStatus.FAILED, format_error(exc))
+            return
+        active = _Active(started, job, execution)
+        self._active[run.id] = active
+        self._save(started)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("run %s of job %s started", run.id, job.id, extra=_extra(job.id, run.id))
+        self._emit(EventType.RUN_STARTED, started, job)
+        assert self.loop is not None
+        active.task = self.loop.create_task(self._watch(active))
+
+    def _executor(self, name: str) -> Executor:
+        executor = self._executors.get(name)
+        if executor is None:
+            if name == "thread":
+                # Overrunning threads keep their place, so max_running workers are enough.
+                executor = ThreadExecutor(max_workers=self.s.max_running + 1)
+            elif name == "async":
+                executor = CoroutineExecutor()
+            elif name == "process":
+                executor = ProcessExecutor()
+            elif name == "command":
+                executor = CommandExecutor()
+            else:
+                raise JobError(f"unknown executor {name!r}")
+            self._executors[name] = executor
+        return executor
+
+    def _overdue(self, run: Run, job: Job) -> None:
+        logger.warning(
+            "run %s of job %s is still running after its expected duration of %s",
+            run.id,
+            job.id,
+            job.timeout,
+            extra=_extra(job.id, run.id),
+        )
+        self._emit(EventType.RUN_OVERDUE, run, job, f"running longer than {job.timeout}")
+
+    async def _watch(self, active: _Active) -> None:
+        try:
+            outcome = await active.execution.wait()
+        except Exception as exc:  # an executor bug must still end the run
+            outcome = Outcome(RunStatus.FAILED, error=format_error(exc))
+        self._finished(active, outcome)
+
+    def _finished(self, active: _Active, outcome: Outcome) -> None:
+        now = self.clock.now()
+        run = active.run.replace(
+            status=outcome.status,
+            finished_at=now,
+            exit_code=outcome.exit_code,
+            output=outcome.output,
+            error=outcome.error,
+        )
+        job = self._jobs.get(run.job_id, active.job)
+        del self._active[run.id]
+        self._save(run)
+        self._log_outcome(run)
+        self._emit(FINAL_EVENTS.get(outcome.status, EventType.RUN_FAILED), run, job)
+        linger = outcome.lingering
+        if linger is not None and not linger.done():
+            active.linger = linger
+            self._lingering[run.id] = active
+            linger.add_done_callback(lambda _: self._release(active))
+        else:
+            self._release(active)
+        if run.status.retryable and run.attempt <= job.retries and not self._stopping:
+            self._spawn(self._retry(run, job))
+
+    def _log_outcome(self, run: Run) -> None:
+        status = run.status
+        if status is RunStatus.SUCCEEDED:
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "run %s of job %s succeeded",
+                    run.id,
+                    run.job_id,
+                    extra=_extra(run.job_id, run.id),
+                )
+            return
+        level = logging.INFO if status is RunStatus.CANCELLED else logging.WARNING
+        logger.log(
+            level,
+            "run %s of job %s %s: %s",
+            run.id,
+            run.job_id,
+            status.value,
+            (run.error or "").split("\n", 1)[0],
+            extra=_extra(run.job_id, run.id),
+        )
+
+    def _release(self, active: _Active) -> None:
+        self._lingering.pop(active.run.id, None)
+        self._leave(active.job.id, active.run.id)
+        if not self._stopping:
+            self._pump(self.clock.now())
+        self._poke()
+
+    async def _retry(self, run: Run, job: Job) -> None:
+        now = self.clock.now()
+        delay = retry_delay(job, run.attempt, f"{job.id}|{run.scheduled_for.isoformat()}")
+        attempt = Run(
+            id="",
+            job_id=job.id,
+            scheduled_for=run.scheduled_for,
+            attempt=run.attempt + 1,
+            created_at=now,
+            due_at=now + delay,
+            trigger="retry",
+        )
+        stored = await self._db(self.store.add_run, attempt)
+        if stored is None:
+            return  # another node retried this slot already
+        logger.info(
+            "job %s will retry slot %s (attempt %d) at %s",
+            job.id,
+            run.scheduled_for.isoformat(),
+            stored.attempt,
+            due_time(stored).isoformat(),
+            extra=_extra(job.id, stored.id),
+        )
+        self._emit(EventType.RUN_RETRIED, stored, job, f"after {delay.total_seconds():.3g}s")
+        self._wake.set()
+
+    # -- requests from the faces ----------------------------------------------------------
+
+    def job_changed(self, job_id: str, job: Job | None) -> None:
+        """Refresh the cached job (None when removed); called on the loop."""
+        if job is None:
+            self._jobs.pop(job_id, None)
+        else:
+            self._jobs[job_id] = job
+        self._wake.set()
+
+    def request_cancel(self, run_ids: Iterable[str]) -> None:
+        """Cancel these runs if this engine holds them; called on the loop."""
+        self._cancel_ids.update(run_ids)
+        self._wake.set()
+
+    def _cancel_local(self, run_id: str, why: str) -> None:
+        active = self._active.get(run_id)
+        if active is not None:
+            active.execution.cancel(why)
+            return
+        if self._drop_ready(run_id, why):
+            return
+        for job_id, (run, job) in list(self._queued.items()):
+            if run.id == run_id:
+                del self._queued[job_id]
+                self._finish_unstarted(run, job, RunStatus.CANCELLED, why)
+                return
+        for _, run in self._heap:
+            if run.id == run_id and run_id not in self._dropped:
+                self._dropped.add(run_id)
+                self._finish_unstarted(run, self._jobs.get(run.job_id), RunStatus.CANCELLED, why)
+                return
+
+
+# ---------------------------------------------------------------------------------------
+# The faces
+# ---------------------------------------------------------------------------------------
+
+
+class _Base:
+    """What both faces share: settings, the store, the management calls (sync, store-only)."""
+
+    def __init__(
+        self,
+        store: Store | str | None = None,
+        *,
+        max_running: int = 10,
+        timezone: Any = None,
+        clock: Clock | None = None,
+        tasks: TaskRegistry | None = None,
+        node: str | None = None,
+        lease: timedelta | float | str = DEFAULT_LEASE,
+        poll_interval: timedelta | float | str | None = None,
+        horizon: timedelta | float | str = DEFAULT_HORIZON,
+        keep_runs: int | None = 1000,
+        keep_runs_for: timedelta | float | str | None = None,
+        kill_grace: float = 5.0,
+    ) -> None:
+        from cronwork.timing import parse_duration
+        from cronwork.timing.zones import resolve_zone
+
+        if not isinstance(max_running, int) or isinstance(max_running, bool) or max_running < 1:
+            raise CronworkError(f"max_running must be a whole number >= 1, got {max_running!r}")
+        # A Store object belongs to the caller (tests reuse one across restarts).
+        self._owns_store = store is None or isinstance(store, str)
+        if store is None:
+            self.store: Store = MemoryStore(keep_runs=keep_runs)
+        else:
+            self.store = open_store(store)
+        if self._owns_store:
+            self.store.open()
+        self.timezone = resolve_zone(timezone) if timezone is not None else None
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.tasks = tasks if tasks is not None else TaskRegistry()
+        self.listeners = Listeners()
+        inline = isinstance(self.store, MemoryStore)
+        poll: timedelta | None
+        if poll_interval is None:
+            poll = MEMORY_POLL if inline else DEFAULT_POLL
+        else:
+            poll = parse_duration(poll_interval, what="poll_interval")
+        self._settings = _Settings(
+            store=self.store,
+            clock=self.clock,
+            listeners=self.listeners,
+            tasks=self.tasks,
+            max_running=max_running,
+            node=node or make_node_id(),
+            lease=parse_duration(lease, what="lease"),
+            horizon=parse_duration(horizon, what="horizon", allow_zero=True),
+            poll=poll,
+            keep_runs=keep_runs,
+            keep_runs_for=None
+            if keep_runs_for is None
+            else parse_duration(keep_runs_for, what="keep_runs_for"),
+            kill_grace=float(kill_grace),
+            inline=inline,
+        )
+        self._engine: Engine | None = None
+
+    @property
+    def node(self) -> str:
+        """This scheduler's node id, as recorded on the runs it executes."""
+        return self._settings.node
+
+    @property
+    def max_running(self) -> int:
+        """How many runs may execute at once, across all jobs."""
+        return self._settings.max_running
+
+    @property
+    def running(self) -> bool:
+        """True between start() and shutdown()."""
+        return self._engine is not None
+
+    # -- listeners and tasks --------------------------------------------------------------
+
+    def on(self, event: str | EventType, callback: Listener) -> Callable[[], None]:
+        """Call ``callback(event)`` on ``event`` (``"*"`` for all); return an unsubscriber."""
+        return self.listeners.add(event, callback)
+
+    def task(self, name: str | None = None) -> Callable[[F], F]:
+        """Decorator: register a function as a named task, a target stores can persist."""
+
+        def register(func: F) -> F:
+            self.tasks.register(name or func.__name__, func)
+            return func
+
+        return register
+
+    # -- management (sync, store-only) ----------------------------------------------------
+
+    def _emit_job(self, kind: EventType, job_id: str, job: Job | None) -> None:
+        if self.listeners.wants(kind):
+            self.listeners.emit(Event(kind, job_id, self.clock.now(), job=job))
+
+    def _notify(self, job_id: str, job: Job | None) -> None:
+        engine = self._engine
+        if engine is not None:
+            engine.call_soon(engine.job_changed, job_id, job)
+
+    def _build_job(
+        self,
+        job_id: str,
+        target: object,
+        schedule: object,
+        *,
+        timezone: Any = None,
+        **settings: Any,
+    ) -> Job:
+        try:
+            resolved_target = make_target(target, self.tasks)
+        except TargetError as exc:
+            raise TargetError(f"job {job_id!r}: {exc}") from None
+        if resolved_target.kind in ("call", "task"):
+            try:
+                resolve_target(resolved_target, self.tasks)
+            except TargetError as exc:
+                raise TargetError(f"job {job_id!r}: {exc}") from None
+        executor = settings.get("executor")
+        if executor == "process" and resolved_target.kind == "callable":
+            raise TargetError(
+                f"job {job_id!r}: executor='process' needs a module-level function that the "
+                f"child process can import, not {resolved_target.ref!r}"
+            )
+        tz = timezone if timezone is not None else self.timezone
+        return make_job(job_id, resolved_target, schedule, tz=tz, **settings)
+
+    def _add_job(
+        self,
+        job_id: str,
+        target: object,
+        schedule: object,
+        *,
+        replace: bool = False,
+        timezone: Any = None,
+        **settings: Any,
+    ) -> Job:
+        job = self._build_job(job_id, target, schedule, timezone=timezone, **settings)
+        now = self.clock.now()
+        job = job.replace(next_run_at=job.schedule.next_after(now), created_at=now)
+        job = self.store.add_job(job, replace=replace)
+        self._notify(job.id, job)
+        self._emit_job(EventType.JOB_ADDED, job.id, job)
+        return job
+
+    def _modify_job(self, job_id: str, changes: Mapping[str, Any]) -> Job:
+        unknown = sorted(set(changes) - _MODIFIABLE)
+        if unknown:
+            allowed = ", ".join(sorted(_MODIFIABLE))
+            raise JobError(f"job {job_id!r}: cannot modify {', '.join(unknown)}; use {allowed}")
+        old = self.store.get_job(job_id)
+        settings = {name: getattr(old, name) for name in _SETTINGS}
+        settings.update({k: v for k, v in changes.items() if k in _SETTINGS})
+        target: object = changes.get("target", old.target)
+        schedule_changed = bool(_SCHEDULE_SETTINGS & set(changes))
+        tz = changes.get("timezone", old.schedule.tz)
+        if schedule_changed:
+            schedule: object = changes.get("schedule", old.schedule_text)
+            job = self._build_job(job_id, target, schedule, timezone=tz, **settings)
+        else:
+            bounds = {"start_at": None, "end_at": None, "jitter": None}
+            job = self._build_job(job_id, target, old.schedule, timezone=tz, **settings, **bounds)
+            job = validate_job(
+                job.replace(
+                    schedule=old.schedule,
+                    start_at=old.start_at,
+                    end_at=old.end_at,
+                    jitter=old.jitter,
+                )
+            )
+        now = self.clock.now()
+        paused = bool(changes.get("paused", old.paused))
+        next_run_at = old.next_run_at
+        if schedule_changed or (old.paused and not paused):
+            next_run_at = job.schedule.next_after(now)
+        job = job.replace(
+            paused=paused,
+            next_run_at=next_run_at,
+            broken=old.broken,
+            origin=old.origin,
+            created_at=old.created_at,
+        )
+        job = self.store.update_job(job)
+        self._notify(job.id, job)
+        self._emit_job(EventType.JOB_MODIFIED, job.id, job)
+        return job
+
+    def _set_paused(self, job_id: str, paused: bool) -> Job:
+        job = self.store.get_job(job_id)
+        if job.paused == paused:
+            return job
+        if paused:
+            job = job.replace(paused=True)
+        else:
+            # Resuming does not replay the paused period: the next slot is after now.
+            job = job.replace(paused=False, next_run_at=job.schedule.next_after(self.clock.now()))
+        job = self.store.update_job(job)
+        self._notify(job.id, job)
+        self._emit_job(EventType.JOB_PAUSED if paused else EventType.JOB_RESUMED, job.id, job)
+        return job
+
+    def _remove_job(self, job_id: str) -> None:
+        self.store.remove_job(job_id)
+        self._notify(job_id, None)
+        self._emit_job(EventType.JOB_REMOVED, job_id, None)
+
+    def _trigger(self, job_id: str) -> Run:
+        self.store.get_job(job_id)
+        now = self.clock.now()
+        for step in range(1000):
+            slot = now + timedelta(microseconds=step)
+            run = Run(
+                id="",
+                job_id=job_id,
+                scheduled_for=slot,
+                due_at=now,
+                created_at=now,
+                trigger="manual",
+            )
+            stored = self.store.add_run(run)
+            if stored is not None:
+                if self._engine is not None:
+                    self._engine.wake()
+                return stored
+        raise CronworkError(f"job {job_id!r}: cannot record a manual run")
+
+    def _cancel(self, run_id: str) -> Run:
+        run = self.store.request_cancel(run_id, self.clock.now())
+        if run.status is RunStatus.CANCELLED and run.node is None:
+            if self.listeners.wants(EventType.RUN_CANCELLED):
+                event = Event(EventType.RUN_CANCELLED, run.job_id, self.clock.now(), run=run)
+                self.listeners.emit(event)
+        elif self._engine is not None:
+            self._engine.call_soon(self._engine.request_cancel, [run.id])
+        return run
+
+    def _stop(self, job_id: str) -> list[Run]:
+        self.store.get_job(job_id)
+        targets = self.store.runs(job_id=job_id, status=RunStatus.RUNNING, limit=10_000)
+        return [self._cancel(run.id) for run in targets]
+
+    def _runs(self, job_id: str | None, status: RunStatus | str | None, limit: int) -> list[Run]:
+        if status is not None and not isinstance(status, RunStatus):
+            try:
+                status = RunStatus(status)
+            except ValueError:
+                allowed = ", ".join(s.value for s in RunStatus)
+                raise CronworkError(
+                    f"unknown run status {status!r}: use one of {allowed}"
+                ) from None
+        return self.store.runs(job_id=job_id, status=status, limit=limit)
+
+    def _job_decorator(
+        self, schedule: object, job_id: str | None, settings: dict[str, Any]
+    ) -> Callable[[F], F]:
+        def register(func: F) -> F:
+            self._add_job(job_id or func.__name__, func, schedule, **settings)
+            return func
+
+        return register
+
+    def _new_engine(self) -> Engine:
+        return Engine(self._settings)
+
+    def _close_store(self) -> None:
+        if self._owns_store:
+            self.store.close()
+
+
+class Scheduler(_Base):
+    """The blocking face: the engine runs on a background thread.
+
+    ``Scheduler(store=None, *, max_running=10, timezone=None, clock=None)``; ``store`` is a
+    Store, a URL (``sqlite:///jobs.db``) or None for the memory store.
+    """
+
+    def __init__(self, store: Store | str | None = None, **options: Any) -> None:
+        super().__init__(store, **options)
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the engine on a background thread; return once it runs."""
+        with self._lock:
+            if self._engine is not None:
+                raise CronworkError("the scheduler is already running")
+            loop = asyncio.new_event_loop()
+            engine = self._new_engine()
+            started: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+            def main() -> None:
+                asyncio.set_event_loop(loop)
+
+                async def boot() -> None:
+                    try:
+                        await engine.start()
+                    except BaseException as exc:
+                        started.set_exception(exc)
+                        raise
+                    started.set_result(None)
+
+                try:
+                    loop.run_until_complete(boot())
+                except BaseException:
+                    return
+                finally:
+                    if not started.done():
+                        started.set_exception(CronworkError("the engine did not start"))
+                loop.run_forever()
+
+            thread = threading.Thread(target=main, name="cronwork-engine", daemon=True)
+            thread.start()
+            try:
+                started.result()
+            except BaseException:
+                thread.join()
+                self._close_loop(loop)
+                raise
+            self._engine, self._loop, self._thread = engine, loop, thread
+
+    def shutdown(self, wait: bool = True, timeout: float | None = None) -> None:
+        """Stop the engine; wait for running runs (at most ``timeout`` s), cancel the rest."""
+        with self._lock:
+            engine, loop, thread = self._engine, self._loop, self._thread
+            if engine is None or loop is None or thread is None:
+                return
+            try:
+                future = asyncio.run_coroutine_threadsafe(engine.stop(wait, timeout), loop)
+                future.result()
+            finally:
+                loop.call_soon_threadsafe(loop.stop)
+                thread.join()
+                self._close_loop(loop)
+                self._engine = self._loop = self._thread = None
+
+    @staticmethod
+    def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+        if loop.is_closed():
+            return
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            loop.close()
+
+    def close(self) -> None:
+        """Shut down and close the store if the scheduler opened it."""
+        self.shutdown()
+        self._close_store()
+
+    def __enter__(self) -> Scheduler:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def idle(self, timeout: float | None = 30.0) -> None:
+        """Block until the engine has processed and recorded everything due now."""
+        engine, loop = self._engine, self._loop
+        if engine is None or loop is None:
+            return
+        asyncio.run_coroutine_threadsafe(engine.idle(), loop).result(timeout)
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    def add_job(
+        self,
+        job_id: str,
+        target: object,
+        schedule: object,
+        *,
+        replace: bool = False,
+        **settings: Any,
+    ) -> Job:
+        """Add a job; a duplicate id raises DuplicateJob unless ``replace=True``.
+
+        Settings: timeout, on_timeout, retries, retry_backoff, retry_backoff_max, overlap,
+        max_instances, misfire, misfire_grace, start_at, end_at, jitter, args, kwargs, tags,
+        executor, depends_on, dependency_timeout, paused, timezone.
+        """
+        return self._add_job(job_id, target, schedule, replace=replace, **settings)
+
+    def job(
+        self, schedule: object, *, job_id: str | None = None, **settings: Any
+    ) -> Callable[[F], F]:
+        """Decorator form of add_job; the job id defaults to the function's name."""
+        return self._job_decorator(schedule, job_id, settings)
+
+    def modify_job(self, job_id: str, **changes: Any) -> Job:
+        """Change settings of a job; a new schedule recomputes its next run from now."""
+        return self._modify_job(job_id, changes)
+
+    def remove_job(self, job_id: str) -> None:
+        """Remove a job and its pending runs; running runs finish, history is kept."""
+        self._remove_job(job_id)
+
+    def pause_job(self, job_id: str) -> Job:
+        """Stop claiming slots of a job until resume_job."""
+        return self._set_paused(job_id, True)
+
+    def resume_job(self, job_id: str) -> Job:
+        """Resume a paused job from its next slot after now (the pause is not replayed)."""
+        return self._set_paused(job_id, False)
+
+    def get_job(self, job_id: str) -> Job:
+        """Return one job as stored; raise JobNotFound."""
+        return self.store.get_job(job_id)
+
+    def jobs(self) -> list[Job]:
+        """Return every job, ordered by id."""
+        return self.store.jobs()
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def trigger(self, job_id: str) -> Run:
+        """Run a job now, outside its schedule; return the new (scheduled) run."""
+        return self._trigger(job_id)
+
+    def cancel(self, run_id: str) -> Run:
+        """Cancel one run, running or not yet started."""
+        return self._cancel(run_id)
+
+    def stop(self, job_id: str) -> list[Run]:
+        """Cancel every running run of a job."""
+        return self._stop(job_id)
+
+    def runs(
+        self,
+        job_id: str | None = None,
+        status: RunStatus | str | None = None,
+        limit: int = 100,
+    ) -> list[Run]:
+        """Return run records, newest slot first."""
+        return self._runs(job_id, status, limit)
+
+    def get_run(self, run_id: str) -> Run:
+        """Return one run record; raise RunNotFound."""
+        return self.store.get_run(run_id)
+
+
+class AsyncScheduler(_Base):
+    """The asyncio face: the engine runs on the caller's event loop.
+
+    Store calls of persistent stores run on a worker thread so they never block the loop;
+    ``job()`` and ``task()`` decorators stay synchronous.
+    """
+
+    async def _call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self._settings.inline:
+            return func(*args, **kwargs)
+        return await asyncio.to_thread(func, *args, **kwargs)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the engine on the running event loop."""
+        if self._engine is not None:
+            raise CronworkError("the scheduler is already running")
+        engine = self._new_engine()
+        await engine.start()
+        self._engine = engine
+
+    async def shutdown(self, wait: bool = True, timeout: float | None = None) -> None:
+        """Stop the engine; wait for running runs (at most ``timeout`` s), cancel the rest."""
+        engine = self._engine
+        if engine is None:
+            return
+        try:
+            await engine.stop(wait, timeout)
+        finally:
+            self._engine = None
+
+    async def close(self) -> None:
+        """Shut down and close the store if the scheduler opened it."""
+        await self.shutdown()
+        self._close_store()
+
+    async def __aenter__(self) -> AsyncScheduler:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.shutdown()
+
+    async def idle(self) -> None:
+        """Return once the engine has processed and recorded everything due now."""
+        if self._engine is not None:
+            await self._engine.idle()
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    async def add_job(
+        self,
+        job_id: str,
+        target: object,
+        schedule: object,
+        *,
+        replace: bool = False,
+        **settings: Any,
+    ) -> Job:
+        """Add a job; a duplicate id raises DuplicateJob unless ``replace=True``."""
+        return await self._call(
+            self._add_job, job_id, target, schedule, replace=replace, **settings
+        )
+
+    def job(
+        self, schedule: object, *, job_id: str | None = None, **settings: Any
+    ) -> Callable[[F], F]:
+        """Decorator form of add_job (synchronous); the id defaults to the function's name."""
+        return self._job_decorator(schedule, job_id, settings)
+
+    async def modify_job(self, job_id: str, **changes: Any) -> Job:
+        """Change settings of a job; a new schedule recomputes its next run from now."""
+        return await self._call(self._modify_job, job_id, changes)
+
+    async def remove_job(self, job_id: str) -> None:
+        """Remove a job and its pending runs; running runs finish, history is kept."""
+        await self._call(self._remove_job, job_id)
+
+    async def pause_job(self, job_id: str) -> Job:
+        """Stop claiming slots of a job until resume_job."""
+        return await self._call(self._set_paused, job_id, True)
+
+    async def resume_job(self, job_id: str) -> Job:
+        """Resume a paused job from its next slot after now (the pause is not replayed)."""
+        return await self._call(self._set_paused, job_id, False)
+
+    async def get_job(self, job_id: str) -> Job:
+        """Return one job as stored; raise JobNotFound."""
+        return await self._call(self.store.get_job, job_id)
+
+    async def jobs(self) -> list[Job]:
+        """Return every job, ordered by id."""
+        return await self._call(self.store.jobs)
+
+    # -- runs -----------------------------------------------------------------------------
+
+    async def trigger(self, job_id: str) -> Run:
+        """Run a job now, outside its schedule; return the new (scheduled) run."""
+        return await self._call(self._trigger, job_id)
+
+    async def cancel(self, run_id: str) -> Run:
+        """Cancel one run, running or not yet started."""
+        return await self._call(self._cancel, run_id)
+
+    async def stop(self, job_id: str) -> list[Run]:
+        """Cancel every running run of a job."""
+        return await self._call(self._stop, job_id)
+
+    async def runs(
+        self,
+        job_id: str | None = None,
+        status: RunStatus | str | None = None,
+        limit: int = 100,
+    ) -> list[Run]:
+        """Return run records, newest slot first."""
+        return await self._call(self._runs, job_id, status, limit)
+
+    async def get_run(self, run_id: str) -> Run:
+        """Return one run record; raise RunNotFound."""
+        return await self._call(self.store.get_run, run_id)

@@ -183,6 +183,7 @@ def test_describe_schedule_and_next_times() -> None:
         ("every 1h", {"tz": timezone(timedelta(hours=1))}, "must be an IANA name"),
         ("every 1h", {"tz": 5}, "must be an IANA name"),
         ("every 1h", {"jitter": "lots"}, 'jitter "lots" is not a duration'),
+        ("every 1m", {"jitter": "2m"}, "jitter 2m is longer than the interval 1m of 'every 1m'"),
         ("every 1h", {"start": "monday"}, 'start: "monday" is not an ISO 8601'),
         ("every 1h", {"end": 5}, "end must be a datetime"),
         ("every 1h", {"start": "2026-02-01", "end": "2026-01-01"}, "is after end"),

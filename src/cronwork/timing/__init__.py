@@ -75,6 +75,16 @@ def parse_schedule(
         last = _instant(end, zone, "end")
         spread = None if jitter is None else parse_duration(jitter, what="jitter")
         schedule = _base(spec, zone, job_id, first)
+        if (
+            spread is not None
+            and isinstance(schedule, EverySchedule)
+            and spread > schedule.interval
+        ):
+            # Runs would overtake each other, and each next_after scans jitter/interval slots.
+            raise ScheduleError(
+                f"jitter {format_duration(spread)} is longer than the interval "
+                f"{format_duration(schedule.interval)} of {schedule.source!r}"
+            )
         if spread is not None:
             seed = job_id if job_id is not None else schedule.source
             schedule = Jittered(schedule, spread, seed)

@@ -25,7 +25,7 @@ from typing import Any
 
 from cronwork.errors import ConfigError, CronworkError
 from cronwork.jobs import JOB_ID, Job, make_job
-from cronwork.targets import IMPORT_PATH, Command, Target, import_target
+from cronwork.targets import IMPORT_PATH, Command, Target, TaskRegistry, import_target
 
 __all__ = [
     "JOB_KEYS",
@@ -151,12 +151,17 @@ def add_import_path(path: str | os.PathLike[str]) -> str:
 
 
 def load_job_file(
-    path: str | os.PathLike[str], *, check_imports: bool = False, tz: str | None = None
+    path: str | os.PathLike[str],
+    *,
+    check_imports: bool = False,
+    tasks: TaskRegistry | None = None,
+    tz: str | None = None,
 ) -> JobFile:
     """Read, parse and validate a ``.toml``, ``.yaml`` or ``.yml`` job file.
 
     ``check_imports`` also imports every ``call`` target, so a typo fails here rather than at
-    the first run; ``tz`` is the default zone for jobs when the file sets none.
+    the first run; with ``tasks`` every ``task`` target must be registered there; ``tz`` is
+    the default zone for jobs when the file sets none.
     """
     file = Path(path)
     try:
@@ -166,7 +171,12 @@ def load_job_file(
     except (OSError, UnicodeDecodeError) as exc:
         raise JobFileError([f"{file}: cannot read the job file: {exc}"]) from None
     return parse_job_file(
-        text, name=str(file), origin=origin_of(file), check_imports=check_imports, tz=tz
+        text,
+        name=str(file),
+        origin=origin_of(file),
+        check_imports=check_imports,
+        tasks=tasks,
+        tz=tz,
     )
 
 
@@ -177,6 +187,7 @@ def parse_job_file(
     origin: str | None = None,
     fmt: str | None = None,
     check_imports: bool = False,
+    tasks: TaskRegistry | None = None,
     tz: str | None = None,
 ) -> JobFile:
     """Validate job-file ``text``; ``name`` appears in messages and picks the format."""
@@ -192,7 +203,7 @@ def parse_job_file(
         raise JobFileError(
             [f"{name}: unknown job file format {kind!r}; use a .toml, .yaml or .yml file"]
         )
-    checker = _Checker(name, lines, check_imports=check_imports)
+    checker = _Checker(name, lines, check_imports=check_imports, tasks=tasks)
     job_file = checker.check(data, origin or origin_of(name), default_tz=tz)
     if checker.problems:
         raise JobFileError(checker.problems)
@@ -354,8 +365,14 @@ class _Checker:
     """Collects problems across the whole file so the user sees them all at once."""
 
     def __init__(
-        self, name: str, lines: Callable[[Path_], int | None], *, check_imports: bool
+        self,
+        name: str,
+        lines: Callable[[Path_], int | None],
+        *,
+        check_imports: bool,
+        tasks: TaskRegistry | None,
     ) -> None:
+        self.tasks = tasks
         self.name = name
         self.lines = lines
         self.check_imports = check_imports
@@ -563,6 +580,12 @@ class _Checker:
         if kind == "task":
             if not isinstance(value, str) or not value.strip():
                 raise fail("task", f"task must be a task name, got {_type_name(value)}")
+            if self.tasks is not None and self.tasks.get(value.strip()) is None:
+                raise fail(
+                    "task",
+                    f"task {_quote(value)} is not registered; tasks are registered with "
+                    '@scheduler.task in your program; here use call = "module:function"',
+                )
             return Target("task", value.strip())
         shell = raw.get("shell", False)
         if not isinstance(shell, bool):

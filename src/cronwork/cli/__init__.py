@@ -196,15 +196,12 @@ def add(
         list[str] | None,
         typer.Argument(
             metavar="COMMAND",
-            help="The command to run (after --), or the arguments of --call/--task.",
+            help="The command to run (after --), or the arguments of --call.",
             show_default=False,
         ),
     ] = None,
     call: Annotated[
         str | None, typer.Option("--call", metavar="PKG.MOD:FUNC", help="Run a function.")
-    ] = None,
-    task: Annotated[
-        str | None, typer.Option("--task", metavar="NAME", help="Run a registered task.")
     ] = None,
     timeout: Annotated[
         str | None, typer.Option(metavar="DURATION", help='Expected duration, e.g. "30m".')
@@ -235,38 +232,36 @@ def add(
     ] = None,
     kwargs: Annotated[
         str | None,
-        typer.Option(metavar="JSON", help='Keyword arguments for --call/--task, e.g. {"n": 3}.'),
+        typer.Option(metavar="JSON", help='Keyword arguments for --call, e.g. {"n": 3}.'),
     ] = None,
     paused: Annotated[bool, typer.Option("--paused", help="Add it paused.")] = False,
     replace: Annotated[bool, typer.Option("--replace", help="Replace a job with this id.")] = False,
     store: StoreOption = None,
 ) -> None:
-    """Add a job to the store: a command after --, or --call / --task.
+    """Add a job to the store: a command after --, or a function with --call.
 
-    A running scheduler on the same store picks it up within a second.
+    A running scheduler on the same store picks it up within a second. --call imports the
+    function now (from the current folder too), so a typo fails here.
     """
     import json
 
-    from cronwork.targets import Command, Target
+    from cronwork.targets import Command
 
-    targets = [t for t in (call, task) if t is not None]
-    if len(targets) > 1:
-        raise typer.BadParameter("give either --call or --task, not both")
     args: tuple[Any, ...] = ()
     target: Any
-    if targets:
-        target = Target("task", task) if task is not None else call
+    if call is not None:
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        target = call
         args = tuple(command or ())
     elif command:
         target = Command(command)
     else:
-        raise typer.BadParameter(
-            "nothing to run: give a command after --, --call pkg.mod:func or --task name"
-        )
+        raise typer.BadParameter("nothing to run: give a command after -- or --call pkg.mod:func")
     kw: dict[str, Any] = {}
     if kwargs is not None:
-        if not targets:
-            raise typer.BadParameter("--kwargs applies to --call and --task", param_hint="--kwargs")
+        if call is None:
+            raise typer.BadParameter("--kwargs applies to --call", param_hint="--kwargs")
         try:
             kw = json.loads(kwargs)
         except json.JSONDecodeError as exc:
@@ -296,10 +291,9 @@ def add(
         tags=tuple(tag or ()),
         depends_on=tuple(depends_on or ()),
         replace=replace,
+        paused=paused,
         **options,
     )
-    if paused:
-        job = sched.pause_job(job_id) or job
     from cronwork.cli.render import when
 
     _say(f"added {job.id}: {job.target.describe()} — next run {when(job.next_run_at)}")
@@ -370,7 +364,7 @@ def list_(store: StoreOption = None, as_json: JsonOption = False) -> None:
     if not jobs:
         _say("no jobs; add one with `cronwork add` or run a job file with `cronwork run`")
         return
-    render.console().print(render.jobs_table(jobs, last))
+    render.show(render.jobs_table(jobs, last))
 
 
 @app.command(epilog=_examples("cronwork show backup", "cronwork show backup --json"))
@@ -396,7 +390,7 @@ def show(
     upcoming = []
     if job.next_run_at is not None:
         upcoming = [job.next_run_at, *job.schedule.upcoming(2, job.next_run_at)]
-    render.console().print(render.job_panel(job, recent, upcoming))
+    render.show(render.job_panel(job, recent, upcoming))
 
 
 @app.command(
@@ -442,7 +436,7 @@ def history(
     if not found:
         _say("no runs yet")
         return
-    render.console().print(render.runs_table(found, show_job=job_id is None))
+    render.show(render.runs_table(found, show_job=job_id is None))
 
 
 def _has_history(sched: Scheduler, job_id: str) -> bool:
@@ -539,9 +533,11 @@ def validate(
 
     from cronwork.cli.render import console, when
     from cronwork.config import add_import_path, load_job_file, plan_sync
+    from cronwork.targets import TaskRegistry
 
     add_import_path(file)
-    job_file = load_job_file(file, check_imports=True)
+    # The command line has no registered tasks: a task target could never run from here.
+    job_file = load_job_file(file, check_imports=True, tasks=TaskRegistry())
     from rich.table import Table
 
     out = console()

@@ -37,9 +37,24 @@ STATUS_STYLES = {
 }
 
 
+def show(renderable: Any) -> None:
+    """Print a table or text on stdout; piped output gets no trailing padding."""
+    out = console()
+    if out.is_terminal:
+        out.print(renderable)
+        return
+    with out.capture() as captured:
+        out.print(renderable)
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+
 def console(stderr: bool = False) -> Console:
     """A console that only highlights what we style, so ids and commands print as they are."""
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    out = Console(stderr=stderr, highlight=False)
+    if not out.is_terminal:
+        # Piped into grep or a file: never cut or wrap, whatever COLUMNS says.
+        out = Console(stderr=stderr, highlight=False, width=10_000)
+    return out
 
 
 # -- JSON -----------------------------------------------------------------------------------

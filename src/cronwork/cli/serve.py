@@ -15,9 +15,13 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from cronwork.errors import CronworkError
 from cronwork.events import Event, EventType
+
+if TYPE_CHECKING:
+    from cronwork.scheduler import Scheduler
 
 logger = logging.getLogger("cronwork.cli")
 
@@ -34,6 +38,8 @@ _LEVELS = {
 
 # How long the main thread sleeps between checks; signals are handled between sleeps.
 _TICK = 0.2
+# After a second signal, how long to let cancelled runs end (their processes are killed).
+_HARD_STOP_WAIT = 10.0
 
 
 class HumanFormatter(logging.Formatter):
@@ -45,7 +51,7 @@ class HumanFormatter(logging.Formatter):
         line = f"{moment:%Y-%m-%d %H:%M:%S} {record.levelname:<7} {record.getMessage()}"
         fields: dict[str, Any] = getattr(record, "fields", {})
         for key, value in fields.items():
-            if key in ("event",) or value is None:
+            if key in _JSON_ONLY or value is None or (key == "attempt" and value == 1):
                 continue
             text = str(value)
             if key == "duration" and isinstance(value, float):
@@ -59,6 +65,8 @@ class HumanFormatter(logging.Formatter):
 
 
 _HUMAN_KEYS = {"job_id": "job", "run_id": "run"}
+# The message says these already ("run succeeded"); JSON keeps them for filters.
+_JSON_ONLY = ("event", "status", "slot")
 
 
 class JsonFormatter(logging.Formatter):
@@ -151,6 +159,18 @@ class _Signals:
             self.hard.set()
 
 
+def _cancel_running(scheduler: Scheduler) -> None:
+    """Cancel this node's running runs, so a graceful shutdown in progress ends now."""
+    from cronwork.runs import RunStatus
+
+    for run in scheduler.runs(status=RunStatus.RUNNING, limit=10_000):
+        if run.node == scheduler.node:
+            try:
+                scheduler.cancel(run.id)
+            except CronworkError as exc:
+                log(logging.WARNING, f"cannot cancel run {run.id}: {exc}", job_id=run.job_id)
+
+
 def serve(
     file: Path | None,
     *,
@@ -162,6 +182,7 @@ def serve(
 ) -> int:
     """Sync ``file`` into the store, run the scheduler until signalled; return the exit code."""
     from cronwork.config import Settings, add_import_path, load_job_file, sync_job_file
+    from cronwork.targets import TaskRegistry
 
     # Like `python -m`, import call targets from the current folder too; the job file's
     # folder goes in front of it (add_import_path), so tasks.py beside the file wins.
@@ -170,7 +191,8 @@ def serve(
     job_file = None
     if file is not None:
         add_import_path(file)
-        job_file = load_job_file(file, check_imports=True)
+        # The command line has no registered tasks: a task target could never run from here.
+        job_file = load_job_file(file, check_imports=True, tasks=TaskRegistry())
     settings = job_file.settings if job_file is not None else Settings()
     setup_logging(log_format, log_level or settings.log_level or "info")
     url = store or settings.store or default_store
@@ -195,26 +217,24 @@ def serve(
         max_running=max_running or settings.max_running or 10,
         pid=os.getpid(),
     )
-    try:
-        while not signals.graceful.wait(_TICK):
-            pass
-        # Shut down on another thread so a second signal can still interrupt the wait.
-        done = threading.Event()
+    while not signals.graceful.wait(_TICK):
+        pass
+    # Shut down on another thread so that a second signal can still cut the wait short.
+    done = threading.Event()
 
-        def graceful() -> None:
-            try:
-                scheduler.shutdown(wait=True)
-            finally:
-                done.set()
+    def graceful() -> None:
+        try:
+            scheduler.close()
+        finally:
+            done.set()
 
-        threading.Thread(target=graceful, name="cronwork-shutdown", daemon=True).start()
-        while not done.wait(_TICK):
-            if signals.hard.is_set():
-                scheduler.shutdown(wait=False)
-                log(logging.INFO, "stopped")
-                return 128 + (signals.last or signal.SIGTERM)
-    except KeyboardInterrupt:
-        scheduler.shutdown(wait=False)
-        return 130
+    threading.Thread(target=graceful, name="cronwork-shutdown", daemon=True).start()
+    while not done.wait(_TICK):
+        if signals.hard.is_set():
+            _cancel_running(scheduler)
+            # Cancelled runs end within the executors' kill grace; do not wait longer.
+            done.wait(_HARD_STOP_WAIT)
+            log(logging.INFO, "stopped at once")
+            return 128 + (signals.last or signal.SIGTERM)
     log(logging.INFO, "stopped")
     return 0

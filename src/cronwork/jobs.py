@@ -117,7 +117,7 @@ def coerce_enum(
 ) -> Any:
     """Return ``enum(value)`` or raise JobError listing the allowed values."""
     try:
-        return enum(value)
+        return enum(value if isinstance(value, str) else str(value))
     except ValueError:
         allowed = ", ".join(repr(m.value) for m in enum)
         raise JobError(f"job {job_id!r}: {what} {value!r} is not one of {allowed}") from None
@@ -142,7 +142,7 @@ def _duration(value: object, what: str, job_id: str, *, allow_zero: bool = False
     from cronwork.timing import parse_duration
 
     try:
-        return parse_duration(value, what=what, allow_zero=allow_zero)  # type: ignore[arg-type]
+        return parse_duration(value, what=what, allow_zero=allow_zero)
     except ScheduleError as exc:
         raise JobError(f"job {job_id!r}: {exc}") from None
 
@@ -214,7 +214,7 @@ def make_job(
             job_id=job_id,
             start=start,
             end=end,
-            jitter=jitter_td,  # type: ignore[arg-type]
+            jitter=jitter_td,
         )
     except ScheduleError as exc:
         raise JobError(f"job {job_id!r}: schedule: {exc}") from None

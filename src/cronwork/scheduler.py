@@ -23,6 +23,7 @@ import os
 import secrets
 import socket
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -161,7 +162,9 @@ class Engine:
         self._main: asyncio.Task[None] | None = None
         self._heap: list[tuple[tuple[datetime, int, str], Run]] = []
         self._ready: list[tuple[tuple[datetime, int, str], Run, Job]] = []
-        self._queued: dict[str, tuple[Run, Job]] = {}
+        # Runs waiting for their job's current run to end: overlap=queue, and misfire
+        # catch-up runs, which run one after another rather than skip each other.
+        self._queued: dict[str, deque[tuple[Run, Job]]] = {}
         self._inflight: dict[str, set[str]] = {}
         self._active: dict[str, _Active] = {}
         self._lingering: dict[str, _Active] = {}
@@ -206,7 +209,7 @@ class Engine:
                 logger.exception("the engine loop failed")
         released = [run for _, run in self._heap if run.id not in self._dropped]
         released += [run for _, run, _ in self._ready]
-        released += [run for run, _ in self._queued.values()]
+        released += [run for waiting in self._queued.values() for run, _ in waiting]
         self._heap.clear()
         self._ready.clear()
         self._queued.clear()
@@ -272,7 +275,7 @@ class Engine:
         else:
             loop.call_soon_threadsafe(func, *args)
 
-    def _is_idle(self) -> bool:
+    def _is_idle(self, runs: bool = True) -> bool:
         return (
             (
                 self._main is None
@@ -285,22 +288,26 @@ class Engine:
                 )
             )
             and not self._wake.is_set()
-            and not self._active
-            and not self._ready
+            and not (runs and self._active)
+            and not (runs and self._ready)
             and not self._dirty
             and not self._tasks
             and (self._flushing is None or self._flushing.done())
         )
 
-    async def idle(self) -> None:
-        """Return once everything due at the current time has been processed and recorded."""
+    async def idle(self, runs: bool = True) -> None:
+        """Return once everything due now has been processed and recorded.
+
+        With ``runs=False`` runs still executing (or waiting for a place) do not count, so
+        tests can step time while a job is held on purpose.
+        """
         while True:
-            if self._is_idle():
+            if self._is_idle(runs):
                 await asyncio.sleep(0)
-                if self._is_idle():
+                if self._is_idle(runs):
                     return
             self._idle_changed.clear()
-            if self._is_idle():
+            if self._is_idle(runs):
                 continue
             await self._idle_changed.wait()
 
@@ -587,6 +594,9 @@ class Engine:
         inflight = self._inflight.get(job.id)
         if inflight:
             policy = job.overlap
+            if run.trigger == "misfire" and policy is not Overlap.ALLOW:
+                self._queued.setdefault(job.id, deque()).append((run.replace(queued_at=now), job))
+                return
             if policy is Overlap.SKIP:
                 self._skip(run, job, f"run {min(inflight)} is still running (overlap=skip)")
                 return
@@ -599,10 +609,11 @@ class Engine:
                 )
                 return
             if policy is Overlap.QUEUE:
-                if job.id in self._queued:
+                waiting = self._queued.setdefault(job.id, deque())
+                if any(r.trigger != "misfire" for r, _ in waiting):
                     self._skip(run, job, "a run is already waiting (overlap=queue)")
                 else:
-                    self._queued[job.id] = (run.replace(queued_at=now), job)
+                    waiting.append((run.replace(queued_at=now), job))
                 return
             if policy is Overlap.REPLACE:
                 self._replace(job, run, now)
@@ -655,8 +666,11 @@ class Engine:
             inflight.discard(run_id)
             if not inflight:
                 del self._inflight[job_id]
-        if job_id not in self._inflight and job_id in self._queued:
-            run, job = self._queued.pop(job_id)
+        waiting = self._queued.get(job_id)
+        if job_id not in self._inflight and waiting:
+            run, job = waiting.popleft()
+            if not waiting:
+                del self._queued[job_id]
             self._enqueue(run, self._jobs.get(job_id, job))
 
     def _pump(self, now: datetime) -> None:
@@ -851,11 +865,14 @@ class Engine:
             return
         if self._drop_ready(run_id, why):
             return
-        for job_id, (run, job) in list(self._queued.items()):
-            if run.id == run_id:
-                del self._queued[job_id]
-                self._finish_unstarted(run, job, RunStatus.CANCELLED, why)
-                return
+        for job_id, waiting in list(self._queued.items()):
+            for run, job in waiting:
+                if run.id == run_id:
+                    waiting.remove((run, job))
+                    if not waiting:
+                        del self._queued[job_id]
+                    self._finish_unstarted(run, job, RunStatus.CANCELLED, why)
+                    return
         for _, run in self._heap:
             if run.id == run_id and run_id not in self._dropped:
                 self._dropped.add(run_id)
@@ -1230,12 +1247,12 @@ class Scheduler(_Base):
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
 
-    def idle(self, timeout: float | None = 30.0) -> None:
+    def idle(self, timeout: float | None = 30.0, runs: bool = True) -> None:
         """Block until the engine has processed and recorded everything due now."""
         engine, loop = self._engine, self._loop
         if engine is None or loop is None:
             return
-        asyncio.run_coroutine_threadsafe(engine.idle(), loop).result(timeout)
+        asyncio.run_coroutine_threadsafe(engine.idle(runs), loop).result(timeout)
 
     # -- jobs -----------------------------------------------------------------------------
 
@@ -1358,10 +1375,10 @@ class AsyncScheduler(_Base):
     async def __aexit__(self, *exc: object) -> None:
         await self.shutdown()
 
-    async def idle(self) -> None:
+    async def idle(self, runs: bool = True) -> None:
         """Return once the engine has processed and recorded everything due now."""
         if self._engine is not None:
-            await self._engine.idle()
+            await self._engine.idle(runs)
 
     # -- jobs -----------------------------------------------------------------------------
 

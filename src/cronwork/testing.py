@@ -28,7 +28,7 @@ class _Settles(Protocol):
 
     loop: asyncio.AbstractEventLoop | None
 
-    def idle(self) -> Awaitable[None]:
+    def idle(self, runs: bool = True) -> Awaitable[None]:
         """Return once everything due at the current fake time has been processed."""
         ...
 
@@ -122,14 +122,20 @@ class FakeClock:
         with self._lock:
             return min((w.moment for w in self._waiters), default=None)
 
-    async def advance_async(self, delta: timedelta | float = 0.0) -> datetime:
+    async def advance_async(
+        self, delta: timedelta | float = 0.0, *, wait_for_runs: bool = True
+    ) -> datetime:
         """Advance by ``delta`` in one jump, then wait until the schedulers are idle."""
         now = self.advance(delta)
-        await self.settle()
+        await self.settle(wait_for_runs=wait_for_runs)
         return now
 
-    async def settle(self) -> None:
-        """Wait until every attached scheduler has processed what is due now."""
+    async def settle(self, *, wait_for_runs: bool = True) -> None:
+        """Wait until every attached scheduler has processed what is due now.
+
+        By default that includes waiting for the runs that started to finish; pass
+        ``wait_for_runs=False`` when a test holds a job running on purpose.
+        """
         for engine in list(self._engines):
             loop = engine.loop
             if loop is None or loop.is_closed():
@@ -139,34 +145,34 @@ class FakeClock:
             except RuntimeError:
                 current = None
             if loop is current:
-                await engine.idle()
+                await engine.idle(wait_for_runs)
             else:
-                coro: Any = engine.idle()
+                coro: Any = engine.idle(wait_for_runs)
                 await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
 
-    async def run_until(self, moment: datetime) -> datetime:
+    async def run_until(self, moment: datetime, *, wait_for_runs: bool = True) -> datetime:
         """Step through every wake-up up to ``moment``, settling after each; end at ``moment``."""
-        await self.settle()
+        await self.settle(wait_for_runs=wait_for_runs)
         while True:
             nxt = self.next_wakeup()
             if nxt is None or nxt > moment:
                 break
             self.set(max(nxt, self._now))
-            await self.settle()
+            await self.settle(wait_for_runs=wait_for_runs)
         if moment > self._now:
             self.set(moment)
-        await self.settle()
+        await self.settle(wait_for_runs=wait_for_runs)
         return self._now
 
-    async def run_for(self, delta: timedelta | float) -> datetime:
+    async def run_for(self, delta: timedelta | float, *, wait_for_runs: bool = True) -> datetime:
         """Step through ``delta`` of fake time the way a real clock would pass it."""
         if not isinstance(delta, timedelta):
             delta = timedelta(seconds=delta)
-        return await self.run_until(self._now + delta)
+        return await self.run_until(self._now + delta, wait_for_runs=wait_for_runs)
 
-    def run_for_sync(self, delta: timedelta | float) -> datetime:
+    def run_for_sync(self, delta: timedelta | float, *, wait_for_runs: bool = True) -> datetime:
         """``run_for`` for synchronous tests of a (sync) ``Scheduler``."""
-        return asyncio.run(self.run_for(delta))
+        return asyncio.run(self.run_for(delta, wait_for_runs=wait_for_runs))
 
     # -- attachment (called by the scheduler) -------------------------------------------
 

@@ -1,0 +1,120 @@
+"""Schedules fire at their slots, and each slot leaves one run record."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from conftest import START, run_async
+
+from cronwork import AsyncScheduler, RunStatus
+from cronwork.testing import FakeClock
+from cronwork.timing.every import EverySchedule
+
+
+@run_async
+async def test_cron_job_fires_at_each_slot_over_days(clock: FakeClock) -> None:
+    fired = []
+    scheduler = AsyncScheduler(clock=clock, timezone="UTC")
+    await scheduler.add_job("report", lambda: fired.append(clock.now()), "0 9 * * *")
+    async with scheduler:
+        await clock.run_for(timedelta(days=3))
+    assert fired == [START + timedelta(days=d, hours=9) for d in range(3)]
+    runs = await scheduler.runs("report")
+    assert [r.status for r in runs] == [RunStatus.SUCCEEDED] * 3
+    assert all(r.started_at == r.scheduled_for for r in runs)
+
+
+@run_async
+async def test_several_jobs_each_on_its_own_slots(clock: FakeClock) -> None:
+    counts: dict[str, int] = {"a": 0, "b": 0}
+
+    def bump(name: str) -> None:
+        counts[name] += 1
+
+    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
+        await scheduler.add_job("a", bump, "*/15 * * * *", args=("a",))
+        await scheduler.add_job("b", bump, "every 1h", args=("b",))
+        await clock.run_for(timedelta(days=2))
+    assert counts == {"a": 2 * 24 * 4, "b": 2 * 24}
+
+
+@run_async
+async def test_next_run_at_is_the_first_slot_after_now(clock: FakeClock) -> None:
+    scheduler = AsyncScheduler(clock=clock, timezone="UTC")
+    job = await scheduler.add_job("j", print, "0 * * * *")
+    assert job.next_run_at == START + timedelta(hours=1)
+    async with scheduler:
+        await clock.run_for(timedelta(minutes=90))
+    assert (await scheduler.get_job("j")).next_run_at == START + timedelta(hours=2)
+
+
+@run_async
+async def test_a_schedule_object_is_used_as_is(clock: FakeClock) -> None:
+    fired = []
+    schedule = EverySchedule(timedelta(minutes=7), ZoneInfo("UTC"), anchor=START)
+    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
+        job = await scheduler.add_job("odd", lambda: fired.append(clock.now()), schedule)
+        assert job.schedule is schedule
+        await clock.run_for(timedelta(minutes=30))
+    assert fired == [START + timedelta(minutes=m) for m in (7, 14, 21, 28)]
+
+
+@run_async
+async def test_one_shot_job_runs_once_and_stays_recorded(clock: FakeClock) -> None:
+    fired = []
+    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
+        await scheduler.add_job(
+            "once", lambda: fired.append(clock.now()), START + timedelta(hours=5)
+        )
+        await clock.run_for(timedelta(days=1))
+        job = await scheduler.get_job("once")
+    assert fired == [START + timedelta(hours=5)]
+    assert job.next_run_at is None
+
+
+@run_async
+async def test_end_at_stops_the_job(clock: FakeClock) -> None:
+    fired = []
+    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
+        await scheduler.add_job(
+            "bounded",
+            lambda: fired.append(clock.now()),
+            "0 * * * *",
+            start_at=START + timedelta(hours=3),
+            end_at=START + timedelta(hours=5),
+        )
+        await clock.run_for(timedelta(hours=10))
+    assert fired == [START + timedelta(hours=h) for h in (3, 4, 5)]
+
+
+@run_async
+async def test_async_function_runs_on_the_engine_loop(clock: FakeClock) -> None:
+    import asyncio
+
+    loops = []
+
+    async def job() -> None:
+        loops.append(asyncio.get_running_loop())
+
+    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
+        await scheduler.add_job("co", job, "every 1m")
+        await clock.run_for(timedelta(minutes=3))
+    assert loops == [asyncio.get_running_loop()] * 3
+
+
+@run_async
+async def test_ctx_parameter_receives_the_run_context(clock: FakeClock) -> None:
+    seen = []
+
+    def job(ctx: object) -> None:
+        seen.append(ctx)
+
+    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
+        await scheduler.add_job("ctx", job, "every 1m", timeout="10s")
+        await clock.run_for(timedelta(minutes=1))
+        [run] = await scheduler.runs("ctx")
+    [ctx] = seen
+    assert ctx.job_id == "ctx" and ctx.run_id == run.id  # type: ignore[attr-defined]
+    assert ctx.scheduled_for == START + timedelta(minutes=1)  # type: ignore[attr-defined]
+    assert ctx.deadline == START + timedelta(minutes=1, seconds=10)  # type: ignore[attr-defined]

@@ -217,7 +217,7 @@ def make_job(
             jitter=jitter_td,
         )
     except ScheduleError as exc:
-        raise JobError(f"job {job_id!r}: schedule: {exc}") from None
+        raise ScheduleError(f"job {job_id!r}: schedule: {exc}") from None
     if executor is not None and executor not in ("thread", "process", "async", "command"):
         raise JobError(
             f"job {job_id!r}: executor {executor!r} is not one of 'thread', 'process', "

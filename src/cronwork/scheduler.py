@@ -1047,8 +1047,8 @@ class _Base:
             schedule: object = changes.get("schedule", old.schedule_text)
             job = self._build_job(job_id, target, schedule, timezone=tz, **settings)
         else:
-            bounds = {"start_at": None, "end_at": None, "jitter": None}
-            job = self._build_job(job_id, target, old.schedule, timezone=tz, **settings, **bounds)
+            settings.update(start_at=None, end_at=None, jitter=None)
+            job = self._build_job(job_id, target, old.schedule, timezone=tz, **settings)
             job = validate_job(
                 job.replace(
                     schedule=old.schedule,

@@ -8,6 +8,7 @@ transitions are only looked at when the start or the result is near one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from bisect import bisect_left
@@ -265,9 +266,14 @@ def _items(text: str, column: int) -> Iterable[tuple[str, int]]:
 
 def _next_table(values: Iterable[int], size: int) -> tuple[int, ...]:
     """Map each v in 0..size to the first allowed value >= v, or -1 when there is none."""
+    return _cached_next_table(frozenset(values), size)
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_next_table(allowed: frozenset[int], size: int) -> tuple[int, ...]:
+    # Most expressions share a handful of value sets ("*", "0"), so tables are shared too.
     table = [-1] * (size + 1)
     following = -1
-    allowed = set(values)
     for value in range(size, -1, -1):
         if value in allowed:
             following = value
@@ -361,11 +367,20 @@ class CronSchedule(Schedule):
 
     def _check_can_fire(self) -> None:
         """Reject expressions whose day fields match no day in any allowed month."""
+        spec = self._day_spec
+        if self.years is None and spec.both_must_match:
+            # The common shapes need no search: plain weekdays occur in every month, and so
+            # do days 1-28 and the last-day specials.
+            dom_any, dow_any = self._texts[3] in ("*", "?"), self._texts[5] in ("*", "?")
+            if dom_any and (dow_any or spec.dow):
+                return
+            if dow_any and (min(spec.dom, default=99) <= 28 or spec.dom_last_weekday):
+                return
         if self.years is None:
             # Every month starts on every weekday somewhere in the 400-year cycle, and
             # February comes both with 28 and with 29 days.
             for month in self.months:
-                lengths = (28, 29) if month == 2 else (_DAYS_IN_MONTH[month],)
+                lengths = (29, 28) if month == 2 else (_DAYS_IN_MONTH[month],)
                 for length in lengths:
                     for first_weekday in range(7):
                         if self._day_spec.days(first_weekday, length):

@@ -308,3 +308,22 @@ def test_pending_runs_survive_a_restart_and_are_adopted(path: Path) -> None:
     taken = second.claim(at(5), timedelta(0), "n2", LEASE)
     assert pending is not None and [r.id for r in taken.runs] == [pending.id]
     second.close()
+
+
+def test_jobs_with_the_same_schedule_text_load_fresh_from_another_process(path: Path) -> None:
+    writer = SqliteStore(path)
+    originals = {}
+    for i in range(20):
+        bounds = {"start_at": at(i * 3600)} if i % 2 else {}
+        plain = job(f"j{i:02}", "*/15 * * * *", tz="Europe/Berlin", **bounds)
+        hashed = job(f"h{i:02}", "H */2 * * *", jitter="30s")
+        for added in (plain, hashed):
+            writer.add_job(added)
+            originals[added.id] = added
+    reader = SqliteStore(path)
+    loaded = reader.jobs()
+    assert loaded == sorted(originals.values(), key=lambda j: j.id)
+    for got in loaded:
+        assert got.schedule.upcoming(3, T0) == originals[got.id].schedule.upcoming(3, T0), got.id
+    writer.close()
+    reader.close()

@@ -588,3 +588,21 @@ def test_removing_a_job_keeps_its_history_but_drops_pending_runs(store: Store) -
         store.get_run(pending.id)
     assert store.last_finished("a") is not None
     assert claim(store, at(1000)).runs == []
+
+
+def test_claim_returns_the_jobs_it_advanced(store: Store) -> None:
+    store.add_job(job("a", "every 10s", next_run_at=T0))
+    store.add_job(job("b", "every 10s", next_run_at=at(100)))
+    taken = claim(store, T0)
+    assert set(taken.jobs) == {"a"}
+    assert taken.jobs["a"] == store.get_job("a")
+    assert taken.jobs["a"].next_run_at == at(10)
+
+
+def test_jobs_sharing_a_hashed_schedule_text_keep_their_own_times(store: Store) -> None:
+    for job_id in ["alpha", "beta", "gamma"]:
+        store.add_job(job(job_id, "H H * * *"))
+    loaded = {j.id: j.schedule.next_after(T0) for j in store.jobs()}
+    expected = {j: job(j, "H H * * *").schedule.next_after(T0) for j in loaded}
+    assert loaded == expected
+    assert len(set(loaded.values())) > 1

@@ -21,10 +21,16 @@ from cronwork.runs import Run, RunStatus
 
 @dataclass(slots=True)
 class Claim:
-    """What one claim took: runs to execute now or soon, and slots recorded as missed."""
+    """What one claim took: runs to execute now or soon, and slots recorded as missed.
+
+    ``jobs`` holds the jobs whose slots the claim planned, as stored after it (with their new
+    ``next_run_at``), so the engine need not read them again; runs adopted from other
+    sources (manual triggers, retries) may have no entry.
+    """
 
     runs: list[Run] = field(default_factory=list)
     missed: list[Run] = field(default_factory=list)
+    jobs: dict[str, Job] = field(default_factory=dict)
 
 
 @runtime_checkable

@@ -152,7 +152,9 @@ class MemoryStore:
                     stored = self._insert(run)
                     if stored is not None:
                         claim.missed.append(stored)
-                self._set_job(job.replace(next_run_at=next_at))
+                advanced = job.replace(next_run_at=next_at)
+                self._set_job(advanced)
+                claim.jobs[job.id] = advanced
             while self._pending and self._pending[0][0] <= limit_at and len(claim.runs) < limit:
                 entry = heapq.heappop(self._pending)
                 waiting = self._runs.get(entry[2])

@@ -72,8 +72,7 @@ CREATE INDEX runs_recent ON runs (scheduled_for);
 CREATE INDEX runs_pending ON runs (coalesce(due_at, scheduled_for))
     WHERE status = 'scheduled' AND node IS NULL;
 
--- Unfinished owned runs: lease renewal and cancel requests by node, expiry by lease.
-CREATE INDEX runs_owned ON runs (node)
-    WHERE status IN ('scheduled', 'running');
-CREATE INDEX runs_lease ON runs (lease_until)
+-- Unfinished runs: lease renewal and cancel requests look them up by node; lease expiry
+-- scans them all, which is cheap because finished runs leave this index.
+CREATE INDEX runs_unfinished ON runs (node, lease_until)
     WHERE status IN ('scheduled', 'running');

@@ -83,7 +83,9 @@ INSERT INTO runs (
     :cancel_requested, :waited_for
 )
 ON CONFLICT (job_id, scheduled_for, attempt) DO NOTHING
-RETURNING id
+
+-- name: runs_inserted_after
+SELECT id, job_id, scheduled_for, attempt FROM runs WHERE id > ?
 
 -- name: run_save
 -- A cancel request made meanwhile by someone else survives the save.

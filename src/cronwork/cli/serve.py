@@ -39,7 +39,7 @@ _LEVELS = {
 # How long the main thread sleeps between checks; signals are handled between sleeps.
 _TICK = 0.2
 # After a second signal, how long to let cancelled runs end (their processes are killed).
-_HARD_STOP_WAIT = 10.0
+_HARD_STOP_WAIT = 6.0
 
 
 class HumanFormatter(logging.Formatter):
@@ -235,7 +235,7 @@ def serve(
     while not done.wait(_TICK):
         if signals.hard.is_set():
             _cancel_running(scheduler)
-            # Cancelled runs end within the executors' kill grace; do not wait longer.
+            # Cancelled runs end within the executors' kill grace (5 s); do not wait longer.
             done.wait(_HARD_STOP_WAIT)
             log(logging.INFO, "stopped at once")
             return 128 + (signals.last or signal.SIGTERM)

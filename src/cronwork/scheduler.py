@@ -50,7 +50,7 @@ from cronwork.policies import Overlap, retry_delay
 from cronwork.runs import Run, RunStatus, due_time
 from cronwork.stores import MemoryStore, Store, open_store
 from cronwork.stores.base import Claim
-from cronwork.targets import TaskRegistry, make_target, resolve_target
+from cronwork.targets import Command, TaskRegistry, make_target, resolve_target
 
 __all__ = ["AsyncScheduler", "Scheduler"]
 
@@ -67,7 +67,9 @@ DEFAULT_POLL = timedelta(seconds=1)
 MEMORY_POLL: timedelta | None = None
 BROKEN_CHECK_EVERY = timedelta(seconds=30)
 PRUNE_EVERY = timedelta(minutes=5)
-CLAIM_LIMIT = 5000
+# Claims are taken in slices so that finishing runs are recorded between them: a claim of
+# thousands of slots in one go would stall the loop for tens of milliseconds.
+CLAIM_LIMIT = 200
 FLUSH_DELAY = 0.02
 FLUSH_AT = 500
 # The least the loop sleeps when the store reports work it then does not hand out, so that a
@@ -170,6 +172,7 @@ class Engine:
         self._lingering: dict[str, _Active] = {}
         self._dropped: set[str] = set()
         self._jobs: dict[str, Job] = {}
+        self._targets: dict[str, tuple[Job, Callable[..., Any] | Command, Executor]] = {}
         self._dirty: dict[str, Run] = {}
         self._flush_scheduled = False
         self._flushing: asyncio.Task[None] | None = None
@@ -216,14 +219,12 @@ class Engine:
         for run in released:
             # Handed back unowned, so the next start (or another node) claims it.
             self._save(run.replace(node=None, lease_until=None, queued_at=None))
-        running = [a.task for a in self._active.values() if a.task is not None]
-        if running and wait:
-            await asyncio.wait(running, timeout=timeout)
+        if self._active and wait:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drain(), timeout)
         for active in list(self._active.values()):
             active.execution.cancel("the scheduler shut down")
-        running = [a.task for a in self._active.values() if a.task is not None]
-        if running:
-            await asyncio.wait(running)
+        await self._drain()
         if self._tasks:
             await asyncio.wait(list(self._tasks))
         await self._flush()
@@ -246,6 +247,11 @@ class Engine:
         if self._detach_clock is not None:
             self._detach_clock()
         self.s.listeners.loop = None
+
+    async def _drain(self) -> None:
+        while self._active:
+            self._idle_changed.clear()
+            await self._idle_changed.wait()
 
     def wake(self) -> None:
         """Make the loop look at the store now; callable from any thread."""
@@ -422,7 +428,8 @@ class Engine:
                 heapq.heappush(self._heap, (_order(run), run))
             now = self.clock.now()
             self._dispatch_due(now)
-            if len(claim.runs) >= CLAIM_LIMIT:
+            if len(claim.runs) + len(claim.missed) >= CLAIM_LIMIT:
+                await asyncio.sleep(0)
                 continue
             wake_at = await self._next_wake(now, claimed=bool(claim.runs or claim.missed))
             await self._sleep(wake_at)
@@ -617,6 +624,11 @@ class Engine:
                 return
             if policy is Overlap.REPLACE:
                 self._replace(job, run, now)
+        if not self._ready and len(self._active) + len(self._lingering) < self.s.max_running:
+            # Nothing waits and a place is free: start now, without a trip through the queue.
+            self._inflight.setdefault(job.id, set()).add(run.id)
+            self._start(run, job, now)
+            return
         self._enqueue(run.replace(queued_at=now), job)
 
     def _ready_to_run(self, run: Run, job: Job) -> bool:
@@ -683,11 +695,18 @@ class Engine:
                 continue
             self._start(run, current, now)
 
+    def _resolve(self, job: Job) -> tuple[Callable[..., Any] | Command, Executor]:
+        cached = self._targets.get(job.id)
+        if cached is not None and cached[0] is job:
+            return cached[1], cached[2]
+        func = resolve_target(job.target, self.s.tasks)
+        executor = self._executor(job.executor or default_executor_name(func))
+        self._targets[job.id] = (job, func, executor)
+        return func, executor
+
     def _start(self, run: Run, job: Job, now: datetime) -> None:
         try:
-            func = resolve_target(job.target, self.s.tasks)
-            name = job.executor or default_executor_name(func)
-            executor = self._executor(name)
+            func, executor = self._resolve(job)
         except Exception as exc:
             self._leave(job.id, run.id)
             self._finish_unstarted(run, job, RunStatus.FAILED, f"cannot start: {exc}")
@@ -727,8 +746,23 @@ class Engine:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("run %s of job %s started", run.id, job.id, extra=_extra(job.id, run.id))
         self._emit(EventType.RUN_STARTED, started, job)
-        assert self.loop is not None
-        active.task = self.loop.create_task(self._watch(active))
+        # Fast path: a callback on the outcome future of cronwork's own executors saves a
+        # task and three loop turns per run; other executors are awaited through wait().
+        outcome = getattr(execution, "_outcome", None)
+        if isinstance(outcome, asyncio.Future):
+            outcome.add_done_callback(lambda f: self._outcome_ready(active, f))
+        else:
+            assert self.loop is not None
+            active.task = self.loop.create_task(self._watch(active))
+
+    def _outcome_ready(self, active: _Active, future: asyncio.Future[Outcome]) -> None:
+        if future.cancelled():
+            outcome = Outcome(RunStatus.CANCELLED, error="cancelled")
+        elif future.exception() is not None:
+            outcome = Outcome(RunStatus.FAILED, error=format_error(future.exception()))  # type: ignore[arg-type]
+        else:
+            outcome = future.result()
+        self._finished(active, outcome)
 
     def _executor(self, name: str) -> Executor:
         executor = self._executors.get(name)
@@ -775,6 +809,7 @@ class Engine:
         )
         job = self._jobs.get(run.job_id, active.job)
         del self._active[run.id]
+        self._poke()
         self._save(run)
         self._log_outcome(run)
         self._emit(FINAL_EVENTS.get(outcome.status, EventType.RUN_FAILED), run, job)
@@ -945,6 +980,7 @@ class _Base:
             inline=inline,
         )
         self._engine: Engine | None = None
+        self._schedules: dict[tuple[str, str], Any] = {}
 
     @property
     def node(self) -> str:
@@ -1012,7 +1048,25 @@ class _Base:
                 f"child process can import, not {resolved_target.ref!r}"
             )
         tz = timezone if timezone is not None else self.timezone
+        schedule = self._shared_schedule(schedule, tz, settings)
         return make_job(job_id, resolved_target, schedule, tz=tz, **settings)
+
+    def _shared_schedule(self, schedule: object, tz: Any, settings: Mapping[str, Any]) -> object:
+        """One parsed Schedule per (text, zone): they are immutable, and a parsed cron
+        expression is kilobytes, so 100k jobs on a few expressions stay small."""
+        if not isinstance(schedule, str) or "H" in schedule.upper().replace("HOUR", ""):
+            return schedule  # H expressions hash the job id: each job has its own
+        if any(settings.get(k) is not None for k in ("start_at", "end_at", "jitter")):
+            return schedule
+        key = (schedule, str(tz))
+        cached = self._schedules.get(key)
+        if cached is None:
+            from cronwork.timing import parse_schedule
+
+            cached = parse_schedule(schedule, tz=tz if tz is not None else None)
+            if len(self._schedules) < 10_000:
+                self._schedules[key] = cached
+        return cached
 
     def _add_job(
         self,

@@ -1,0 +1,210 @@
+"""Dispatch under load: cronwork vs APScheduler 3.11, N no-op jobs each firing every second.
+
+Each (peer, N) runs in a fresh subprocess so its peak RSS is its own. Jobs are spread evenly
+over the second (job i's slots are at i/N past each whole second) in both peers, so N jobs
+make a steady N runs/s. Lateness is "start minus slot": the moment the engine hands the run
+to its thread pool minus the slot it belongs to (cronwork: Run.started_at - scheduled_for;
+APScheduler: the EVENT_JOB_SUBMITTED time minus scheduled_run_time).
+
+Usage: python benchmarks/dispatch.py [--sizes 1000,5000,10000,20000] [--seconds 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WARMUP = 2.0
+
+
+def noop() -> None:
+    """The job."""
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def summarize(lateness: list[float], runs: int, seconds: float) -> dict[str, float]:
+    lateness.sort()
+    n = len(lateness)
+
+    def pct(p: float) -> float:
+        return lateness[min(n - 1, int(p * n))] * 1000 if n else float("nan")
+
+    return {
+        "runs_per_s": runs / seconds,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "max_ms": lateness[-1] * 1000 if n else float("nan"),
+        "rss_mb": peak_rss_mb(),
+    }
+
+
+def run_cronwork(n: int, seconds: float) -> dict[str, float]:
+    from zoneinfo import ZoneInfo
+
+    from cronwork import Scheduler
+    from cronwork.timing.every import EverySchedule
+
+    utc = ZoneInfo("UTC")
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    scheduler = Scheduler(timezone="UTC", max_running=10)
+    for i in range(n):
+        schedule = EverySchedule(timedelta(seconds=1), utc, anchor=base + timedelta(seconds=i / n))
+        scheduler.add_job(f"job{i}", noop, schedule)
+    scheduler.start()
+    time.sleep(WARMUP)
+    begin = datetime.now(UTC)
+    time.sleep(seconds)
+    end = datetime.now(UTC)
+    scheduler.shutdown()
+    lateness = []
+    runs = 0
+    for run in scheduler.runs(limit=10**9):
+        if run.started_at is None or not (begin <= run.scheduled_for < end):
+            continue
+        runs += 1
+        lateness.append((run.started_at - run.scheduled_for).total_seconds())
+    return summarize(lateness, runs, seconds)
+
+
+def run_apscheduler(n: int, seconds: float) -> dict[str, float]:
+    from apscheduler.events import EVENT_JOB_SUBMITTED
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    records: list[tuple[float, datetime]] = []
+
+    def submitted(event: object) -> None:
+        now = time.time()
+        for slot in event.scheduled_run_times:  # type: ignore[attr-defined]
+            records.append((now, slot))
+
+    scheduler = BackgroundScheduler(
+        executors={"default": ThreadPoolExecutor(10)},
+        job_defaults={"misfire_grace_time": None, "coalesce": False, "max_instances": 1},
+        timezone="UTC",
+    )
+    scheduler.add_listener(submitted, EVENT_JOB_SUBMITTED)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+    for i in range(n):
+        scheduler.add_job(
+            noop,
+            "interval",
+            seconds=1,
+            start_date=start + timedelta(seconds=i / n),
+            id=f"job{i}",
+        )
+    scheduler.start()
+    time.sleep(WARMUP + max(0.0, (start - datetime.now(UTC)).total_seconds()))
+    begin = datetime.now(UTC)
+    time.sleep(seconds)
+    end = datetime.now(UTC)
+    scheduler.shutdown(wait=True)
+    lateness = [t - slot.timestamp() for t, slot in records if begin <= slot < end]
+    return summarize(lateness, len(lateness), seconds)
+
+
+def registered_rss(n: int) -> dict[str, float]:
+    from cronwork import Scheduler
+
+    scheduler = Scheduler(timezone="UTC")
+    for i in range(n):
+        scheduler.add_job(f"job{i}", noop, "*/5 * * * *")
+    return {"rss_mb": peak_rss_mb(), "jobs": len(scheduler.jobs())}
+
+
+def import_time() -> dict[str, float]:
+    best = float("inf")
+    for _ in range(5):
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import time; t=time.perf_counter(); import cronwork; print(time.perf_counter()-t)",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=child_env(),
+        )
+        best = min(best, float(out.stdout))
+    return {"import_ms": best * 1000}
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
+    return env
+
+
+def child(kind: str, n: int, seconds: float) -> dict[str, float]:
+    if kind == "cronwork":
+        return run_cronwork(n, seconds)
+    if kind == "apscheduler":
+        return run_apscheduler(n, seconds)
+    if kind == "registered":
+        return registered_rss(n)
+    raise SystemExit(f"unknown kind {kind}")
+
+
+def spawn(kind: str, n: int, seconds: float) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, str(n), str(seconds)],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=300,
+    )
+    if out.returncode != 0:
+        sys.stderr.write(out.stderr)
+        return {}
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,5000,10000,20000")
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--peers", default="cronwork,apscheduler")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, n, seconds = args.child
+        print(json.dumps(child(kind, int(n), float(seconds))))
+        return
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print(f"N no-op jobs firing every second, {args.seconds:g}s measured after {WARMUP:g}s warm-up")
+    print(
+        f"{'peer':<12} {'N':>6} {'runs/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'RSS MB':>7}"
+    )
+    for n in sizes:
+        for peer in args.peers.split(","):
+            r = spawn(peer, n, args.seconds)
+            if not r:
+                print(f"{peer:<12} {n:>6} failed")
+                continue
+            print(
+                f"{peer:<12} {n:>6} {r['runs_per_s']:>9.0f} {r['p50_ms']:>8.1f} "
+                f"{r['p99_ms']:>8.1f} {r['max_ms']:>8.1f} {r['rss_mb']:>7.0f}",
+                flush=True,
+            )
+    reg = spawn("registered", 100_000, 0)
+    if reg:
+        print(f"cronwork: {reg['jobs']:.0f} registered jobs, peak RSS {reg['rss_mb']:.0f} MB")
+    print(f"cronwork: import cronwork {import_time()['import_ms']:.1f} ms (best of 5)")
+
+
+if __name__ == "__main__":
+    main()

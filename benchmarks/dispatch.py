@@ -186,9 +186,8 @@ def main() -> None:
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"N no-op jobs firing every second, {args.seconds:g}s measured after {WARMUP:g}s warm-up")
-    print(
-        f"{'peer':<12} {'N':>6} {'runs/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'RSS MB':>7}"
-    )
+    header = ("peer", "N", "runs/s", "p50 ms", "p99 ms", "max ms", "RSS MB")
+    print("{:<12} {:>6} {:>9} {:>8} {:>8} {:>8} {:>7}".format(*header))
     for n in sizes:
         for peer in args.peers.split(","):
             r = spawn(peer, n, args.seconds)

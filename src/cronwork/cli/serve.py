@@ -95,6 +95,8 @@ def setup_logging(log_format: str, level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False
+    # A closed stdout (`cronwork run | head`) must not turn each later line into a traceback.
+    logging.raiseExceptions = False
     # The engine narrates each run at INFO; our event lines say the same, once.
     engine = logging.getLogger("cronwork.scheduler")
     engine.setLevel(logging.DEBUG if level == "debug" else logging.WARNING)

@@ -170,7 +170,7 @@ def test_kill_nine_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path
 
     # A last, clean process outlives the dead nodes' leases and recovers their runs.
     proc = _start(tmp_path, path, "final", str(LEASE * 2.5))
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     store = SqliteStore(path)
     _check_history(store, defined, first)  # type: ignore[arg-type]

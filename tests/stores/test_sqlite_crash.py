@@ -9,19 +9,16 @@ ended ``lost`` and, for jobs with a retry left, has a second attempt.
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
-import sys
-import textwrap
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from storekit import executed_log, start_worker, write_worker
 
-import cronwork
 from cronwork.jobs import Job
 from cronwork.runs import RunStatus
 from cronwork.stores import SqliteStore
@@ -30,66 +27,13 @@ JOBS = 200
 CYCLES = 30
 LEASE = 2.0
 
-WORK = textwrap.dedent(
-    """
-    import os, time
-
-    def work(ctx, pause=0.0):
-        # One short O_APPEND write per execution: the log of what really ran.
-        line = f"{ctx.job_id} {ctx.scheduled_for.isoformat()} {ctx.attempt}\\n"
-        fd = os.open(os.environ["CRASH_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-        os.write(fd, line.encode())
-        os.close(fd)
-        time.sleep(pause)
-    """
-)
-
-WORKER = textwrap.dedent(
-    """
-    import sys, time
-    from cronwork import Scheduler
-
-    path, node, lease = sys.argv[1:4]
-    scheduler = Scheduler(
-        store=f"sqlite:///{path}", node=node, lease=float(lease), max_running=300,
-        keep_runs=None,
-    )
-    scheduler.start()
-    print("started", flush=True)
-    time.sleep(float(sys.argv[4]) if len(sys.argv) > 4 else 3600)
-    scheduler.close()
-    print("stopped", flush=True)
-    """
-)
-
-
-def _env(folder: Path) -> dict[str, str]:
-    source = str(Path(cronwork.__file__).parent.parent)
-    return {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([source, str(folder)]),
-        "CRASH_LOG": str(folder / "executed.log"),
-    }
-
 
 def _definition(job: Job) -> Job:
     return job.replace(next_run_at=None)
 
 
 def _start(folder: Path, path: Path, node: str, *extra: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, str(folder / "worker.py"), str(path), node, str(LEASE), *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(folder),
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if line.strip() != "started":
-        proc.kill()
-        raise AssertionError(f"worker did not start: {line!r} {proc.stderr.read()}")  # type: ignore[union-attr]
-    return proc
+    return start_worker(folder, path, node, LEASE, *extra)
 
 
 def _check_history(store: SqliteStore, defined: dict[str, Job], first: dict[str, datetime]) -> None:
@@ -113,18 +57,9 @@ def _check_history(store: SqliteStore, defined: dict[str, Job], first: dict[str,
         assert firsts.get(job.id, set()) == expected, f"history of {job.id} has a gap"
 
 
-def _executed(folder: Path) -> list[tuple[str, str, str]]:
-    log = folder / "executed.log"
-    if not log.exists():
-        return []
-    lines = log.read_text().splitlines()
-    return [tuple(line.split(" ")) for line in lines if line.count(" ") == 2]  # type: ignore[misc]
-
-
 @pytest.mark.slow
 def test_kill_nine_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -> None:
-    (tmp_path / "crashwork.py").write_text(WORK)
-    (tmp_path / "worker.py").write_text(WORKER)
+    write_worker(tmp_path)
     path = tmp_path / "crash.db"
     rng = random.Random(4)
 
@@ -185,7 +120,7 @@ def test_kill_nine_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path
         r for r in store.runs(status=RunStatus.RUNNING, limit=10**6) if r.node in dead_nodes
     ]
     assert leftovers == []
-    executed = _executed(tmp_path)
+    executed = executed_log(tmp_path)
     assert len(executed) > JOBS * CYCLES // 2
     twice = [key for key, count in Counter(executed).items() if count > 1]
     assert twice == [], f"executed twice: {twice[:5]}"

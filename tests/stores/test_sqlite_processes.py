@@ -8,14 +8,18 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import datetime, timedelta
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from storekit import T0, job
+from storekit import T0, executed_log, job, start_worker, write_worker
 
 import cronwork
+from cronwork.jobs import make_job
+from cronwork.runs import RunStatus
 from cronwork.stores import SqliteStore
+from cronwork.targets import make_target
 
 JOBS = 30
 WINDOW = 60  # seconds of simulated time each process walks through
@@ -95,4 +99,41 @@ def test_three_processes_claim_each_slot_exactly_once(tmp_path: Path) -> None:
     assert set(taken) == expected
     rows = store.runs(limit=100_000)
     assert sorted((r.job_id, r.scheduled_for.isoformat()) for r in rows) == sorted(expected)
+    store.close()
+
+
+@pytest.mark.slow
+def test_three_scheduler_processes_run_each_slot_exactly_once(tmp_path: Path) -> None:
+    write_worker(tmp_path)
+    path = tmp_path / "shared.db"
+    store = SqliteStore(path)
+    now = datetime.now(UTC)
+    for i in range(40):
+        added = make_job(f"job{i:02}", make_target("crashwork:work"), "every 1s", tz="UTC")
+        store.add_job(added.replace(next_run_at=added.schedule.next_after(now), created_at=now))
+    first = {j.id: j.next_run_at for j in store.jobs()}
+    store.close()
+    procs = [start_worker(tmp_path, path, f"node{n}", 5.0, "4") for n in range(3)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+
+    store = SqliteStore(path)
+    runs = store.runs(limit=100_000)
+    expected = set()
+    for stored in store.jobs():
+        slot = first[stored.id]
+        assert slot is not None and stored.next_run_at is not None
+        while slot < stored.next_run_at:
+            expected.add((stored.id, slot))
+            slot = stored.schedule.next_after(slot)  # type: ignore[assignment]
+    assert sorted((r.job_id, r.scheduled_for) for r in runs) == sorted(expected)
+    nodes = Counter(r.node for r in runs if r.status is RunStatus.SUCCEEDED)
+    assert len(nodes) >= 2, f"one node did all the work: {nodes}"
+    executed = Counter(executed_log(tmp_path))
+    assert executed and max(executed.values()) == 1
+    succeeded = {
+        (r.job_id, r.scheduled_for.isoformat(), "1") for r in runs if r.status.value == "succeeded"
+    }
+    assert succeeded <= set(executed)
     store.close()

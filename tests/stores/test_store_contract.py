@@ -606,3 +606,22 @@ def test_jobs_sharing_a_hashed_schedule_text_keep_their_own_times(store: Store) 
     expected = {j: job(j, "H H * * *").schedule.next_after(T0) for j in loaded}
     assert loaded == expected
     assert len(set(loaded.values())) > 1
+
+
+def test_expiry_inserts_the_retry_of_lost_runs_in_the_same_step(store: Store) -> None:
+    at_t0 = "at 2026-03-02 12:00"
+    store.add_job(job("once", at_t0, retries=0))
+    store.add_job(job("twice", at_t0, retries=1, retry_backoff="5s", retry_backoff_max="5s"))
+    taken = {r.job_id: r for r in claim(store, T0, node="dead").runs}
+    lost = store.expire_leases(at(100))
+    assert {r.job_id for r in lost} == {"once", "twice"}
+    assert [r.attempt for r in store.runs("once")] == [1]
+    retry, _first = store.runs("twice")
+    assert (retry.attempt, retry.trigger, retry.node) == (2, "retry", None)
+    assert retry.scheduled_for == taken["twice"].scheduled_for
+    assert at(105) <= (retry.due_at or T0) <= at(106.25)
+    assert store.add_run(retry.replace(id="")) is None  # the engine's own retry is a no-op
+    # The retry, once claimed and lost in turn, has no retry left.
+    assert [r.id for r in claim(store, at(110), node="dead2").runs] == [retry.id]
+    assert len(store.expire_leases(at(1000))) == 1
+    assert len(store.runs("twice")) == 2

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from cronwork.jobs import Job
-from cronwork.policies import plan_slots
+from cronwork.policies import plan_slots, retry_delay
 from cronwork.runs import Run, RunStatus
 
 
@@ -118,7 +118,12 @@ class Store(Protocol):
         ...
 
     def expire_leases(self, now: datetime) -> list[Run]:
-        """Mark unfinished owned runs whose lease ran out as lost and return them."""
+        """Mark unfinished owned runs whose lease ran out as lost and return them.
+
+        In the same transaction, insert the next attempt (``retry_of``) of each lost run whose
+        job has retries left, so a crash right after the expiry cannot drop the retry; a later
+        ``add_run`` of the same attempt returns None.
+        """
         ...
 
     def request_cancel(self, run_id: str, now: datetime) -> Run:
@@ -181,3 +186,23 @@ def plan_claim(
 def is_active(job: Job) -> bool:
     """True when the job takes part in claims: not paused, not broken."""
     return not job.paused and job.broken is None
+
+
+def retry_of(run: Run, job: Job, now: datetime) -> Run | None:
+    """The next attempt of a failed, timed-out or lost ``run``; None when no retry is left.
+
+    Due after the job's backoff; the backoff seed is the job and slot, so every node and the
+    store compute the same due time.
+    """
+    if run.attempt > job.retries:
+        return None
+    delay = retry_delay(job, run.attempt, f"{job.id}|{run.scheduled_for.isoformat()}")
+    return Run(
+        id="",
+        job_id=job.id,
+        scheduled_for=run.scheduled_for,
+        attempt=run.attempt + 1,
+        created_at=now,
+        due_at=now + delay,
+        trigger="retry",
+    )

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound
 from cronwork.jobs import Job
 from cronwork.runs import Run, RunStatus, due_time
-from cronwork.stores.base import Claim, is_active, plan_claim
+from cronwork.stores.base import Claim, is_active, plan_claim, retry_of
 
 _UNFINISHED = (RunStatus.SCHEDULED, RunStatus.RUNNING)
 
@@ -282,6 +282,10 @@ class MemoryStore:
                     )
                     self._runs[run.id] = done
                     lost.append(done)
+                    job = self._jobs.get(run.job_id)
+                    retry = retry_of(done, job, now) if job is not None else None
+                    if retry is not None:
+                        self._insert(retry)
         return lost
 
     def request_cancel(self, run_id: str, now: datetime) -> Run:

@@ -21,7 +21,7 @@ from typing import Literal
 from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound, StoreError
 from cronwork.jobs import Job
 from cronwork.runs import Run, RunStatus
-from cronwork.stores.base import Claim, plan_claim
+from cronwork.stores.base import Claim, plan_claim, retry_of
 from cronwork.stores.rows import (
     JobCache,
     from_micros,
@@ -436,6 +436,18 @@ class SqliteStore:
                     )
                 )
             conn.executemany(Q["run_mark_lost"], [(at, r.error, int(r.id)) for r in lost])
+            jobs = {}
+            for job_id in {r.job_id for r in lost}:
+                row = conn.execute(Q["job_get"], (job_id,)).fetchone()
+                if row is not None:
+                    jobs[job_id] = self._job(row)
+            retries = []
+            for run in lost:
+                job = jobs.get(run.job_id)
+                retry = retry_of(run, job, now) if job is not None else None
+                if retry is not None:
+                    retries.append(retry)
+            self._insert(conn, retries)
         return lost
 
     def request_cancel(self, run_id: str, now: datetime) -> Run:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from cronwork.scheduler import AsyncScheduler, Scheduler
     from cronwork.targets import Command, TaskRegistry
     from cronwork.timing import Schedule, parse_duration, parse_schedule
+    from cronwork.timing.triggers import after, on_failure, on_finish
 
 __version__ = "0.1.0"
 
@@ -48,6 +49,9 @@ _LAZY = {
     "Schedule": "cronwork.timing",
     "parse_schedule": "cronwork.timing",
     "parse_duration": "cronwork.timing",
+    "after": "cronwork.timing.triggers",
+    "on_failure": "cronwork.timing.triggers",
+    "on_finish": "cronwork.timing.triggers",
 }
 
 __all__ = [
@@ -75,6 +79,9 @@ __all__ = [
     "TargetError",
     "TaskRegistry",
     "__version__",
+    "after",
+    "on_failure",
+    "on_finish",
     "parse_duration",
     "parse_schedule",
 ]

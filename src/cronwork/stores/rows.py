@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import operator
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -209,28 +210,57 @@ def job_from_row(row: RowLike, schedule: Schedule, broken: str | None = None) ->
     )
 
 
-def run_to_row(run: Run) -> dict[str, Any]:
-    """The column values of ``run``; ``id`` is included when the run has one."""
-    return {
-        "id": int(run.id) if run.id else None,
-        "job_id": run.job_id,
-        "scheduled_for": to_micros(run.scheduled_for),
-        "attempt": run.attempt,
-        "status": run.status.value,
-        "node": run.node,
-        "created_at": to_micros(run.created_at),
-        "queued_at": to_micros(run.queued_at),
-        "started_at": to_micros(run.started_at),
-        "finished_at": to_micros(run.finished_at),
-        "lease_until": to_micros(run.lease_until),
-        "exit_code": run.exit_code,
-        "output": run.output,
-        "error": run.error,
-        "due_at": to_micros(run.due_at),
-        "trigger": run.trigger,
-        "cancel_requested": int(run.cancel_requested),
-        "waited_for": _json(list(run.waited_for)) if run.waited_for else "[]",
-    }
+# Column order of run_values(): the insert and save statements in queries.sql read each
+# run as a JSON array in this order (``value ->> 0`` is ``id``).
+RUN_COLUMNS = (
+    "id",
+    "job_id",
+    "scheduled_for",
+    "attempt",
+    "status",
+    "node",
+    "created_at",
+    "queued_at",
+    "started_at",
+    "finished_at",
+    "lease_until",
+    "exit_code",
+    "output",
+    "error",
+    "due_at",
+    "trigger",
+    "cancel_requested",
+    "waited_for",
+)
+
+
+def run_values(run: Run) -> list[Any]:
+    """The column values of ``run`` in RUN_COLUMNS order; ``id`` is None for a new run."""
+    return [
+        int(run.id) if run.id else None,
+        run.job_id,
+        to_micros(run.scheduled_for),
+        run.attempt,
+        run.status.value,
+        run.node,
+        to_micros(run.created_at),
+        to_micros(run.queued_at),
+        to_micros(run.started_at),
+        to_micros(run.finished_at),
+        to_micros(run.lease_until),
+        run.exit_code,
+        run.output,
+        run.error,
+        to_micros(run.due_at),
+        run.trigger,
+        int(run.cancel_requested),
+        _json(list(run.waited_for)) if run.waited_for else "[]",
+    ]
+
+
+def batch(rows: Sequence[Any]) -> str:
+    """Rows as one JSON document for a single ``json_each`` statement."""
+    return json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
 
 
 def run_from_row(row: RowLike, node: str | None = None, lease_until: datetime | None = None) -> Run:

@@ -16,7 +16,7 @@ from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound, StoreError
 from cronwork.jobs import Job
@@ -24,10 +24,11 @@ from cronwork.runs import Run, RunStatus
 from cronwork.stores.base import Claim, plan_claim, retry_of
 from cronwork.stores.rows import (
     JobCache,
+    batch,
     from_micros,
     job_to_row,
     run_from_row,
-    run_to_row,
+    run_values,
     to_micros,
     with_id,
 )
@@ -310,7 +311,7 @@ class SqliteStore:
         with self._write() as conn:
             planned: list[Run] = []
             missed: list[Run] = []
-            next_times: list[tuple[int | None, str]] = []
+            next_times: list[list[Any]] = []
             broken: list[tuple[str, str]] = []
             for row in conn.execute(Q["jobs_due"], (until, limit)).fetchall():
                 if len(planned) >= limit:
@@ -324,21 +325,23 @@ class SqliteStore:
                 runs, late, next_at = plan_claim(job, now, horizon, node, lease)
                 planned += runs
                 missed += late
-                next_times.append((to_micros(next_at), job.id))
+                next_times.append([job.id, to_micros(next_at)])
                 claim.jobs[job.id] = self._cache.advance(job, next_at)
             claim.runs = self._insert(conn, planned)
             claim.missed = self._insert(conn, missed)
-            conn.executemany(Q["job_set_next"], next_times)
+            if next_times:
+                conn.execute(Q["jobs_set_next"], (batch(next_times),))
             conn.executemany(Q["job_set_broken"], broken)
             room = limit - len(claim.runs)
             if room > 0:
-                owner = to_micros(lease_until)
                 adopted = []
                 for row in conn.execute(Q["runs_pending_due"], (until, room)).fetchall():
                     run = run_from_row(row, node=node, lease_until=lease_until)
-                    adopted.append((node, owner, int(run.id)))
+                    adopted.append(int(run.id))
                     claim.runs.append(run)
-                conn.executemany(Q["run_adopt"], adopted)
+                if adopted:
+                    owner = to_micros(lease_until)
+                    conn.execute(Q["runs_adopt"], (node, owner, batch(adopted)))
         return claim
 
     def _insert(self, conn: sqlite3.Connection, runs: Sequence[Run]) -> list[Run]:
@@ -349,15 +352,15 @@ class SqliteStore:
         # largest, so the rows above it are exactly ours. One executemany and one select are
         # much faster than a RETURNING statement per run.
         before = conn.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0]
-        rows = [run_to_row(run) for run in runs]
-        conn.executemany(Q["run_insert"], rows)
+        rows = [run_values(run) for run in runs]
+        conn.execute(Q["runs_insert"], (batch(rows),))
         ids = {
             (job_id, slot, attempt): run_id
             for run_id, job_id, slot, attempt in conn.execute(Q["runs_inserted_after"], (before,))
         }
         inserted = []
         for run, row in zip(runs, rows, strict=True):
-            run_id = ids.pop((run.job_id, row["scheduled_for"], run.attempt), None)
+            run_id = ids.pop((run.job_id, row[2], run.attempt), None)
             if run_id is not None:
                 inserted.append(with_id(run, str(run_id)))
         return inserted
@@ -372,9 +375,11 @@ class SqliteStore:
         """Write the mutable fields of existing runs in one transaction."""
         if not runs:
             return
-        rows = [run_to_row(run) for run in runs]
+        # The last write of a run wins, as it would one statement at a time.
+        latest = {run.id: run for run in runs}
+        document = batch([run_values(run) for run in latest.values()])
         with self._write() as conn:
-            conn.executemany(Q["run_save"], rows)
+            conn.execute(Q["runs_save"], (document,))
 
     def get_run(self, run_id: str) -> Run:
         """Return one run."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
 import textwrap
@@ -117,10 +118,11 @@ def start_worker(
         env=worker_env(folder),
     )
     assert proc.stdout is not None and proc.stderr is not None
-    line = proc.stdout.readline()
+    ready, _, _ = select.select([proc.stdout], [], [], 30)
+    line = proc.stdout.readline() if ready else ""
     if line.strip() != "started":
         proc.kill()
-        raise AssertionError(f"worker did not start: {line!r} {proc.stderr.read()}")
+        raise AssertionError(f"worker {node} did not start in 30s: {line!r} {proc.stderr.read()}")
     return proc
 
 

@@ -53,6 +53,11 @@ def explode(message: str) -> None:
     raise ValueError(message)
 
 
+def shout(word: str) -> None:
+    print("out", word, flush=True)
+    print("err", word, file=sys.stderr, flush=True)
+
+
 def exit_abruptly() -> None:
     os._exit(3)
 
@@ -172,7 +177,7 @@ def test_functions_of_the_main_script_run_without_rerunning_its_main_block(
         "    ctx = RunContext('j', 'r', datetime.now(UTC), 1, None)\n"
         "    execution = ProcessExecutor().start(Invocation(hello, ('x',), context=ctx))\n"
         "    outcome = await execution.wait()\n"
-        "    print(outcome.status, flush=True)\n"
+        "    print(outcome.status, repr(outcome.output), flush=True)\n"
         "if __name__ == '__main__':\n"
         "    asyncio.run(main())\n"
     )
@@ -181,4 +186,18 @@ def test_functions_of_the_main_script_run_without_rerunning_its_main_block(
     done = subprocess.run(
         [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=30
     )
-    assert done.stdout == "child x __cronwork_main__\nsucceeded\n", done.stderr
+    # What the child prints is the run's output, not the parent's.
+    assert done.stdout == "succeeded 'child x __cronwork_main__\\n'\n", done.stderr
+
+
+def test_printed_output_and_tracebacks_become_the_run_output() -> None:
+    outcome = run(Invocation(shout, ("hey",), context=make_ctx()))
+    assert outcome.status is RunStatus.SUCCEEDED
+    assert outcome.output == "out hey\nerr hey\n"
+
+
+def test_output_capture_can_be_turned_off(capfd: pytest.CaptureFixture[str]) -> None:
+    outcome = run(Invocation(shout, ("quiet",), context=make_ctx(), capture_output=False))
+    assert outcome.output is None
+    captured = capfd.readouterr()
+    assert "out quiet" in captured.out and "err quiet" in captured.err

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import inspect
 import logging
+import sys
 import threading
 import traceback
 import weakref
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TextIO
 
 from cronwork.runs import RunStatus
 from cronwork.targets import Command
@@ -27,7 +30,11 @@ from cronwork.targets import Command
 logger = logging.getLogger("cronwork.executors")
 
 
-@dataclass(frozen=True)
+# Guards the lazy creation of a context's cancel event (rare: only waiters and cancels).
+_EVENT_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
 class RunContext:
     """What a job function sees as its ``ctx`` parameter."""
 
@@ -36,22 +43,37 @@ class RunContext:
     scheduled_for: datetime
     attempt: int
     deadline: datetime | None
-    _cancel_event: threading.Event = field(
-        default_factory=threading.Event, repr=False, compare=False
-    )
+    # Created on first use: a threading.Event per run is a measurable share of the per-run
+    # cost, and most runs are never cancelled nor wait for it.
+    _cancel_event: threading.Event | None = field(default=None, repr=False, compare=False)
+    _cancel_flag: bool = field(default=False, repr=False, compare=False)
 
     @property
     def cancelled(self) -> bool:
         """True once the run was cancelled or timed out; long-running jobs should stop."""
-        return self._cancel_event.is_set()
+        return self._cancel_flag
 
     def wait_cancelled(self, timeout: float | None = None) -> bool:
         """Block up to ``timeout`` seconds for cancellation; return True if cancelled."""
-        return self._cancel_event.wait(timeout)
+        return self._event().wait(timeout)
 
     def mark_cancelled(self) -> None:
         """Tell the job to stop (called by executors on cancel and timeout)."""
-        self._cancel_event.set()
+        with _EVENT_LOCK:
+            object.__setattr__(self, "_cancel_flag", True)
+            event = self._cancel_event
+        if event is not None:
+            event.set()
+
+    def _event(self) -> threading.Event:
+        with _EVENT_LOCK:
+            event = self._cancel_event
+            if event is None:
+                event = threading.Event()
+                if self._cancel_flag:
+                    event.set()
+                object.__setattr__(self, "_cancel_event", event)
+        return event
 
 
 @dataclass(frozen=True)
@@ -67,7 +89,7 @@ class Outcome:
     lingering: asyncio.Future[None] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Invocation:
     """One target to run, with its arguments, context and limits."""
 
@@ -80,6 +102,8 @@ class Invocation:
     on_timeout: Literal["cancel", "warn"] = "cancel"
     kill_grace: float = 5.0
     output_limit: int = 65536
+    # Route what the function prints (sys.stdout/sys.stderr) into the outcome's output.
+    capture_output: bool = True
 
 
 class Execution(Protocol):
@@ -91,6 +115,10 @@ class Execution(Protocol):
 
     def cancel(self, reason: str = "cancelled") -> None:
         """Request cancellation; wait() then returns CANCELLED unless already finished."""
+        ...
+
+    def add_done_callback(self, callback: Callable[[Outcome], None]) -> None:
+        """Call ``callback(outcome)`` on the event loop once the outcome is decided."""
         ...
 
 
@@ -169,7 +197,7 @@ def log_extra(context: RunContext) -> dict[str, Any]:
 
 
 class BaseExecution:
-    """Shared bookkeeping: the outcome future, the deadline timer and the stop request.
+    """Shared bookkeeping: the outcome, its callbacks, the deadline timer and the stop request.
 
     Subclasses start their work in ``__init__`` (after calling this one) and implement
     ``_stop``, which must eventually call ``_finish``.
@@ -178,7 +206,11 @@ class BaseExecution:
     def __init__(self, invocation: Invocation, on_overdue: Callable[[], None] | None) -> None:
         self.invocation = invocation
         self.loop = asyncio.get_running_loop()
-        self._outcome: asyncio.Future[Outcome] = self.loop.create_future()
+        # No future per run: the engine is told through a callback list, and a future is made
+        # only for callers of wait().
+        self._result: Outcome | None = None
+        self._callbacks: list[Callable[[Outcome], None]] = []
+        self._waiter: asyncio.Future[Outcome] | None = None
         self._on_overdue = on_overdue
         self._stopping: tuple[RunStatus, str] | None = None
         self._deadline: asyncio.TimerHandle | None = None
@@ -188,12 +220,27 @@ class BaseExecution:
     @property
     def done(self) -> bool:
         """True once the outcome is decided."""
-        return self._outcome.done()
+        return self._result is not None
 
     async def wait(self) -> Outcome:
         """Return the outcome once decided; never raises for job errors."""
-        # Shielded: the engine giving up on waiting must not corrupt the run's own future.
-        return await asyncio.shield(self._outcome)
+        if self._result is not None:
+            return self._result
+        if self._waiter is None:
+            self._waiter = self.loop.create_future()
+        # Shielded: the caller giving up on waiting must not cancel the shared future.
+        return await asyncio.shield(self._waiter)
+
+    def add_done_callback(self, callback: Callable[[Outcome], None]) -> None:
+        """Call ``callback(outcome)`` on the event loop once the outcome is decided.
+
+        Never called from inside ``cancel()``; a callback added after the outcome is decided
+        runs on the next loop turn.
+        """
+        if self._result is not None:
+            self.loop.call_soon(callback, self._result)
+        else:
+            self._callbacks.append(callback)
 
     def cancel(self, reason: str = "cancelled") -> None:
         """Request cancellation; wait() then returns CANCELLED unless already finished."""
@@ -219,9 +266,141 @@ class BaseExecution:
     def _stop(self, status: RunStatus, reason: str) -> None:
         raise NotImplementedError
 
-    def _finish(self, outcome: Outcome) -> None:
+    def _finish(self, outcome: Outcome, direct: bool = False) -> None:
+        """Decide the outcome; ``direct`` runs the callbacks now (the caller is a loop callback
+        of its own, not someone's cancel() that a callback could re-enter)."""
+        if self._result is not None:
+            return
+        self._result = outcome
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
-        if not self._outcome.done():
-            self._outcome.set_result(outcome)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(outcome)
+        callbacks, self._callbacks = self._callbacks, []
+        if direct:
+            for callback in callbacks:
+                self._call(callback, outcome)
+        else:
+            for callback in callbacks:
+                self.loop.call_soon(self._call, callback, outcome)
+
+    @staticmethod
+    def _call(callback: Callable[[Outcome], None], outcome: Outcome) -> None:
+        try:
+            callback(outcome)
+        except Exception:
+            logger.exception("an outcome callback failed")
+
+
+# -- output capture ----------------------------------------------------------------------
+#
+# A job function's print() goes to sys.stdout, which is process-wide. While any executor is
+# in use, sys.stdout and sys.stderr are replaced by routers that look up the current run's
+# buffer in a context variable: set in the worker thread around the call, or inside the task
+# of a coroutine (tasks copy the context, so every run sees its own). Writes outside any run
+# pass through unchanged.
+
+
+class OutputTail:
+    """The last ``limit`` characters written to it."""
+
+    __slots__ = ("_parts", "_size", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._parts: deque[str] = deque()
+        self._size = 0
+
+    def write(self, text: str) -> int:
+        """Append ``text``, dropping the oldest characters beyond the limit."""
+        if not text:
+            return 0
+        self._parts.append(text)
+        self._size += len(text)
+        parts = self._parts
+        while self._size > self.limit and parts:
+            excess = self._size - self.limit
+            head = parts[0]
+            if len(head) <= excess:
+                parts.popleft()
+                self._size -= len(head)
+            else:
+                parts[0] = head[excess:]
+                self._size -= excess
+        return len(text)
+
+    def text(self) -> str:
+        """Everything kept, as one string."""
+        return "".join(self._parts)
+
+
+_SINK: contextvars.ContextVar[OutputTail | None] = contextvars.ContextVar(
+    "cronwork_output", default=None
+)
+
+
+class _StreamRouter:
+    """Stands in for sys.stdout or sys.stderr: writes go to the current run's tail, if any."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        sink = _SINK.get()
+        if sink is None:
+            return self._stream.write(text)
+        return sink.write(text)
+
+    def writelines(self, lines: Iterator[str] | list[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if _SINK.get() is None:
+            self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+_ROUTER_LOCK = threading.Lock()
+_ROUTER_USERS = 0
+
+
+def install_output_router() -> None:
+    """Route job output from sys.stdout/sys.stderr into runs; pair with the remove call."""
+    global _ROUTER_USERS
+    with _ROUTER_LOCK:
+        _ROUTER_USERS += 1
+        # Checked on every call, not only the first: a stream replaced since (by a test
+        # harness, say) must be wrapped too.
+        if sys.stdout is not None and not isinstance(sys.stdout, _StreamRouter):
+            sys.stdout = _StreamRouter(sys.stdout)
+        if sys.stderr is not None and not isinstance(sys.stderr, _StreamRouter):
+            sys.stderr = _StreamRouter(sys.stderr)
+
+
+def remove_output_router() -> None:
+    """Undo one install_output_router(); the streams are restored after the last one."""
+    global _ROUTER_USERS
+    with _ROUTER_LOCK:
+        _ROUTER_USERS = max(0, _ROUTER_USERS - 1)
+        if _ROUTER_USERS:
+            return
+        # Only our own routers are taken out: someone may have replaced them meanwhile.
+        if isinstance(sys.stdout, _StreamRouter):
+            sys.stdout = sys.stdout._stream
+        if isinstance(sys.stderr, _StreamRouter):
+            sys.stderr = sys.stderr._stream
+
+
+@contextlib.contextmanager
+def capture_output(limit: int) -> Iterator[OutputTail]:
+    """Collect what this thread or task prints meanwhile (the router must be installed)."""
+    tail = OutputTail(limit)
+    token = _SINK.set(tail)
+    try:
+        yield tail
+    finally:
+        _SINK.reset(token)

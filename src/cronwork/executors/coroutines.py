@@ -13,13 +13,17 @@ from collections.abc import Callable
 
 from cronwork.errors import TargetError
 from cronwork.executors.base import (
+    _SINK,
     BaseExecution,
     Invocation,
     Outcome,
+    OutputTail,
     call_kwargs,
     format_error,
+    install_output_router,
     log_extra,
     logger,
+    remove_output_router,
 )
 from cronwork.runs import RunStatus
 from cronwork.targets import Command
@@ -37,12 +41,16 @@ class CoroutineExecution(BaseExecution):
         super().__init__(invocation, on_overdue)
         self._cancel_grace = cancel_grace
         self._lingering: asyncio.Future[None] | None = None
+        self._tail = OutputTail(invocation.output_limit) if invocation.capture_output else None
         self.task: asyncio.Task[None] = self.loop.create_task(self._run())
         self.task.add_done_callback(self._task_done)
 
     async def _run(self) -> None:
         func = self.invocation.target
         assert callable(func)
+        if self._tail is not None:
+            # The task runs in its own copy of the context: this reaches only this run.
+            _SINK.set(self._tail)
         result = func(*self.invocation.args, **call_kwargs(self.invocation, func))
         if inspect.isawaitable(result):
             await result
@@ -52,16 +60,17 @@ class CoroutineExecution(BaseExecution):
             self._lingering.set_result(None)
         # Retrieve the exception even when it no longer matters, so asyncio does not log it.
         error = None if task.cancelled() else task.exception()
+        output = (self._tail.text() or None) if self._tail is not None else None
         if self._stopping is not None:
             status, reason = self._stopping
-            self._finish(Outcome(status, error=reason))
+            self._finish(Outcome(status, output=output, error=reason))
         elif task.cancelled():
             # Cancelled from outside (the loop is shutting down), not through cancel().
-            self._finish(Outcome(RunStatus.CANCELLED, error="task cancelled"))
+            self._finish(Outcome(RunStatus.CANCELLED, output=output, error="task cancelled"))
         elif error is not None:
-            self._finish(Outcome(RunStatus.FAILED, error=format_error(error)))
+            self._finish(Outcome(RunStatus.FAILED, output=output, error=format_error(error)))
         else:
-            self._finish(Outcome(RunStatus.SUCCEEDED))
+            self._finish(Outcome(RunStatus.SUCCEEDED, output=output))
 
     def _stop(self, status: RunStatus, reason: str) -> None:
         self.task.cancel(reason)
@@ -91,6 +100,7 @@ class CoroutineExecutor:
         self._cancel_grace = cancel_grace
         self._running: set[CoroutineExecution] = set()
         self._closed = False
+        self._routing = False
 
     def start(
         self, invocation: Invocation, on_overdue: Callable[[], None] | None = None
@@ -100,6 +110,9 @@ class CoroutineExecutor:
             raise RuntimeError("the async executor is shut down")
         if isinstance(invocation.target, Command) or not callable(invocation.target):
             raise TargetError(f"the async executor cannot run {invocation.target!r}")
+        if not self._routing:
+            self._routing = True
+            install_output_router()
         execution = CoroutineExecution(invocation, on_overdue, self._cancel_grace)
         self._running.add(execution)
         execution.task.add_done_callback(lambda _: self._running.discard(execution))
@@ -113,3 +126,6 @@ class CoroutineExecutor:
             for execution in running:
                 execution.cancel("executor shut down")
         await asyncio.gather(*(execution.wait() for execution in running))
+        if self._routing:
+            self._routing = False
+            remove_output_router()

@@ -11,8 +11,9 @@ own session (``start_new_session=True``; the pid is the process group id). The b
 one JSON document on stdin: the parent's ``sys.path``, the target as ``module`` + ``qualname``,
 JSON arguments and the run context. It imports the function, calls it (running the coroutine
 if it returns one) and writes ``{"ok": true}`` or ``{"ok": false, "error": <traceback>}`` to a
-dedicated pipe, so the function's own stdout and stderr stay untouched and inherited. The
-return value is discarded: an `Outcome` has no place for it. Timeouts and cancels reuse the
+dedicated pipe. The child's stdout and stderr share a second pipe whose last
+``output_limit`` bytes become the run's output, as for commands (with ``capture_output`` off
+they are inherited instead). The return value is discarded: an `Outcome` has no place for it. Timeouts and cancels reuse the
 command machinery: SIGTERM to the group, SIGKILL after ``kill_grace``.
 
 Targets must be importable by reference: module-level functions, not lambdas or functions
@@ -175,6 +176,9 @@ class ProcessExecution(GroupExecution):
 
     async def _execute(self) -> Outcome:
         results = PipeReader(limit=None)
+        output = (
+            PipeReader(self.invocation.output_limit) if self.invocation.capture_output else None
+        )
         data = json.dumps({**self._payload, "result_fd": results.write_fd}).encode()
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -182,13 +186,20 @@ class ProcessExecution(GroupExecution):
                 "-c",
                 _BOOTSTRAP,
                 stdin=asyncio.subprocess.PIPE,
+                stdout=output.write_fd if output is not None else None,
+                stderr=output.write_fd if output is not None else None,
                 pass_fds=(results.write_fd,),
                 start_new_session=True,
             )
         except OSError as exc:
             results.abandon()
+            if output is not None:
+                output.abandon()
             return Outcome(RunStatus.FAILED, error=spawn_error(exc, sys.executable, None))
         results.close_write_end()
+        if output is not None:
+            output.close_write_end()
+            await output.open()
         self._proc = proc
         self._kill_if_stopping()
         await results.open()
@@ -200,20 +211,24 @@ class ProcessExecution(GroupExecution):
         proc.stdin.close()
         returncode, stopping = await self._reap(proc)
         raw = await results.drain(DRAIN_GRACE)
+        printed = None
+        if output is not None:
+            printed = (await output.drain(DRAIN_GRACE)).decode("utf-8", errors="replace") or None
         if stopping is not None:
             status, reason = stopping
-            return Outcome(status, exit_code=returncode, error=reason)
+            return Outcome(status, exit_code=returncode, output=printed, error=reason)
         try:
             report = json.loads(raw)
         except ValueError:
             return Outcome(
                 RunStatus.FAILED,
                 exit_code=returncode,
+                output=printed,
                 error=f"the process ended without reporting a result ({describe_exit(returncode)})",
             )
         if report.get("ok"):
-            return Outcome(RunStatus.SUCCEEDED)
-        return Outcome(RunStatus.FAILED, error=str(report.get("error")))
+            return Outcome(RunStatus.SUCCEEDED, output=printed)
+        return Outcome(RunStatus.FAILED, output=printed, error=str(report.get("error")))
 
 
 class ProcessExecutor:

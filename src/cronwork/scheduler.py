@@ -50,6 +50,7 @@ from cronwork.policies import Overlap, retry_delay
 from cronwork.runs import Run, RunStatus, due_time
 from cronwork.stores import MemoryStore, Store, open_store
 from cronwork.stores.base import Claim
+from cronwork.stores.memory import field_copier
 from cronwork.targets import Command, TaskRegistry, make_target, resolve_target
 
 __all__ = ["AsyncScheduler", "Scheduler"]
@@ -70,7 +71,9 @@ PRUNE_EVERY = timedelta(minutes=5)
 # Claims are taken in slices so that finishing runs are recorded between them: a claim of
 # thousands of slots in one go would stall the loop for tens of milliseconds.
 CLAIM_LIMIT = 200
+CLAIM_BATCH = timedelta(milliseconds=50)
 FLUSH_DELAY = 0.02
+INLINE_FLUSH_DELAY = 0.005
 FLUSH_AT = 500
 # The least the loop sleeps when the store reports work it then does not hand out, so that a
 # confused store cannot turn the loop into a busy spin.
@@ -111,20 +114,89 @@ def _order(run: Run) -> tuple[datetime, int, str]:
     return (due_time(run), len(run.id), run.id)
 
 
+_as_started = field_copier(Run, "status", "node", "queued_at", "started_at")
+_as_finished = field_copier(
+    Run,
+    "status",
+    "node",
+    "queued_at",
+    "started_at",
+    "finished_at",
+    "exit_code",
+    "output",
+    "error",
+)
+
+
 def _extra(job_id: str, run_id: str | None = None) -> dict[str, Any]:
     return {"job_id": job_id, "run_id": run_id}
 
 
-@dataclass(eq=False)
 class _Active:
-    """A run that holds one of the ``max_running`` places."""
+    """A run that holds one of the ``max_running`` places.
 
-    run: Run
-    job: Job
-    execution: Execution
-    task: asyncio.Task[None] | None = None
-    # Resolves when an overrun thread (or a coroutine ignoring cancellation) really ends.
-    linger: asyncio.Future[None] | None = None
+    Mutable on purpose: starting and finishing a run only sets fields here, and the immutable
+    `Run` for the store is built once, when the writer flushes (`record`), so a run that
+    starts and ends between two flushes costs one record instead of one per state change.
+    """
+
+    __slots__ = (
+        "_record",
+        "execution",
+        "finished_at",
+        "job",
+        "linger",
+        "node",
+        "outcome",
+        "queued_at",
+        "run",
+        "started_at",
+        "task",
+    )
+
+    def __init__(
+        self, run: Run, job: Job, node: str, started_at: datetime, queued_at: datetime
+    ) -> None:
+        self.run = run  # as claimed
+        self.job = job
+        self.execution: Execution | None = None
+        self.node = node
+        self.started_at = started_at
+        self.queued_at = queued_at
+        self.outcome: Outcome | None = None
+        self.finished_at: datetime | None = None
+        self.task: asyncio.Task[None] | None = None
+        # Resolves when an overrun thread (or a coroutine ignoring cancellation) really ends.
+        self.linger: asyncio.Future[None] | None = None
+        self._record: Run | None = None
+
+    def cancel(self, why: str) -> None:
+        """Ask the execution to stop."""
+        if self.execution is not None:
+            self.execution.cancel(why)
+
+    def started(self) -> Run:
+        """The run as it is while running."""
+        return _as_started(self.run, RunStatus.RUNNING, self.node, self.queued_at, self.started_at)
+
+    def record(self) -> Run:
+        """The run as the store should see it now."""
+        outcome = self.outcome
+        if outcome is None:
+            return self.started()
+        if self._record is None:
+            self._record = _as_finished(
+                self.run,
+                outcome.status,
+                self.node,
+                self.queued_at,
+                self.started_at,
+                self.finished_at,
+                outcome.exit_code,
+                outcome.output,
+                outcome.error,
+            )
+        return self._record
 
 
 @dataclass
@@ -172,8 +244,16 @@ class Engine:
         self._lingering: dict[str, _Active] = {}
         self._dropped: set[str] = set()
         self._jobs: dict[str, Job] = {}
-        self._targets: dict[str, tuple[Job, Callable[..., Any] | Command, Executor]] = {}
-        self._dirty: dict[str, Run] = {}
+        self._targets: dict[
+            str, tuple[object, Callable[..., Any] | Command, Executor, str | None]
+        ] = {}
+        # Run records waiting for the writer; an _Active is turned into its record on flush.
+        self._dirty: dict[str, Run | _Active] = {}
+        # Set by hurry(): a second, impatient stop request during a graceful stop.
+        self._hurry = asyncio.Event()
+        self._stop_started = False
+        self._stopped = asyncio.Event()
+        self._look = True
         self._flush_scheduled = False
         self._flushing: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -202,9 +282,31 @@ class Engine:
         self._main = self.loop.create_task(self._run(), name="cronwork-engine")
 
     async def stop(self, wait: bool = True, timeout: float | None = None) -> None:
-        """Stop claiming, release unstarted runs, wait (up to ``timeout``), cancel the rest."""
+        """Stop claiming, release unstarted runs, wait (up to ``timeout``), cancel the rest.
+
+        Called again while a graceful stop is under way, ``wait=False`` cancels the running
+        runs at once (`hurry`); either call returns when the stop is complete.
+        """
+        if self._stop_started:
+            if not wait:
+                self.hurry()
+            await self._stopped.wait()
+            return
+        self._stop_started = True
+        try:
+            await self._stop(wait, timeout)
+        finally:
+            self._stopped.set()
+
+    def hurry(self) -> None:
+        """Cut a graceful stop short: cancel every running run and stop waiting for threads."""
+        self._hurry.set()
+        for active in list(self._active.values()):
+            active.cancel("the scheduler was told to stop at once")
+
+    async def _stop(self, wait: bool, timeout: float | None) -> None:
         self._stopping = True
-        self._wake.set()
+        self._nudge()
         if self._main is not None:
             try:
                 await self._main
@@ -219,19 +321,26 @@ class Engine:
         for run in released:
             # Handed back unowned, so the next start (or another node) claims it.
             self._save(run.replace(node=None, lease_until=None, queued_at=None))
-        if self._active and wait:
+        if self._active and wait and not self._hurry.is_set():
             with contextlib.suppress(TimeoutError):
+                # hurry() cancels the runs, so the drain ends soon after it too.
                 await asyncio.wait_for(self._drain(), timeout)
         for active in list(self._active.values()):
-            active.execution.cancel("the scheduler shut down")
+            active.cancel("the scheduler shut down")
         await self._drain()
         if self._tasks:
             await asyncio.wait(list(self._tasks))
         await self._flush()
         waiting = [a.linger for a in self._lingering.values() if a.linger is not None]
-        if waiting and wait:
+        if waiting and wait and not self._hurry.is_set():
             logger.warning("waiting for %d job thread(s) that overran their run", len(waiting))
-            await asyncio.wait(waiting, timeout=timeout)
+            hurried = asyncio.ensure_future(self._hurry.wait())
+            everything = asyncio.ensure_future(asyncio.wait(waiting))
+            await asyncio.wait(
+                {hurried, everything}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            hurried.cancel()
+            everything.cancel()
         abandoned = any(not f.done() for f in waiting)
         if abandoned:
             logger.warning(
@@ -240,7 +349,8 @@ class Engine:
             )
         for name, executor in self._executors.items():
             try:
-                await executor.shutdown(wait=not (abandoned and name == "thread"))
+                now_please = self._hurry.is_set()
+                await executor.shutdown(wait=not (now_please or (abandoned and name == "thread")))
             except Exception:
                 logger.exception("executor %s failed to shut down", name)
         self._worker.shutdown(wait=True)
@@ -263,9 +373,15 @@ class Engine:
         except RuntimeError:
             running = None
         if running is loop:
-            self._wake.set()
+            self._nudge()
         else:
-            loop.call_soon_threadsafe(self._wake.set)
+            loop.call_soon_threadsafe(self._nudge)
+
+    def _nudge(self) -> None:
+        # Something changed (a job, a request, a retry): the loop must look at the store, not
+        # only at its heap. The loop's own sleep timer sets _wake without this flag.
+        self._look = True
+        self._wake.set()
 
     def call_soon(self, func: Callable[..., Any], *args: Any) -> None:
         """Run ``func(*args)`` on the engine's loop; callable from any thread."""
@@ -332,21 +448,31 @@ class Engine:
         assert self.loop is not None
         return await self.loop.run_in_executor(self._worker, func, *args)
 
-    def _save(self, run: Run) -> None:
-        self._dirty[run.id] = run
+    def _save(self, run: Run | _Active) -> None:
+        self._dirty[run.run.id if isinstance(run, _Active) else run.id] = run
         if self._flush_scheduled:
             return
         self._flush_scheduled = True
         assert self.loop is not None
         if self.s.inline:
-            self.loop.call_soon(self._flush_inline)
+            # A short delay lets most short runs finish before their first write, so they
+            # are recorded once, finished, instead of once running and once finished.
+            # Under a test clock, time stands still meanwhile: write at once.
+            if len(self._dirty) >= FLUSH_AT or type(self.clock) is not SystemClock:
+                self.loop.call_soon(self._flush_inline)
+            else:
+                self.loop.call_later(INLINE_FLUSH_DELAY, self._flush_inline)
         else:
             delay = 0.0 if len(self._dirty) >= FLUSH_AT else FLUSH_DELAY
             self.loop.call_later(delay, self._start_flush)
 
+    def _batch(self) -> list[Run]:
+        dirty, self._dirty = self._dirty, {}
+        return [item.record() if isinstance(item, _Active) else item for item in dirty.values()]
+
     def _flush_inline(self) -> None:
         self._flush_scheduled = False
-        batch, self._dirty = list(self._dirty.values()), {}
+        batch = self._batch()
         if batch:
             try:
                 self.store.save_runs(batch)
@@ -371,7 +497,7 @@ class Engine:
         self._poke()
 
     async def _flush(self) -> None:
-        batch, self._dirty = list(self._dirty.values()), {}
+        batch = self._batch()
         if batch:
             try:
                 await self._db(self.store.save_runs, batch)
@@ -405,61 +531,98 @@ class Engine:
 
     async def _run(self) -> None:
         s = self.s
+        # When the store next has something to claim; None means "look now". With the memory
+        # store, wake-ups for a run in the heap skip the store altogether: with slots spread
+        # evenly the loop wakes for nearly every run, and a claim plus next_wakeup per wake-up
+        # cost more than the run itself. A shared store is looked at on every wake-up, as
+        # before: other nodes compete for its slots, and who claims when decides the split.
+        claim_at: datetime | None = None
         while not self._stopping:
+            woken, self._look = self._look, False
             self._wake.clear()
             now = self.clock.now()
+            full = False
+            look = (
+                woken
+                or not s.inline
+                or claim_at is None
+                or now >= claim_at
+                or (s.poll is not None and now >= self._next_poll)
+            )
             try:
                 await self._maintain(now)
-                claim, jobs = await self._db(self._claim, now)
+                if look:
+                    claim, jobs = await self._db(self._claim, now)
+                    self._take(claim, jobs)
+                    full = len(claim.runs) + len(claim.missed) >= CLAIM_LIMIT
+                    claimed = bool(claim.runs or claim.missed)
+                    claim_at = None if full else await self._next_claim(now, claimed)
             except Exception:
                 logger.exception("claiming due runs failed; retrying")
+                claim_at = None
                 await self._sleep(now + (s.poll or DEFAULT_POLL))
                 continue
-            self._jobs.update(jobs)
-            for missed in claim.missed:
-                logger.info(
-                    "job %s missed its slot %s",
-                    missed.job_id,
-                    missed.scheduled_for.isoformat(),
-                    extra=_extra(missed.job_id, missed.id),
-                )
-                self._emit(EventType.RUN_MISSED, missed, jobs.get(missed.job_id), missed.error)
-            for run in claim.runs:
-                heapq.heappush(self._heap, (_order(run), run))
             now = self.clock.now()
             self._dispatch_due(now)
-            if len(claim.runs) + len(claim.missed) >= CLAIM_LIMIT:
+            if full:
                 await asyncio.sleep(0)
                 continue
-            wake_at = await self._next_wake(now, claimed=bool(claim.runs or claim.missed))
-            await self._sleep(wake_at)
+            assert claim_at is not None
+            await self._sleep(self._next_wake(now, claim_at))
+
+    def _take(self, claim: Claim, jobs: dict[str, Job]) -> None:
+        self._jobs.update(jobs)
+        if claim.missed:
+            log_missed = logger.isEnabledFor(logging.INFO)
+            for missed in claim.missed:
+                if log_missed:
+                    logger.info(
+                        "job %s missed its slot %s",
+                        missed.job_id,
+                        missed.scheduled_for.isoformat(),
+                        extra=_extra(missed.job_id, missed.id),
+                    )
+                self._emit(EventType.RUN_MISSED, missed, jobs.get(missed.job_id), missed.error)
+        heap = self._heap
+        for run in claim.runs:
+            heapq.heappush(heap, (_order(run), run))
 
     def _claim(self, now: datetime) -> tuple[Claim, dict[str, Job]]:
         s = self.s
         claim = self.store.claim(now, s.horizon, s.node, s.lease, CLAIM_LIMIT)
-        jobs: dict[str, Job] = {}
+        jobs = claim.jobs
         for run in [*claim.runs, *claim.missed]:
+            # Runs adopted rather than planned (manual triggers, retries) may lack their job.
             if run.job_id not in jobs:
                 # A job removed meanwhile is missing here; its run is dropped at dispatch.
                 with contextlib.suppress(CronworkError):
                     jobs[run.job_id] = self.store.get_job(run.job_id)
         return claim, jobs
 
-    async def _next_wake(self, now: datetime, claimed: bool) -> datetime:
-        candidates: list[datetime] = []
-        if self._heap:
-            candidates.append(self._heap[0][0][0])
+    async def _next_claim(self, now: datetime, claimed: bool) -> datetime:
+        """When to claim next: once the store has a batch of slots inside the horizon."""
         upcoming = await self._db(self.store.next_wakeup)
-        if upcoming is not None:
-            at = upcoming - self.s.horizon
-            if at <= now and not claimed:
-                at = now + MIN_SLEEP
-            candidates.append(at)
-        if self.s.poll is not None:
-            candidates.append(self._next_poll)
-        if self._owns_runs():
-            candidates.append(self._next_renew)
-        return min(candidates) if candidates else now + timedelta(days=1)
+        if upcoming is None:
+            return now + timedelta(days=1)
+        # Claiming each slot as soon as it enters the horizon would mean a claim per slot;
+        # waiting a little longer takes CLAIM_BATCH worth of slots at once. Not much more:
+        # a claim holds the loop, and half a second of slots at 5k runs/s held it for 60 ms.
+        at = upcoming - self.s.horizon
+        if self.s.inline:
+            at += min(self.s.horizon / 2, CLAIM_BATCH)
+        if at <= now and not claimed:
+            at = now + MIN_SLEEP
+        return at
+
+    def _next_wake(self, now: datetime, claim_at: datetime) -> datetime:
+        wake_at = claim_at
+        if self._heap and self._heap[0][0][0] < wake_at:
+            wake_at = self._heap[0][0][0]
+        if self.s.poll is not None and self._next_poll < wake_at:
+            wake_at = self._next_poll
+        if self._owns_runs() and self._next_renew < wake_at:
+            wake_at = self._next_renew
+        return wake_at
 
     async def _sleep(self, moment: datetime) -> None:
         if self._stopping or self._wake.is_set():
@@ -584,7 +747,7 @@ class Engine:
                 self._dropped.discard(run.id)
                 continue
             self._arrive(run, now)
-        self._pump(now)
+        self._pump()
 
     def _arrive(self, run: Run, now: datetime) -> None:
         job = self._jobs.get(run.job_id)
@@ -627,7 +790,7 @@ class Engine:
         if not self._ready and len(self._active) + len(self._lingering) < self.s.max_running:
             # Nothing waits and a place is free: start now, without a trip through the queue.
             self._inflight.setdefault(job.id, set()).add(run.id)
-            self._start(run, job, now)
+            self._start(run, job)
             return
         self._enqueue(run.replace(queued_at=now), job)
 
@@ -639,18 +802,19 @@ class Engine:
         for run_id in list(self._inflight.get(job.id, ())):
             active = self._active.get(run_id)
             if active is not None:
-                active.execution.cancel(f"replaced by run {run.id} (overlap=replace)")
+                active.cancel(f"replaced by run {run.id} (overlap=replace)")
                 continue
             self._drop_ready(run_id, f"replaced by run {run.id} (overlap=replace)")
 
     def _skip(self, run: Run, job: Job, reason: str) -> None:
-        logger.info(
-            "job %s skipped its slot %s: %s",
-            job.id,
-            run.scheduled_for.isoformat(),
-            reason,
-            extra=_extra(job.id, run.id),
-        )
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "job %s skipped its slot %s: %s",
+                job.id,
+                run.scheduled_for.isoformat(),
+                reason,
+                extra=_extra(job.id, run.id),
+            )
         self._finish_unstarted(run, job, RunStatus.SKIPPED, f"skipped: {reason}")
 
     def _finish_unstarted(self, run: Run, job: Job | None, status: RunStatus, why: str) -> None:
@@ -685,7 +849,7 @@ class Engine:
                 del self._queued[job_id]
             self._enqueue(run, self._jobs.get(job_id, job))
 
-    def _pump(self, now: datetime) -> None:
+    def _pump(self) -> None:
         limit = self.s.max_running
         while self._ready and len(self._active) + len(self._lingering) < limit:
             _, run, job = heapq.heappop(self._ready)
@@ -693,76 +857,66 @@ class Engine:
             if current is None:
                 self._leave(job.id, run.id)
                 continue
-            self._start(run, current, now)
+            self._start(run, current)
 
     def _resolve(self, job: Job) -> tuple[Callable[..., Any] | Command, Executor]:
         cached = self._targets.get(job.id)
-        if cached is not None and cached[0] is job:
+        # Keyed by what resolution reads, not by the Job object, which every claim replaces.
+        if cached is not None and cached[0] is job.target and cached[3] == job.executor:
             return cached[1], cached[2]
         func = resolve_target(job.target, self.s.tasks)
         executor = self._executor(job.executor or default_executor_name(func))
-        self._targets[job.id] = (job, func, executor)
+        self._targets[job.id] = (job.target, func, executor, job.executor)
         return func, executor
 
-    def _start(self, run: Run, job: Job, now: datetime) -> None:
+    def _start(self, run: Run, job: Job) -> None:
         try:
             func, executor = self._resolve(job)
         except Exception as exc:
             self._leave(job.id, run.id)
             self._finish_unstarted(run, job, RunStatus.FAILED, f"cannot start: {exc}")
             return
-        timeout = job.timeout.total_seconds() if job.timeout is not None else None
-        started = run.replace(
-            status=RunStatus.RUNNING,
-            started_at=now,
-            queued_at=run.queued_at or now,
-            node=self.s.node,
-        )
+        # Read at the hand-over itself, not once per batch of starts: started_at is what
+        # lateness is measured by.
+        now = self.clock.now()
+        timeout = job.timeout
         context = RunContext(
             job.id,
             run.id,
             run.scheduled_for,
             run.attempt,
-            now + job.timeout if job.timeout is not None else None,
+            now + timeout if timeout is not None else None,
         )
         invocation = Invocation(
             func,
             job.args,
             job.kwargs,
             context=context,
-            timeout=timeout,
+            timeout=timeout.total_seconds() if timeout is not None else None,
             on_timeout=job.on_timeout.value,
             kill_grace=self.s.kill_grace,
         )
+        active = _Active(run, job, self.s.node, now, run.queued_at or now)
         try:
-            execution = executor.start(invocation, lambda: self._overdue(started, job))
+            execution = executor.start(invocation, lambda: self._overdue(active))
         except Exception as exc:
             self._leave(job.id, run.id)
             self._finish_unstarted(run, job, RunStatus.FAILED, format_error(exc))
             return
-        active = _Active(started, job, execution)
+        active.execution = execution
         self._active[run.id] = active
-        self._save(started)
+        self._save(active)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("run %s of job %s started", run.id, job.id, extra=_extra(job.id, run.id))
-        self._emit(EventType.RUN_STARTED, started, job)
-        # Fast path: a callback on the outcome future of cronwork's own executors saves a
-        # task and three loop turns per run; other executors are awaited through wait().
-        outcome = getattr(execution, "_outcome", None)
-        if isinstance(outcome, asyncio.Future):
-            outcome.add_done_callback(lambda f: self._outcome_ready(active, f))
+        if self.s.listeners.wants(EventType.RUN_STARTED):
+            self._emit(EventType.RUN_STARTED, active.started(), job)
+        add_done_callback = getattr(execution, "add_done_callback", None)
+        if add_done_callback is not None:
+            add_done_callback(lambda outcome: self._finished(active, outcome))
         else:
+            # Executors from elsewhere may only offer wait().
             assert self.loop is not None
             active.task = self.loop.create_task(self._watch(active))
-
-    def _outcome_ready(self, active: _Active, future: asyncio.Future[Outcome]) -> None:
-        if future.cancelled():
-            outcome = Outcome(RunStatus.CANCELLED, error="cancelled")
-        elif future.exception() is not None:
-            outcome = Outcome(RunStatus.FAILED, error=format_error(future.exception()))  # type: ignore[arg-type]
-        else:
-            outcome = future.result()
-        self._finished(active, outcome)
 
     def _executor(self, name: str) -> Executor:
         executor = self._executors.get(name)
@@ -781,7 +935,8 @@ class Engine:
             self._executors[name] = executor
         return executor
 
-    def _overdue(self, run: Run, job: Job) -> None:
+    def _overdue(self, active: _Active) -> None:
+        run, job = active.run, active.job
         logger.warning(
             "run %s of job %s is still running after its expected duration of %s",
             run.id,
@@ -789,9 +944,13 @@ class Engine:
             job.timeout,
             extra=_extra(job.id, run.id),
         )
-        self._emit(EventType.RUN_OVERDUE, run, job, f"running longer than {job.timeout}")
+        if self.s.listeners.wants(EventType.RUN_OVERDUE):
+            self._emit(
+                EventType.RUN_OVERDUE, active.started(), job, f"running longer than {job.timeout}"
+            )
 
     async def _watch(self, active: _Active) -> None:
+        assert active.execution is not None
         try:
             outcome = await active.execution.wait()
         except Exception as exc:  # an executor bug must still end the run
@@ -799,20 +958,21 @@ class Engine:
         self._finished(active, outcome)
 
     def _finished(self, active: _Active, outcome: Outcome) -> None:
-        now = self.clock.now()
-        run = active.run.replace(
-            status=outcome.status,
-            finished_at=now,
-            exit_code=outcome.exit_code,
-            output=outcome.output,
-            error=outcome.error,
-        )
+        if active.outcome is not None:
+            return
+        active.outcome = outcome
+        active.finished_at = self.clock.now()
+        run = active.run
         job = self._jobs.get(run.job_id, active.job)
         del self._active[run.id]
         self._poke()
-        self._save(run)
-        self._log_outcome(run)
-        self._emit(FINAL_EVENTS.get(outcome.status, EventType.RUN_FAILED), run, job)
+        self._save(active)
+        status = outcome.status
+        if status is not RunStatus.SUCCEEDED or logger.isEnabledFor(logging.DEBUG):
+            self._log_outcome(active.record())
+        kind = FINAL_EVENTS.get(status, EventType.RUN_FAILED)
+        if self.s.listeners.wants(kind):
+            self._emit(kind, active.record(), job)
         linger = outcome.lingering
         if linger is not None and not linger.done():
             active.linger = linger
@@ -820,8 +980,8 @@ class Engine:
             linger.add_done_callback(lambda _: self._release(active))
         else:
             self._release(active)
-        if run.status.retryable and run.attempt <= job.retries and not self._stopping:
-            self._spawn(self._retry(run, job))
+        if status.retryable and run.attempt <= job.retries and not self._stopping:
+            self._spawn(self._retry(active.record(), job))
 
     def _log_outcome(self, run: Run) -> None:
         status = run.status
@@ -849,7 +1009,7 @@ class Engine:
         self._lingering.pop(active.run.id, None)
         self._leave(active.job.id, active.run.id)
         if not self._stopping:
-            self._pump(self.clock.now())
+            self._pump()
         self._poke()
 
     async def _retry(self, run: Run, job: Job) -> None:
@@ -876,7 +1036,7 @@ class Engine:
             extra=_extra(job.id, stored.id),
         )
         self._emit(EventType.RUN_RETRIED, stored, job, f"after {delay.total_seconds():.3g}s")
-        self._wake.set()
+        self._nudge()
 
     # -- requests from the faces ----------------------------------------------------------
 
@@ -886,17 +1046,22 @@ class Engine:
             self._jobs.pop(job_id, None)
         else:
             self._jobs[job_id] = job
-        self._wake.set()
+        self._nudge()
 
     def request_cancel(self, run_ids: Iterable[str]) -> None:
         """Cancel these runs if this engine holds them; called on the loop."""
+        if self._stopping:
+            # The main loop, which would pick the ids up, has ended or is ending.
+            for run_id in run_ids:
+                self._cancel_local(run_id, "cancel requested")
+            return
         self._cancel_ids.update(run_ids)
-        self._wake.set()
+        self._nudge()
 
     def _cancel_local(self, run_id: str, why: str) -> None:
         active = self._active.get(run_id)
         if active is not None:
-            active.execution.cancel(why)
+            active.cancel(why)
             return
         if self._drop_ready(run_id, why):
             return
@@ -1222,6 +1387,7 @@ class Scheduler(_Base):
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
+        self._shutting_down = False
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -1265,11 +1431,19 @@ class Scheduler(_Base):
             self._engine, self._loop, self._thread = engine, loop, thread
 
     def shutdown(self, wait: bool = True, timeout: float | None = None) -> None:
-        """Stop the engine; wait for running runs (at most ``timeout`` s), cancel the rest."""
+        """Stop the engine; wait for running runs (at most ``timeout`` s), cancel the rest.
+
+        ``shutdown(wait=False)`` while another thread's graceful shutdown is waiting for runs
+        cancels them at once, and returns when that shutdown is complete.
+        """
+        engine = self._engine
+        if not wait and engine is not None and self._shutting_down:
+            engine.call_soon(engine.hurry)
         with self._lock:
             engine, loop, thread = self._engine, self._loop, self._thread
             if engine is None or loop is None or thread is None:
                 return
+            self._shutting_down = True
             try:
                 future = asyncio.run_coroutine_threadsafe(engine.stop(wait, timeout), loop)
                 future.result()
@@ -1278,6 +1452,7 @@ class Scheduler(_Base):
                 thread.join()
                 self._close_loop(loop)
                 self._engine = self._loop = self._thread = None
+                self._shutting_down = False
 
     @staticmethod
     def _close_loop(loop: asyncio.AbstractEventLoop) -> None:

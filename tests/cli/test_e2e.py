@@ -266,11 +266,6 @@ def test_sigterm_lets_a_running_job_finish(tmp_path: Path, server: Callable[...,
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="the engine queues cancel requests for its main loop, which has ended once a "
-    "graceful shutdown began, so the second signal cannot cancel the running run",
-    strict=False,
-)
 def test_a_second_signal_stops_at_once(tmp_path: Path, server: Callable[..., Server]) -> None:
     pid_file = tmp_path / "long.pid"
     cronwork(tmp_path, "add", "long", "0 3 * * *", "--", "sh", "-c",

@@ -2,9 +2,25 @@
 
 Each (peer, N) runs in a fresh subprocess so its peak RSS is its own. Jobs are spread evenly
 over the second (job i's slots are at i/N past each whole second) in both peers, so N jobs
-make a steady N runs/s. Lateness is "start minus slot": the moment the engine hands the run
-to its thread pool minus the slot it belongs to (cronwork: Run.started_at - scheduled_for;
-APScheduler: the EVENT_JOB_SUBMITTED time minus scheduled_run_time).
+make a steady N runs/s. Both peers use 10 worker threads and keep every slot (no coalescing,
+no misfire grace that would drop late slots silently).
+
+What is measured, for both peers, is lateness at hand-over to the thread pool, not the moment
+a worker thread begins the call:
+
+- cronwork: ``Run.started_at - Run.scheduled_for``. ``started_at`` is read from the clock
+  immediately before the engine calls ``executor.start()``, which queues the call for a
+  worker thread. Slots that were skipped (overlap) or missed never started and are not in
+  the lateness figures; they are also not counted in runs/s.
+- APScheduler: the wall-clock time at which our EVENT_JOB_SUBMITTED listener runs, minus
+  ``scheduled_run_time``. APScheduler dispatches that event synchronously right after
+  ``executor.submit_job()`` returns, i.e. just after the hand-over to its pool. Slots it
+  refuses because the previous run is still going (max_instances=1) are never submitted,
+  the counterpart of cronwork's overlap skips, and are not counted either.
+
+runs/s counts runs whose slot lies in the measured window and that started. The figures are
+collected after the run (cronwork: from the store; APScheduler: a list the listener appends
+to), so collecting them costs the scheduler under test nothing measurable.
 
 Usage: python benchmarks/dispatch.py [--sizes 1000,5000,10000,20000] [--seconds 8]
 """

@@ -10,8 +10,8 @@ run when their upstream job succeeds. ``cleanup`` and ``notify`` keep their own 
 for a fresh success of the job they depend on. ``publish`` fails because its outbox is missing,
 which shows retries and a downstream job that is skipped with the reason in its record.
 
-Run it for real with ``python examples/workflow.py /tmp/wf`` (it uses a fast clock: every
-schedule is shifted to the next minutes), or see tests/engine/test_workflow_example.py.
+``python examples/workflow.py /tmp/wf`` plays one night on cronwork's fake clock (in about a
+second) and prints every run; tests/engine/test_workflow_example.py checks the same records.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cronwork import after
+from cronwork import Scheduler, after
 
+JOB_IDS = ("prepare", "write", "transform", "archive", "cleanup", "publish", "notify")
 WORK = "work"
 ARCHIVE = "archive"
 OUTBOX = "outbox"
@@ -80,8 +81,8 @@ def notify(root: str) -> None:
     (Path(root) / "NOTIFIED").write_text(datetime.now().isoformat())
 
 
-def add_workflow(scheduler: Any, root: str | Path, *, tz: str = "UTC") -> None:
-    """Add the workflow's jobs to ``scheduler`` (a Scheduler or AsyncScheduler's sync core)."""
+def add_workflow(scheduler: Scheduler, root: str | Path, *, tz: str = "UTC") -> None:
+    """Add the workflow's jobs to ``scheduler``."""
     kw = {"kwargs": {"root": str(root)}, "timezone": tz}
     scheduler.add_job("prepare", prepare, "every day at 02:00", **kw)
     scheduler.add_job("write", write, after("prepare"), **kw)
@@ -97,3 +98,26 @@ def add_workflow(scheduler: Any, root: str | Path, *, tz: str = "UTC") -> None:
         dependency_timeout="15m",
         **kw,
     )
+
+
+def main(root: str) -> None:
+    """Play one night of the workflow on the fake clock and print every run record."""
+    from datetime import UTC, timedelta
+
+    from cronwork.testing import FakeClock
+
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
+    with Scheduler(clock=clock, timezone="UTC") as scheduler:
+        add_workflow(scheduler, root)
+        clock.run_for_sync(timedelta(hours=3, minutes=20))
+        runs = sorted(scheduler.runs(limit=100), key=lambda r: (r.created_at, r.id))
+    for run in runs:
+        started = run.started_at.strftime("%H:%M:%S") if run.started_at else "--:--:--"
+        error = (run.error or "").splitlines()[-1:] or [""]
+        print(f"{run.job_id:10} #{run.attempt} {run.status.value:10} {started}  {error[0]}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1] if len(sys.argv) > 1 else "workflow-demo")

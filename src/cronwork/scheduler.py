@@ -30,7 +30,17 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from cronwork.clock import Clock, SystemClock
-from cronwork.errors import CronworkError, JobError, TargetError
+from cronwork.dependencies import (
+    check_new_job,
+    check_removal,
+    dependency_deadline,
+    downstream_index,
+    missing_message,
+    triggered_run,
+    unmet_dependencies,
+    upstream_of,
+)
+from cronwork.errors import CronworkError, JobError, JobNotFound, TargetError
 from cronwork.events import FINAL_EVENTS, Event, EventType, Listener, Listeners
 from cronwork.executors import (
     CommandExecutor,
@@ -67,6 +77,8 @@ DEFAULT_HORIZON = timedelta(seconds=1)
 DEFAULT_POLL = timedelta(seconds=1)
 MEMORY_POLL: timedelta | None = None
 BROKEN_CHECK_EVERY = timedelta(seconds=30)
+# How often a shared store is re-read for trigger jobs another process added.
+TRIGGERS_REFRESH_EVERY = timedelta(seconds=10)
 PRUNE_EVERY = timedelta(minutes=5)
 # Claims are taken in slices so that finishing runs are recorded between them: a claim of
 # thousands of slots in one go would stall the loop for tens of milliseconds.
@@ -200,6 +212,15 @@ class _Active:
         return self._record
 
 
+@dataclass(slots=True, eq=False)
+class _Waiting:
+    """A due run of a job with ``depends_on``, waiting for fresh upstream successes."""
+
+    run: Run
+    job: Job
+    deadline: datetime
+
+
 @dataclass
 class _Settings:
     """What the faces pass to the engine."""
@@ -267,6 +288,15 @@ class Engine:
         self._next_broken = now + BROKEN_CHECK_EVERY
         self._next_prune = now + PRUNE_EVERY
         self._next_poll = now if settings.poll is None else now + settings.poll
+        # Dependencies: runs waiting for upstream successes, runs whose wait is over, and
+        # which trigger jobs (after/on_failure/on_finish) each job's end may start.
+        self._waiting: dict[str, _Waiting] = {}
+        self._deps_met: set[str] = set()
+        self._dep_check: asyncio.Task[None] | None = None
+        self._dep_again = False
+        self._next_dep_poll = now
+        self._downstream: dict[str, list[str]] = {}
+        self._next_triggers = now + TRIGGERS_REFRESH_EVERY
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -280,6 +310,7 @@ class Engine:
         now = self.clock.now()
         await self._handle_lost(await self._off_loop(self.store.expire_leases, now))
         await self._off_loop(self._check_targets, now)
+        self._downstream = await self._off_loop(self._load_triggers)
         self._main = self.loop.create_task(self._run(), name="cronwork-engine")
 
     async def stop(self, wait: bool = True, timeout: float | None = None) -> None:
@@ -316,6 +347,8 @@ class Engine:
         released = [run for _, run in self._heap if run.id not in self._dropped]
         released += [run for _, run, _ in self._ready]
         released += [run for waiting in self._queued.values() for run, _ in waiting]
+        released += [w.run for w in self._waiting.values()]
+        self._waiting.clear()
         self._heap.clear()
         self._ready.clear()
         self._queued.clear()
@@ -506,7 +539,7 @@ class Engine:
                 logger.exception("could not record %d run(s)", len(batch))
         self._poke()
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         assert self.loop is not None
         task = self.loop.create_task(coro)
         self._tasks.add(task)
@@ -518,6 +551,7 @@ class Engine:
             self._poke()
 
         task.add_done_callback(done)
+        return task
 
     # -- events ---------------------------------------------------------------------------
 
@@ -623,6 +657,9 @@ class Engine:
             wake_at = self._next_poll
         if self._owns_runs() and self._next_renew < wake_at:
             wake_at = self._next_renew
+        dependency_wake = self._dependency_wake()
+        if dependency_wake is not None and dependency_wake < wake_at:
+            wake_at = max(dependency_wake, now + MIN_SLEEP)
         return wake_at
 
     async def _sleep(self, moment: datetime) -> None:
@@ -657,7 +694,7 @@ class Engine:
                 task.cancel()
 
     def _owns_runs(self) -> bool:
-        return bool(self._heap or self._ready or self._queued or self._active)
+        return bool(self._heap or self._ready or self._queued or self._active or self._waiting)
 
     # -- maintenance ----------------------------------------------------------------------
 
@@ -684,6 +721,14 @@ class Engine:
         if now >= self._next_broken:
             self._next_broken = now + BROKEN_CHECK_EVERY
             self._spawn(self._off_loop(self._check_targets, now))
+        if self._waiting:
+            wake = self._dependency_wake()
+            if wake is not None and now >= wake:
+                self._next_dep_poll = now + (s.poll or DEFAULT_POLL)
+                self._check_dependencies_soon()
+        if not s.inline and now >= self._next_triggers:
+            self._next_triggers = now + TRIGGERS_REFRESH_EVERY
+            self._spawn(self._refresh_triggers())
         if now >= self._next_prune:
             self._next_prune = now + PRUNE_EVERY
             self._spawn(self._off_loop(self._prune, now))
@@ -737,6 +782,8 @@ class Engine:
             self._emit(EventType.RUN_LOST, run, job)
             if job is not None and run.attempt <= job.retries:
                 await self._retry(run, job)
+            elif job is not None:
+                self._fire_triggers_soon(job.id)
 
     # -- dispatch -------------------------------------------------------------------------
 
@@ -760,7 +807,7 @@ class Engine:
         if job.paused and run.trigger != "manual":
             self._finish_unstarted(run, job, RunStatus.SKIPPED, "skipped: the job is paused")
             return
-        if not self._ready_to_run(run, job):
+        if not self._ready_to_run(run, job, now):
             return
         inflight = self._inflight.get(job.id)
         if inflight:
@@ -795,9 +842,136 @@ class Engine:
             return
         self._enqueue(run.replace(queued_at=now), job)
 
-    def _ready_to_run(self, run: Run, job: Job) -> bool:
-        """The hook where dependency checks will go; every run is ready for now."""
-        return True
+    def _ready_to_run(self, run: Run, job: Job, now: datetime) -> bool:
+        """False (and the run parked) while a ``depends_on`` job lacks a fresh success."""
+        if not job.depends_on:
+            return True
+        if run.id in self._deps_met:
+            self._deps_met.discard(run.id)
+            return True
+        if run.id not in self._waiting:
+            run = run.replace(queued_at=run.queued_at or now, waited_for=job.depends_on)
+            self._waiting[run.id] = _Waiting(run, job, dependency_deadline(job, run, now))
+        self._check_dependencies_soon()
+        return False
+
+    # -- dependencies ---------------------------------------------------------------------
+
+    def _check_dependencies_soon(self) -> None:
+        if self._dep_check is not None and not self._dep_check.done():
+            self._dep_again = True  # the running check looks once more when it is done
+            return
+        self._dep_check = self._spawn(self._check_dependencies())
+
+    async def _check_dependencies(self) -> None:
+        while True:
+            self._dep_again = False
+            waiting = list(self._waiting.values())
+            if not waiting:
+                return
+            await self._write_now()
+            verdicts = await self._db(self._dependency_verdicts, waiting, self.clock.now())
+            now = self.clock.now()
+            for entry, missing, message in verdicts:
+                run_id = entry.run.id
+                if self._waiting.get(run_id) is not entry:
+                    continue  # cancelled or released meanwhile
+                if not missing:
+                    del self._waiting[run_id]
+                    self._deps_met.add(run_id)
+                    self._arrive(entry.run, now)
+                elif message is not None:
+                    del self._waiting[run_id]
+                    self._dependency_timeout(entry, message)
+            self._pump()
+            if not self._dep_again:
+                return
+
+    def _dependency_verdicts(
+        self, waiting: list[_Waiting], now: datetime
+    ) -> list[tuple[_Waiting, list[str], str | None]]:
+        verdicts: list[tuple[_Waiting, list[str], str | None]] = []
+        for entry in waiting:
+            missing = unmet_dependencies(self.store, entry.job, entry.run)
+            message = None
+            if missing and now >= entry.deadline:
+                message = missing_message(self.store, entry.job, entry.run, missing)
+            verdicts.append((entry, missing, message))
+        return verdicts
+
+    def _dependency_timeout(self, entry: _Waiting, message: str) -> None:
+        run, job = entry.run, entry.job
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "job %s gave up waiting for its slot %s: %s",
+                job.id,
+                run.scheduled_for.isoformat(),
+                message,
+                extra=_extra(job.id, run.id),
+            )
+        done = self._finish_unstarted(run, job, RunStatus.SKIPPED, message)
+        # A run that never got its dependencies counts against the job's retries.
+        if run.attempt <= job.retries and not self._stopping:
+            self._spawn(self._retry(done, job))
+
+    def _dependency_wake(self) -> datetime | None:
+        if not self._waiting:
+            return None
+        earliest = min(w.deadline for w in self._waiting.values())
+        if not self.s.inline and self.s.poll is not None:
+            earliest = min(earliest, self._next_dep_poll)
+        return earliest
+
+    async def _write_now(self) -> None:
+        """Write pending run records, so store queries see the latest outcomes."""
+        if self.s.inline:
+            if self._dirty:
+                self._flush_inline()
+        elif self._dirty:
+            await self._flush()
+
+    def _load_triggers(self) -> dict[str, list[str]]:
+        finder = getattr(self.store, "triggered_jobs", None)
+        jobs = finder() if finder is not None else self.store.jobs()
+        return downstream_index(jobs)
+
+    async def _refresh_triggers(self) -> None:
+        self._downstream = await self._off_loop(self._load_triggers)
+
+    def _fire_triggers_soon(self, job_id: str) -> None:
+        names = self._downstream.get(job_id)
+        if names:
+            self._spawn(self._fire_triggers(list(names)))
+
+    async def _fire_triggers(self, names: list[str]) -> None:
+        await self._write_now()
+        started = await self._db(self._insert_triggered, names, self.clock.now())
+        for run, job in started:
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(
+                    "job %s triggered by %s",
+                    job.id,
+                    job.schedule.describe(),
+                    extra=_extra(job.id, run.id),
+                )
+        if started:
+            self._nudge()
+
+    def _insert_triggered(self, names: list[str], now: datetime) -> list[tuple[Run, Job]]:
+        started = []
+        for name in names:
+            try:
+                job = self.store.get_job(name)
+            except JobNotFound:
+                continue
+            run = triggered_run(self.store, job, now)
+            if run is None:
+                continue
+            # The slot is the upstream finish time, so a second node inserts nothing.
+            stored = self.store.add_run(run)
+            if stored is not None:
+                started.append((stored, job))
+        return started
 
     def _replace(self, job: Job, run: Run, now: datetime) -> None:
         for run_id in list(self._inflight.get(job.id, ())):
@@ -818,11 +992,12 @@ class Engine:
             )
         self._finish_unstarted(run, job, RunStatus.SKIPPED, f"skipped: {reason}")
 
-    def _finish_unstarted(self, run: Run, job: Job | None, status: RunStatus, why: str) -> None:
+    def _finish_unstarted(self, run: Run, job: Job | None, status: RunStatus, why: str) -> Run:
         # Skips come in storms when the engine is behind; each must cost much less than a run.
         done = _as_unstarted(run, status, self.clock.now(), why)
         self._save(done)
         self._emit(FINAL_EVENTS[status], done, job, why)
+        return done
 
     def _enqueue(self, run: Run, job: Job) -> None:
         self._inflight.setdefault(job.id, set()).add(run.id)
@@ -982,8 +1157,13 @@ class Engine:
             linger.add_done_callback(lambda _: self._release(active))
         else:
             self._release(active)
-        if status.retryable and run.attempt <= job.retries and not self._stopping:
+        retrying = status.retryable and run.attempt <= job.retries
+        if retrying and not self._stopping:
             self._spawn(self._retry(active.record(), job))
+        if self._waiting:
+            self._check_dependencies_soon()
+        if not retrying and not self._stopping:
+            self._fire_triggers_soon(job.id)
 
     def _log_outcome(self, run: Run) -> None:
         status = run.status
@@ -1048,6 +1228,12 @@ class Engine:
             self._jobs.pop(job_id, None)
         else:
             self._jobs[job_id] = job
+        for names in self._downstream.values():
+            if job_id in names:
+                names.remove(job_id)
+        if job is not None:
+            for name in downstream_index([job]):
+                self._downstream.setdefault(name, []).append(job_id)
         self._nudge()
 
     def request_cancel(self, run_ids: Iterable[str]) -> None:
@@ -1064,6 +1250,10 @@ class Engine:
         active = self._active.get(run_id)
         if active is not None:
             active.cancel(why)
+            return
+        entry = self._waiting.pop(run_id, None)
+        if entry is not None:
+            self._finish_unstarted(entry.run, entry.job, RunStatus.CANCELLED, why)
             return
         if self._drop_ready(run_id, why):
             return
@@ -1246,6 +1436,8 @@ class _Base:
         **settings: Any,
     ) -> Job:
         job = self._build_job(job_id, target, schedule, timezone=timezone, **settings)
+        if upstream_of(job):
+            check_new_job(self.store, job)
         now = self.clock.now()
         job = job.replace(next_run_at=job.schedule.next_after(now), created_at=now)
         job = self.store.add_job(job, replace=replace)
@@ -1290,6 +1482,8 @@ class _Base:
             origin=old.origin,
             created_at=old.created_at,
         )
+        if upstream_of(job):
+            check_new_job(self.store, job)
         job = self.store.update_job(job)
         self._notify(job.id, job)
         self._emit_job(EventType.JOB_MODIFIED, job.id, job)
@@ -1309,7 +1503,15 @@ class _Base:
         self._emit_job(EventType.JOB_PAUSED if paused else EventType.JOB_RESUMED, job.id, job)
         return job
 
-    def _remove_job(self, job_id: str) -> None:
+    def _remove_job(self, job_id: str, force: bool = False) -> None:
+        if not force:
+            self.store.get_job(job_id)
+            needed_by = check_removal(self.store, job_id)
+            if needed_by:
+                raise JobError(
+                    f"job {job_id!r} is needed by {', '.join(needed_by)}; "
+                    "pass force=True to remove it anyway"
+                )
         self.store.remove_job(job_id)
         self._notify(job_id, None)
         self._emit_job(EventType.JOB_REMOVED, job_id, None)
@@ -1514,9 +1716,12 @@ class Scheduler(_Base):
         """Change settings of a job; a new schedule recomputes its next run from now."""
         return self._modify_job(job_id, changes)
 
-    def remove_job(self, job_id: str) -> None:
-        """Remove a job and its pending runs; running runs finish, history is kept."""
-        self._remove_job(job_id)
+    def remove_job(self, job_id: str, *, force: bool = False) -> None:
+        """Remove a job and its pending runs; running runs finish, history is kept.
+
+        A job that others depend on is only removed with ``force=True``.
+        """
+        self._remove_job(job_id, force)
 
     def pause_job(self, job_id: str) -> Job:
         """Stop claiming slots of a job until resume_job."""
@@ -1637,9 +1842,12 @@ class AsyncScheduler(_Base):
         """Change settings of a job; a new schedule recomputes its next run from now."""
         return await self._call(self._modify_job, job_id, changes)
 
-    async def remove_job(self, job_id: str) -> None:
-        """Remove a job and its pending runs; running runs finish, history is kept."""
-        await self._call(self._remove_job, job_id)
+    async def remove_job(self, job_id: str, *, force: bool = False) -> None:
+        """Remove a job and its pending runs; running runs finish, history is kept.
+
+        A job that others depend on is only removed with ``force=True``.
+        """
+        await self._call(self._remove_job, job_id, force)
 
     async def pause_job(self, job_id: str) -> Job:
         """Stop claiming slots of a job until resume_job."""

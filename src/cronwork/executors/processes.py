@@ -13,8 +13,9 @@ JSON arguments and the run context. It imports the function, calls it (running t
 if it returns one) and writes ``{"ok": true}`` or ``{"ok": false, "error": <traceback>}`` to a
 dedicated pipe. The child's stdout and stderr share a second pipe whose last
 ``output_limit`` bytes become the run's output, as for commands (with ``capture_output`` off
-they are inherited instead). The return value is discarded: an `Outcome` has no place for it. Timeouts and cancels reuse the
-command machinery: SIGTERM to the group, SIGKILL after ``kill_grace``.
+they are inherited instead). The return value is discarded: an `Outcome` has no place for
+it. Timeouts and cancels reuse the command machinery: SIGTERM to the group, SIGKILL after
+``kill_grace``.
 
 Targets must be importable by reference: module-level functions, not lambdas or functions
 defined inside other functions. Arguments must be JSON (tuples arrive as lists). Functions

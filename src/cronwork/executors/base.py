@@ -22,12 +22,14 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, TextIO
+from typing import Any, Literal, Protocol, TextIO, TypeVar
 
 from cronwork.runs import RunStatus
 from cronwork.targets import Command
 
 logger = logging.getLogger("cronwork.executors")
+
+E = TypeVar("E", bound="BaseExecution")
 
 
 # Guards the lazy creation of a context's cancel event (rare: only waiters and cancels).
@@ -202,6 +204,9 @@ class BaseExecution:
     Subclasses start their work in ``__init__`` (after calling this one) and implement
     ``_stop``, which must eventually call ``_finish``.
     """
+
+    # Set by the subclasses whose work runs as an asyncio task (see TaskExecutor).
+    task: asyncio.Task[None]
 
     def __init__(self, invocation: Invocation, on_overdue: Callable[[], None] | None) -> None:
         self.invocation = invocation
@@ -404,3 +409,35 @@ def capture_output(limit: int) -> Iterator[OutputTail]:
         yield tail
     finally:
         _SINK.reset(token)
+
+
+class TaskExecutor:
+    """Bookkeeping shared by executors whose executions run as asyncio tasks.
+
+    Subclasses check ``_open()`` before starting, hand each new execution to ``_track`` and
+    end ``shutdown`` with ``_stop_running``.
+    """
+
+    name = "task"
+
+    def __init__(self) -> None:
+        self._running: set[Any] = set()
+        self._closed = False
+
+    def _open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"the {self.name} executor is shut down")
+
+    def _track(self, execution: E) -> E:
+        self._running.add(execution)
+        execution.task.add_done_callback(lambda _: self._running.discard(execution))
+        return execution
+
+    async def _stop_running(self, wait: bool) -> None:
+        """Refuse new runs; wait for the running ones, or stop them when ``wait`` is False."""
+        self._closed = True
+        running = list(self._running)
+        if not wait:
+            for execution in running:
+                execution.cancel("executor shut down")
+        await asyncio.gather(*(execution.wait() for execution in running))

@@ -19,7 +19,14 @@ import signal
 from collections.abc import Callable
 
 from cronwork.errors import TargetError
-from cronwork.executors.base import BaseExecution, Invocation, Outcome, log_extra, logger
+from cronwork.executors.base import (
+    BaseExecution,
+    Invocation,
+    Outcome,
+    TaskExecutor,
+    log_extra,
+    logger,
+)
 from cronwork.runs import RunStatus
 from cronwork.targets import Command
 
@@ -293,35 +300,22 @@ class CommandExecution(GroupExecution):
         )
 
 
-class CommandExecutor:
+class CommandExecutor(TaskExecutor):
     """Runs `Command` targets as subprocesses."""
 
     name = "command"
-
-    def __init__(self) -> None:
-        self._running: set[CommandExecution] = set()
-        self._closed = False
 
     def start(
         self, invocation: Invocation, on_overdue: Callable[[], None] | None = None
     ) -> CommandExecution:
         """Spawn the command of ``invocation`` and return its execution."""
-        if self._closed:
-            raise RuntimeError("the command executor is shut down")
+        self._open()
         if not isinstance(invocation.target, Command):
             raise TargetError(
                 f"the command executor runs Command targets, not {invocation.target!r}"
             )
-        execution = CommandExecution(invocation, on_overdue)
-        self._running.add(execution)
-        execution.task.add_done_callback(lambda _: self._running.discard(execution))
-        return execution
+        return self._track(CommandExecution(invocation, on_overdue))
 
     async def shutdown(self, wait: bool = True) -> None:
         """Refuse new runs; wait for running commands, or stop them when ``wait`` is False."""
-        self._closed = True
-        running = list(self._running)
-        if not wait:
-            for execution in running:
-                execution.cancel("executor shut down")
-        await asyncio.gather(*(execution.wait() for execution in running))
+        await self._stop_running(wait)

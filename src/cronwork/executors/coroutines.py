@@ -18,6 +18,7 @@ from cronwork.executors.base import (
     Invocation,
     Outcome,
     OutputTail,
+    TaskExecutor,
     call_kwargs,
     format_error,
     install_output_router,
@@ -91,41 +92,31 @@ class CoroutineExecution(BaseExecution):
         self._finish(Outcome(status, error=reason, lingering=self._lingering))
 
 
-class CoroutineExecutor:
+class CoroutineExecutor(TaskExecutor):
     """Runs coroutine functions (and other async callables) on the running event loop."""
 
     name = "async"
 
     def __init__(self, cancel_grace: float = 1.0) -> None:
+        super().__init__()
         self._cancel_grace = cancel_grace
-        self._running: set[CoroutineExecution] = set()
-        self._closed = False
         self._routing = False
 
     def start(
         self, invocation: Invocation, on_overdue: Callable[[], None] | None = None
     ) -> CoroutineExecution:
         """Create the task for ``invocation`` and return its execution."""
-        if self._closed:
-            raise RuntimeError("the async executor is shut down")
+        self._open()
         if isinstance(invocation.target, Command) or not callable(invocation.target):
             raise TargetError(f"the async executor cannot run {invocation.target!r}")
         if not self._routing:
             self._routing = True
             install_output_router()
-        execution = CoroutineExecution(invocation, on_overdue, self._cancel_grace)
-        self._running.add(execution)
-        execution.task.add_done_callback(lambda _: self._running.discard(execution))
-        return execution
+        return self._track(CoroutineExecution(invocation, on_overdue, self._cancel_grace))
 
     async def shutdown(self, wait: bool = True) -> None:
         """Refuse new runs; wait for running tasks, or cancel them when ``wait`` is False."""
-        self._closed = True
-        running = list(self._running)
-        if not wait:
-            for execution in running:
-                execution.cancel("executor shut down")
-        await asyncio.gather(*(execution.wait() for execution in running))
+        await self._stop_running(wait)
         if self._routing:
             self._routing = False
             remove_output_router()

@@ -43,6 +43,7 @@ from cronwork.executors.base import (
     Invocation,
     Outcome,
     RunContext,
+    TaskExecutor,
     format_error,
     wants_ctx,
 )
@@ -232,21 +233,16 @@ class ProcessExecution(GroupExecution):
         return Outcome(RunStatus.FAILED, output=printed, error=str(report.get("error")))
 
 
-class ProcessExecutor:
+class ProcessExecutor(TaskExecutor):
     """Runs importable functions, each in a new child process and process group."""
 
     name = "process"
-
-    def __init__(self) -> None:
-        self._running: set[ProcessExecution] = set()
-        self._closed = False
 
     def start(
         self, invocation: Invocation, on_overdue: Callable[[], None] | None = None
     ) -> ProcessExecution:
         """Spawn a process for ``invocation``; raise TargetError if it cannot cross processes."""
-        if self._closed:
-            raise RuntimeError("the process executor is shut down")
+        self._open()
         target = invocation.target
         if isinstance(target, Command):
             raise TargetError("the process executor runs functions; use the command executor")
@@ -273,16 +269,8 @@ class ProcessExecutor:
             raise TargetError(
                 f"arguments of {module}:{qualname} must be JSON to cross into a process: {exc}"
             ) from None
-        execution = ProcessExecution(invocation, on_overdue, payload)
-        self._running.add(execution)
-        execution.task.add_done_callback(lambda _: self._running.discard(execution))
-        return execution
+        return self._track(ProcessExecution(invocation, on_overdue, payload))
 
     async def shutdown(self, wait: bool = True) -> None:
         """Refuse new runs; wait for running processes, or stop them when ``wait`` is False."""
-        self._closed = True
-        running = list(self._running)
-        if not wait:
-            for execution in running:
-                execution.cancel("executor shut down")
-        await asyncio.gather(*(execution.wait() for execution in running))
+        await self._stop_running(wait)

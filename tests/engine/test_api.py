@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import START, run_async
+from enginekit import START, run_async
 
 from cronwork import (
     AsyncScheduler,

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import START, run_async
+from enginekit import START, run_async
 
 from cronwork import AsyncScheduler, JobError, RunStatus, Scheduler, after, on_failure, on_finish
 from cronwork.testing import FakeClock

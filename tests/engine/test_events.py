@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 
 import pytest
-from conftest import START, run_async
+from enginekit import START, run_async
 
 from cronwork import AsyncScheduler, CronworkError, Event
 from cronwork.testing import FakeClock

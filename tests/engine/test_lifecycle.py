@@ -8,7 +8,7 @@ import time
 from datetime import timedelta
 
 import psutil
-from conftest import START, run_async
+from enginekit import START, run_async
 
 from cronwork import AsyncScheduler, Command, RunStatus, Scheduler
 from cronwork.stores import MemoryStore

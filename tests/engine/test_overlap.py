@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from conftest import START, run_async
+from enginekit import START, run_async
 
 from cronwork import AsyncScheduler, Run, RunStatus
 from cronwork.testing import FakeClock

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 
-from conftest import START, run_async
+from enginekit import START, run_async
 
 from cronwork import AsyncScheduler, RunStatus
 from cronwork.policies import retry_delay

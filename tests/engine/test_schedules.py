@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from conftest import START, run_async
+from enginekit import START, run_async
 
 from cronwork import AsyncScheduler, RunStatus
 from cronwork.testing import FakeClock

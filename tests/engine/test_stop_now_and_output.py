@@ -8,7 +8,7 @@ import threading
 import time
 from datetime import timedelta
 
-from conftest import START, run_async
+from enginekit import START, run_async
 
 from cronwork import AsyncScheduler, RunStatus, Scheduler
 from cronwork.testing import FakeClock

@@ -6,7 +6,7 @@ import asyncio
 import threading
 from datetime import timedelta
 
-from conftest import START, run_async
+from enginekit import START, run_async
 
 from cronwork import AsyncScheduler, RunStatus
 from cronwork.testing import FakeClock

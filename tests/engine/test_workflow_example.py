@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import START
+from enginekit import START
 
 from cronwork import RunStatus, Scheduler
 from cronwork.testing import FakeClock

@@ -110,19 +110,25 @@ def start_worker(
     folder: Path, path: Path, node: str, lease: float, *extra: str
 ) -> subprocess.Popen[str]:
     """Start a Scheduler process on the SQLite file ``path``; return once it runs."""
-    proc = subprocess.Popen(
-        [sys.executable, str(folder / "worker.py"), str(path), node, str(lease), *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=worker_env(folder),
-    )
-    assert proc.stdout is not None and proc.stderr is not None
+    # stderr goes to a file, not a pipe: a worker that logs thousands of lost runs at start
+    # would otherwise fill the pipe and block before it says "started".
+    errors = folder / f"{node}.stderr"
+    with errors.open("w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, str(folder / "worker.py"), str(path), node, str(lease), *extra],
+            stdout=subprocess.PIPE,
+            stderr=sink,
+            text=True,
+            env=worker_env(folder),
+        )
+    assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], 30)
     line = proc.stdout.readline() if ready else ""
     if line.strip() != "started":
         proc.kill()
-        raise AssertionError(f"worker {node} did not start in 30s: {line!r} {proc.stderr.read()}")
+        proc.wait()
+        tail = errors.read_text()[-2000:]
+        raise AssertionError(f"worker {node} did not start in 30s: {line!r} {tail}")
     return proc
 
 

@@ -1,0 +1,34 @@
+"""Helpers for engine tests: a known start instant, async test bodies, real-time waits.
+
+A module of its own (not conftest) so that test modules and the child processes they start
+import it by a name no other test folder uses."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an ``async def`` test body with asyncio.run (no plugin needed)."""
+
+    @functools.wraps(test)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(asyncio.wait_for(test(*args, **kwargs), 30))
+
+    return wrapper
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait (in real time) until ``check()`` is true."""
+    give_up = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > give_up:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.001)

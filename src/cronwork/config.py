@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cronwork.errors import ConfigError, CronworkError
-from cronwork.jobs import JOB_ID, Job, make_job
+from cronwork.jobs import JOB_ID, POLICY_SETTINGS, RUN_SETTINGS, Job, make_job
 from cronwork.targets import IMPORT_PATH, Command, Target, TaskRegistry, import_target
 
 __all__ = [
@@ -48,28 +48,13 @@ JOB_KEYS = (
     "id",
     "schedule",
     *TARGET_KEYS,
-    "args",
-    "kwargs",
     "cwd",
     "env",
     "shell",
-    "timeout",
-    "on_timeout",
-    "retries",
-    "retry_backoff",
-    "retry_backoff_max",
-    "overlap",
-    "max_instances",
-    "misfire",
-    "misfire_grace",
-    "start_at",
-    "end_at",
-    "jitter",
+    *POLICY_SETTINGS,
+    *RUN_SETTINGS,
     "depends_on",
-    "dependency_timeout",
     "tz",
-    "tags",
-    "executor",
     "enabled",
 )
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -655,25 +640,7 @@ def _label(job_id: str) -> str:
 
 
 # Keys passed to make_job as they are (after the type check below).
-_MAKE_JOB_KEYS = (
-    "args",
-    "kwargs",
-    "timeout",
-    "on_timeout",
-    "retries",
-    "retry_backoff",
-    "retry_backoff_max",
-    "overlap",
-    "max_instances",
-    "misfire",
-    "misfire_grace",
-    "start_at",
-    "end_at",
-    "jitter",
-    "dependency_timeout",
-    "tags",
-    "executor",
-)
+_MAKE_JOB_KEYS = (*POLICY_SETTINGS, *RUN_SETTINGS)
 
 _TYPES: dict[str, str] = {
     "args": "list",

@@ -17,6 +17,25 @@ from cronwork.timing import Schedule
 
 JOB_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@/-]{0,199}$")
 
+# The settings make_job takes besides id, target and schedule: the one list the faces (the
+# scheduler's modify_job, job files) share.
+POLICY_SETTINGS = (
+    "timeout",
+    "on_timeout",
+    "retries",
+    "retry_backoff",
+    "retry_backoff_max",
+    "overlap",
+    "max_instances",
+    "misfire",
+    "misfire_grace",
+    "start_at",
+    "end_at",
+    "jitter",
+    "dependency_timeout",
+)
+RUN_SETTINGS = ("args", "kwargs", "tags", "executor")
+
 DEFAULT_RETRY_BACKOFF = timedelta(seconds=10)
 DEFAULT_RETRY_BACKOFF_MAX = timedelta(hours=1)
 DEFAULT_MISFIRE_GRACE = timedelta(seconds=30)

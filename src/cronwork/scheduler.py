@@ -55,7 +55,7 @@ from cronwork.executors import (
     default_executor_name,
     format_error,
 )
-from cronwork.jobs import Job, make_job, validate_job
+from cronwork.jobs import POLICY_SETTINGS, RUN_SETTINGS, Job, make_job, validate_job
 from cronwork.policies import Overlap, retry_delay
 from cronwork.runs import Run, RunStatus, due_time
 from cronwork.stores import MemoryStore, Store, open_store
@@ -92,26 +92,7 @@ FLUSH_AT = 500
 MIN_SLEEP = timedelta(milliseconds=10)
 
 # Settings of make_job that modify_job accepts and copies from the current job.
-_SETTINGS = (
-    "timeout",
-    "on_timeout",
-    "retries",
-    "retry_backoff",
-    "retry_backoff_max",
-    "overlap",
-    "max_instances",
-    "misfire",
-    "misfire_grace",
-    "start_at",
-    "end_at",
-    "jitter",
-    "args",
-    "kwargs",
-    "tags",
-    "executor",
-    "depends_on",
-    "dependency_timeout",
-)
+_SETTINGS = (*POLICY_SETTINGS, *RUN_SETTINGS, "depends_on")
 _SCHEDULE_SETTINGS = frozenset({"schedule", "start_at", "end_at", "jitter", "timezone"})
 _MODIFIABLE = frozenset({*_SETTINGS, "target", "schedule", "timezone", "paused"})
 

@@ -299,10 +299,18 @@ def add(
     _say(f"added {job.id}: {job.target.describe()} — next run {when(job.next_run_at)}")
 
 
-@app.command(name="remove", epilog=_examples("cronwork remove backup"))
-def remove(job_id: JobIdArgument, store: StoreOption = None) -> None:
-    """Remove a job; its run history stays."""
-    _scheduler(store).remove_job(job_id)
+@app.command(
+    name="remove", epilog=_examples("cronwork remove backup", "cronwork remove extract --force")
+)
+def remove(
+    job_id: JobIdArgument,
+    force: Annotated[
+        bool, typer.Option("--force", help="Remove it even if other jobs depend on it.")
+    ] = False,
+    store: StoreOption = None,
+) -> None:
+    """Remove a job; its run history stays. A job others depend on needs --force."""
+    _scheduler(store).remove_job(job_id, force=force)
     _say(f"removed {job_id}")
 
 

@@ -61,7 +61,7 @@ from cronwork.runs import Run, RunStatus, due_time
 from cronwork.stores import MemoryStore, Store, open_store
 from cronwork.stores.base import Claim
 from cronwork.stores.memory import field_copier
-from cronwork.targets import Command, TaskRegistry, make_target, resolve_target
+from cronwork.targets import Command, Target, TaskRegistry, make_target, resolve_target
 
 __all__ = ["AsyncScheduler", "Scheduler"]
 
@@ -721,15 +721,21 @@ class Engine:
 
     def _check_targets(self, now: datetime) -> None:
         """Set aside jobs whose target cannot be resolved here; restore those that can again."""
-        for job in self.store.jobs():
+        # Each distinct target is resolved once, and only broken jobs and jobs of a failing
+        # target are loaded: loading all 100k jobs of a big store took most of a 4-5 s start,
+        # and every 30 s it held the store thread, and with it claims, for as long.
+        errors: dict[tuple[str, str], str | None] = {}
+        for kind, ref in self.store.named_targets():
+            errors[kind, ref] = self._target_error(Target(kind, ref))  # type: ignore[arg-type]
+        failing = [pair for pair, error in errors.items() if error is not None]
+        for job in self.store.jobs_to_check(failing):
             target = job.target
             if job.broken is None and (target.func is not None or target.command is not None):
                 continue
-            try:
-                resolve_target(target, self.s.tasks)
-                error = None
-            except TargetError as exc:
-                error = str(exc)
+            pair = (target.kind, target.ref)
+            if pair not in errors or target.func is not None or target.command is not None:
+                errors[pair] = self._target_error(target)
+            error = errors[pair]
             if error == job.broken:
                 continue
             if error is not None:
@@ -746,6 +752,13 @@ class Engine:
                 continue
             if self.s.listeners.wants(kind):
                 self.s.listeners.emit(Event(kind, job.id, now, job=fixed, detail=error))
+
+    def _target_error(self, target: Target) -> str | None:
+        try:
+            resolve_target(target, self.s.tasks)
+        except TargetError as exc:
+            return str(exc)
+        return None
 
     async def _handle_lost(self, lost: Sequence[Run]) -> None:
         for run in lost:
@@ -1188,6 +1201,12 @@ class Engine:
             trigger="retry",
         )
         stored = await self._db(self.store.add_run, attempt)
+        if stored is None and run.status is RunStatus.LOST:
+            # expire_leases inserted the retry in the same transaction as the expiry, so a
+            # crash could not drop it; it is announced here all the same.
+            stored = await self._db(self._inserted_retry, run)
+            if stored is not None and stored.due_at is not None and stored.created_at:
+                delay = stored.due_at - stored.created_at
         if stored is None:
             return  # another node retried this slot already
         logger.info(
@@ -1200,6 +1219,12 @@ class Engine:
         )
         self._emit(EventType.RUN_RETRIED, stored, job, f"after {delay.total_seconds():.3g}s")
         self._nudge()
+
+    def _inserted_retry(self, run: Run) -> Run | None:
+        for waiting in self.store.runs(run.job_id, RunStatus.SCHEDULED, limit=1000):
+            if waiting.scheduled_for == run.scheduled_for and waiting.attempt == run.attempt + 1:
+                return waiting
+        return None
 
     # -- requests from the faces ----------------------------------------------------------
 

@@ -327,3 +327,29 @@ def test_jobs_with_the_same_schedule_text_load_fresh_from_another_process(path: 
         assert got.schedule.upcoming(3, T0) == originals[got.id].schedule.upcoming(3, T0), got.id
     writer.close()
     reader.close()
+
+
+# -- with the engine -------------------------------------------------------------------
+
+
+def test_a_run_lost_by_a_dead_node_is_announced_as_retried(store: SqliteStore) -> None:
+    from cronwork import Scheduler
+    from cronwork.events import Event, EventType
+    from cronwork.testing import FakeClock
+
+    store.add_job(job("a", "every 1h", retries=2, next_run_at=T0))
+    (claimed,) = store.claim(T0, timedelta(0), "dead-node", LEASE).runs
+    clock = FakeClock(T0 + LEASE * 2)
+    scheduler = Scheduler(store=store, clock=clock)
+    seen: list[Event] = []
+    scheduler.on(EventType.RUN_LOST, seen.append)
+    scheduler.on(EventType.RUN_RETRIED, seen.append)
+    scheduler.start()
+    try:
+        scheduler.idle(runs=False)
+    finally:
+        scheduler.shutdown()
+    assert [e.type for e in seen] == [EventType.RUN_LOST, EventType.RUN_RETRIED]
+    retry = seen[1].run
+    assert retry is not None and retry.id != claimed.id
+    assert (retry.scheduled_for, retry.attempt, retry.trigger) == (T0, 2, "retry")

@@ -154,6 +154,32 @@ def test_broken_flag_round_trips_and_clears(store: Store) -> None:
     assert store.get_job("a").broken is None
 
 
+def test_start_up_checks_read_named_targets_once_and_only_the_jobs_concerned(
+    store: Store,
+) -> None:
+    store.add_job(job("a", target="os.path:join"))
+    store.add_job(job("b", target="os.path:join"))
+    store.add_job(job("c", target="json:dumps"))
+    store.add_job(job("d", target=Command(("true",))))
+    store.add_job(job("e", target="json:loads", broken="was broken"))
+    assert store.named_targets() == [
+        ("call", "json:dumps"),
+        ("call", "json:loads"),
+        ("call", "os.path:join"),
+    ]
+    checked = store.jobs_to_check([("call", "os.path:join")])
+    assert [j.id for j in checked] == ["a", "b", "e"]
+    assert [j.id for j in store.jobs_to_check([])] == ["e"]
+
+
+def test_triggered_jobs_are_found_without_the_others(store: Store) -> None:
+    store.add_job(job("up", next_run_at=None))
+    store.add_job(job("down", "after up", next_run_at=None))
+    store.add_job(job("fail", "on_failure up, down", next_run_at=None))
+    store.add_job(job("afternoon", "every day at 15:00", next_run_at=None))
+    assert [j.id for j in store.triggered_jobs()] == ["down", "fail"]
+
+
 def test_callable_targets_are_refused_by_persistent_stores(store: Store) -> None:
     lambda_job = job("a").replace(target=make_target(lambda: None))
     if store.url.startswith("memory"):

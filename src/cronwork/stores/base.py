@@ -76,6 +76,23 @@ class Store(Protocol):
         """Earliest instant anything becomes due: a job's next slot or an unowned run."""
         ...
 
+    def named_targets(self) -> list[tuple[str, str]]:
+        """The distinct (kind, ref) of stored jobs whose target is found by name.
+
+        Those are ``call`` (an import path) and ``task`` (a registered name) targets not
+        already resolved in this process: what an engine checks at start, once per target
+        rather than once per job.
+        """
+        ...
+
+    def jobs_to_check(self, targets: Sequence[tuple[str, str]]) -> list[Job]:
+        """Broken jobs, and jobs whose named target is one of ``targets``, ordered by id."""
+        ...
+
+    def triggered_jobs(self) -> list[Job]:
+        """Jobs with a trigger schedule (``after ...``, ``on_failure ...``, ``on_finish ...``)."""
+        ...
+
     # -- claiming and running -----------------------------------------------------------
 
     def claim(

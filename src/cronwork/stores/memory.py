@@ -17,6 +17,8 @@ from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound
 from cronwork.jobs import Job
 from cronwork.runs import Run, RunStatus, due_time
 from cronwork.stores.base import Claim, is_active, plan_claim, retry_of
+from cronwork.targets import Target
+from cronwork.timing.triggers import TriggeredSchedule
 
 _UNFINISHED = (RunStatus.SCHEDULED, RunStatus.RUNNING)
 
@@ -188,6 +190,14 @@ def _slot_key(scheduled_for: datetime, attempt: int) -> datetime | str:
     return f"{(scheduled_for - _EPOCH) // _MICRO}#{attempt}"
 
 
+def _named(target: Target) -> bool:
+    return target.kind in ("call", "task") and target.func is None and target.command is None
+
+
+def _is_triggered(job: Job) -> bool:
+    return isinstance(job.schedule, TriggeredSchedule)
+
+
 class MemoryStore:
     """Jobs and runs in process memory; everything is lost when the process ends.
 
@@ -275,6 +285,31 @@ class MemoryStore:
         """Return every job, ordered by id."""
         with self._lock:
             return [self._jobs[k] for k in sorted(self._jobs)]
+
+    def named_targets(self) -> list[tuple[str, str]]:
+        """Distinct (kind, ref) of jobs whose target is found by name, not held as a function."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        return sorted({(j.target.kind, j.target.ref) for j in jobs if _named(j.target)})
+
+    def jobs_to_check(self, targets: Sequence[tuple[str, str]]) -> list[Job]:
+        """Broken jobs, and jobs whose named target is one of ``targets``, ordered by id."""
+        wanted = set(targets)
+        with self._lock:
+            jobs = list(self._jobs.values())
+        found = [
+            j
+            for j in jobs
+            if j.broken is not None
+            or (_named(j.target) and (j.target.kind, j.target.ref) in wanted)
+        ]
+        return sorted(found, key=lambda j: j.id)
+
+    def triggered_jobs(self) -> list[Job]:
+        """Jobs with a trigger schedule."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        return sorted((j for j in jobs if _is_triggered(j)), key=lambda j: j.id)
 
     def next_wakeup(self) -> datetime | None:
         """Earliest instant anything becomes due."""

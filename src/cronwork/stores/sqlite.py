@@ -32,6 +32,7 @@ from cronwork.stores.rows import (
     to_micros,
     with_id,
 )
+from cronwork.timing.triggers import TriggeredSchedule
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
@@ -286,6 +287,23 @@ class SqliteStore:
         """Return every stored job, ordered by id; unparsable ones come back broken."""
         with self._read() as conn:
             return [self._job(row) for row in conn.execute(Q["jobs_all"])]
+
+    def named_targets(self) -> list[tuple[str, str]]:
+        """The distinct (kind, ref) of stored jobs whose target is found by name."""
+        with self._read() as conn:
+            return sorted((kind, ref) for kind, ref in conn.execute(Q["named_targets"]))
+
+    def jobs_to_check(self, targets: Sequence[tuple[str, str]]) -> list[Job]:
+        """Broken jobs, and jobs whose named target is one of ``targets``, ordered by id."""
+        document = batch([list(pair) for pair in targets])
+        with self._read() as conn:
+            return [self._job(row) for row in conn.execute(Q["jobs_to_check"], (document,))]
+
+    def triggered_jobs(self) -> list[Job]:
+        """Jobs with a trigger schedule, without loading every job."""
+        with self._read() as conn:
+            jobs = [self._job(row) for row in conn.execute(Q["jobs_triggered_maybe"])]
+        return [job for job in jobs if isinstance(job.schedule, TriggeredSchedule)]
 
     def next_wakeup(self) -> datetime | None:
         """Earliest instant anything becomes due: a job's next slot or an unowned run."""

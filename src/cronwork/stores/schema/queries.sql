@@ -36,6 +36,23 @@ SELECT * FROM jobs WHERE id = ?
 -- name: jobs_all
 SELECT * FROM jobs ORDER BY id
 
+-- name: named_targets
+SELECT DISTINCT target_kind, target_ref FROM jobs WHERE target_kind IN ('call', 'task')
+
+-- name: jobs_to_check
+-- Takes a JSON array of [kind, ref] pairs.
+SELECT * FROM jobs
+WHERE broken IS NOT NULL
+   OR (target_kind, target_ref) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))
+ORDER BY id
+
+-- name: jobs_triggered_maybe
+-- Trigger schedules are stored as "after ...", "on_failure ...", "on_finish ..."; the store
+-- parses the rows this finds and keeps the real trigger schedules.
+SELECT * FROM jobs
+WHERE ltrim(schedule_text) LIKE 'after%' OR ltrim(schedule_text) LIKE 'on_f%'
+ORDER BY id
+
 -- name: jobs_due
 SELECT * FROM jobs
 WHERE paused = 0 AND broken IS NULL AND next_run_at IS NOT NULL AND next_run_at <= ?

@@ -547,11 +547,10 @@ class Engine:
 
     async def _run(self) -> None:
         s = self.s
-        # When the store next has something to claim; None means "look now". With the memory
-        # store, wake-ups for a run in the heap skip the store altogether: with slots spread
-        # evenly the loop wakes for nearly every run, and a claim plus next_wakeup per wake-up
-        # cost more than the run itself. A shared store is looked at on every wake-up, as
-        # before: other nodes compete for its slots, and who claims when decides the split.
+        # When the store next has something to claim; None means "look now". Wake-ups for a
+        # run already in the heap skip the store: with slots spread evenly the loop wakes for
+        # nearly every run, and a claim per wake-up costs more than the run itself (on SQLite,
+        # a transaction and an fsync each). Changes by other processes are seen at each poll.
         claim_at: datetime | None = None
         while not self._stopping:
             woken, self._look = self._look, False
@@ -560,7 +559,6 @@ class Engine:
             full = False
             look = (
                 woken
-                or not s.inline
                 or claim_at is None
                 or now >= claim_at
                 or (s.poll is not None and now >= self._next_poll)
@@ -623,9 +621,7 @@ class Engine:
         # Claiming each slot as soon as it enters the horizon would mean a claim per slot;
         # waiting a little longer takes CLAIM_BATCH worth of slots at once. Not much more:
         # a claim holds the loop, and half a second of slots at 5k runs/s held it for 60 ms.
-        at = upcoming - self.s.horizon
-        if self.s.inline:
-            at += min(self.s.horizon / 2, CLAIM_BATCH)
+        at = upcoming - self.s.horizon + min(self.s.horizon / 2, CLAIM_BATCH)
         if at <= now and not claimed:
             at = now + MIN_SLEEP
         return at

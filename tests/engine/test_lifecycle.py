@@ -47,7 +47,7 @@ def test_sync_scheduler_can_start_again(clock: FakeClock) -> None:
 async def test_shutdown_hands_back_claimed_runs(clock: FakeClock) -> None:
     store = MemoryStore()
     first = AsyncScheduler(store, clock=clock, timezone="UTC")
-    await first.add_job("j", print, START + timedelta(seconds=30, milliseconds=500))
+    await first.add_job("j", print, START + timedelta(seconds=30, milliseconds=100))
     await first.start()
     clock.set(START + timedelta(seconds=30))  # inside the look-ahead: claimed, not yet due
     await first.idle()

@@ -1516,8 +1516,8 @@ class _Base:
             needed_by = check_removal(self.store, job_id)
             if needed_by:
                 raise JobError(
-                    f"job {job_id!r} is needed by {', '.join(needed_by)}; "
-                    "pass force=True to remove it anyway"
+                    f"job {job_id!r} is needed by {', '.join(needed_by)}; to remove it "
+                    "anyway pass force=True (cronwork remove --force)"
                 )
         self.store.remove_job(job_id)
         self._notify(job_id, None)

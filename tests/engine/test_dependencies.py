@@ -174,7 +174,8 @@ def test_removing_a_needed_job_needs_force() -> None:
         s.add_job("extract", print, "every 1h")
         s.add_job("load", print, "every 1h", depends_on=["extract"])
         s.add_job("report", print, after("extract"))
-        with pytest.raises(JobError, match="'extract' is needed by load, report; pass force"):
+        needed = r"'extract' is needed by load, report; to remove it anyway pass force=True"
+        with pytest.raises(JobError, match=needed):
             s.remove_job("extract")
         assert s.get_job("extract")
         s.remove_job("extract", force=True)

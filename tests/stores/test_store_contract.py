@@ -621,8 +621,10 @@ def test_claim_returns_the_jobs_it_advanced(store: Store) -> None:
     store.add_job(job("b", "every 10s", next_run_at=at(100)))
     taken = claim(store, T0)
     assert set(taken.jobs) == {"a"}
-    assert taken.jobs["a"] == store.get_job("a")
-    assert taken.jobs["a"].next_run_at == at(10)
+    current = store.get_job("a")
+    assert current.next_run_at == at(10)
+    # The definition, whatever next_run_at it carries.
+    assert taken.jobs["a"].replace(next_run_at=None) == current.replace(next_run_at=None)
 
 
 def test_jobs_sharing_a_hashed_schedule_text_keep_their_own_times(store: Store) -> None:

@@ -23,9 +23,10 @@ from cronwork.runs import Run, RunStatus
 class Claim:
     """What one claim took: runs to execute now or soon, and slots recorded as missed.
 
-    ``jobs`` holds the jobs whose slots the claim planned, as stored after it (with their new
-    ``next_run_at``), so the engine need not read them again; runs adopted from other
-    sources (manual triggers, retries) may have no entry.
+    ``jobs`` holds the definitions of the jobs whose slots the claim planned, so the engine
+    need not read them again. Their ``next_run_at`` may predate the claim (a store may keep
+    it apart to avoid copying every job on every claim): ``get_job`` has the current one.
+    Runs adopted from other sources (manual triggers, retries) may have no entry.
     """
 
     runs: list[Run] = field(default_factory=list)

@@ -56,10 +56,10 @@ from cronwork.executors import (
     format_error,
 )
 from cronwork.jobs import POLICY_SETTINGS, RUN_SETTINGS, Job, make_job, validate_job
-from cronwork.policies import Overlap, retry_delay
+from cronwork.policies import Overlap
 from cronwork.runs import Run, RunStatus, due_time
 from cronwork.stores import MemoryStore, Store, open_store
-from cronwork.stores.base import Claim
+from cronwork.stores.base import Claim, retry_of
 from cronwork.stores.memory import field_copier
 from cronwork.targets import Command, Target, TaskRegistry, make_target, resolve_target
 
@@ -383,17 +383,7 @@ class Engine:
 
     def wake(self) -> None:
         """Make the loop look at the store now; callable from any thread."""
-        loop = self.loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._nudge()
-        else:
-            loop.call_soon_threadsafe(self._nudge)
+        self.call_soon(self._nudge)
 
     def _nudge(self) -> None:
         # Something changed (a job, a request, a retry): the loop must look at the store, not
@@ -1189,16 +1179,10 @@ class Engine:
 
     async def _retry(self, run: Run, job: Job) -> None:
         now = self.clock.now()
-        delay = retry_delay(job, run.attempt, f"{job.id}|{run.scheduled_for.isoformat()}")
-        attempt = Run(
-            id="",
-            job_id=job.id,
-            scheduled_for=run.scheduled_for,
-            attempt=run.attempt + 1,
-            created_at=now,
-            due_at=now + delay,
-            trigger="retry",
-        )
+        attempt = retry_of(run, job, now)
+        if attempt is None:
+            return
+        delay = due_time(attempt) - now
         stored = await self._db(self.store.add_run, attempt)
         if stored is None and run.status is RunStatus.LOST:
             # expire_leases inserted the retry in the same transaction as the expiry, so a

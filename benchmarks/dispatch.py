@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchkit import child_env, lateness_summary, spawn
+
 WARMUP = 2.0
 
 
@@ -51,19 +50,7 @@ def peak_rss_mb() -> float:
 
 
 def summarize(lateness: list[float], runs: int, seconds: float) -> dict[str, float]:
-    lateness.sort()
-    n = len(lateness)
-
-    def pct(p: float) -> float:
-        return lateness[min(n - 1, int(p * n))] * 1000 if n else float("nan")
-
-    return {
-        "runs_per_s": runs / seconds,
-        "p50_ms": pct(0.50),
-        "p99_ms": pct(0.99),
-        "max_ms": lateness[-1] * 1000 if n else float("nan"),
-        "rss_mb": peak_rss_mb(),
-    }
+    return {**lateness_summary(lateness, runs, seconds), "rss_mb": peak_rss_mb()}
 
 
 def run_cronwork(n: int, seconds: float) -> dict[str, float]:
@@ -158,12 +145,6 @@ def import_time() -> dict[str, float]:
     return {"import_ms": best * 1000}
 
 
-def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
-    return env
-
-
 def child(kind: str, n: int, seconds: float) -> dict[str, float]:
     if kind == "cronwork":
         return run_cronwork(n, seconds)
@@ -172,21 +153,6 @@ def child(kind: str, n: int, seconds: float) -> dict[str, float]:
     if kind == "registered":
         return registered_rss(n)
     raise SystemExit(f"unknown kind {kind}")
-
-
-def spawn(kind: str, n: int, seconds: float) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", kind, str(n), str(seconds)],
-        capture_output=True,
-        text=True,
-        env=child_env(),
-        timeout=300,
-    )
-    if out.returncode != 0:
-        sys.stderr.write(out.stderr)
-        return {}
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
 
 
 def main() -> None:
@@ -206,7 +172,7 @@ def main() -> None:
     print("{:<12} {:>6} {:>9} {:>8} {:>8} {:>8} {:>7}".format(*header))
     for n in sizes:
         for peer in args.peers.split(","):
-            r = spawn(peer, n, args.seconds)
+            r = spawn(__file__, peer, n, args.seconds)
             if not r:
                 print(f"{peer:<12} {n:>6} failed")
                 continue
@@ -215,7 +181,7 @@ def main() -> None:
                 f"{r['p99_ms']:>8.1f} {r['max_ms']:>8.1f} {r['rss_mb']:>7.0f}",
                 flush=True,
             )
-    reg = spawn("registered", 100_000, 0)
+    reg = spawn(__file__, "registered", 100_000, 0)
     if reg:
         print(f"cronwork: {reg['jobs']:.0f} registered jobs, peak RSS {reg['rss_mb']:.0f} MB")
     print(f"cronwork: import cronwork {import_time()['import_ms']:.1f} ms (best of 5)")

@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchkit import lateness_summary, spawn
+
 WARMUP = 2.0
 TARGET = "persistent:noop"  # this file, imported by path in the child
 
@@ -33,19 +31,7 @@ def noop() -> None:
 
 
 def summarize(lateness: list[float], runs: int, recorded: int, seconds: float) -> dict[str, float]:
-    lateness.sort()
-    n = len(lateness)
-
-    def pct(p: float) -> float:
-        return lateness[min(n - 1, int(p * n))] * 1000 if n else float("nan")
-
-    return {
-        "runs_per_s": runs / seconds,
-        "p50_ms": pct(0.50),
-        "p99_ms": pct(0.99),
-        "max_ms": lateness[-1] * 1000 if n else float("nan"),
-        "recorded": recorded,
-    }
+    return {**lateness_summary(lateness, runs, seconds), "recorded": recorded}
 
 
 def _spread(n: int, i: int) -> str:
@@ -148,13 +134,6 @@ def startup(n: int, folder: Path) -> dict[str, float]:
     return {"startup_s": elapsed, "jobs": jobs}
 
 
-def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    parts = [str(ROOT / "src"), str(ROOT / "benchmarks"), env.get("PYTHONPATH")]
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, parts))
-    return env
-
-
 def child(kind: str, n: int, seconds: float) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -165,21 +144,6 @@ def child(kind: str, n: int, seconds: float) -> dict[str, float]:
         if kind == "startup":
             return startup(n, folder)
     raise SystemExit(f"unknown kind {kind}")
-
-
-def spawn(kind: str, n: int, seconds: float) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", kind, str(n), str(seconds)],
-        capture_output=True,
-        text=True,
-        env=child_env(),
-        timeout=300,
-    )
-    if out.returncode != 0:
-        sys.stderr.write(out.stderr[-3000:])
-        return {}
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
 
 
 def _ratio(a: float, b: float) -> str:
@@ -209,7 +173,7 @@ def main() -> None:
     results: dict[tuple[str, int], dict[str, float]] = {}
     for n in [int(r) for r in args.rates.split(",")]:
         for peer in args.peers.split(","):
-            r = spawn(peer, n, args.seconds)
+            r = spawn(__file__, peer, n, args.seconds)
             results[peer, n] = r
             if not r:
                 print(f"{peer:<12} {n:>8} failed")
@@ -227,7 +191,7 @@ def main() -> None:
                 "   (runs/s cronwork/APS; lateness APS/cronwork)"
             )
     if args.startup_jobs:
-        s = spawn("startup", args.startup_jobs, 0)
+        s = spawn(__file__, "startup", args.startup_jobs, 0)
         if s:
             print(
                 f"cronwork: Scheduler(store=sqlite).start() with {s['jobs']:.0f} stored jobs: "

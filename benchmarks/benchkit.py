@@ -1,0 +1,51 @@
+"""What the benchmark scripts share: lateness percentiles and one fresh process per case."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def lateness_summary(lateness: list[float], runs: int, seconds: float) -> dict[str, float]:
+    """Runs per second and p50/p99/max lateness in milliseconds (``lateness`` in seconds)."""
+    lateness.sort()
+    n = len(lateness)
+
+    def pct(p: float) -> float:
+        return lateness[min(n - 1, int(p * n))] * 1000 if n else float("nan")
+
+    return {
+        "runs_per_s": runs / seconds,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "max_ms": lateness[-1] * 1000 if n else float("nan"),
+    }
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a child: cronwork's source and the benchmarks importable."""
+    env = dict(os.environ)
+    parts = [str(ROOT / "src"), str(ROOT / "benchmarks"), env.get("PYTHONPATH")]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, parts))
+    return env
+
+
+def spawn(script: str, kind: str, n: int, seconds: float) -> dict[str, float]:
+    """Run ``script --child kind n seconds`` in a fresh process; its last line is JSON."""
+    out = subprocess.run(
+        [sys.executable, script, "--child", kind, str(n), str(seconds)],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=300,
+    )
+    if out.returncode != 0:
+        sys.stderr.write(out.stderr[-3000:])
+        return {}
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result

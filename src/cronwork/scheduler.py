@@ -272,6 +272,8 @@ class Engine:
         self._next_broken = now + BROKEN_CHECK_EVERY
         self._next_prune = now + PRUNE_EVERY
         self._next_poll = now if settings.poll is None else now + settings.poll
+        self._dispatch_timer: asyncio.TimerHandle | None = None
+        self._dispatch_at: datetime | None = None
         # Dependencies: runs waiting for upstream successes, runs whose wait is over, and
         # which trigger jobs (after/on_failure/on_finish) each job's end may start.
         self._waiting: dict[str, _Waiting] = {}
@@ -322,6 +324,8 @@ class Engine:
 
     async def _stop(self, wait: bool, timeout: float | None) -> None:
         self._stopping = True
+        if self._dispatch_timer is not None:
+            self._dispatch_timer.cancel()
         self._nudge()
         if self._main is not None:
             try:
@@ -593,6 +597,7 @@ class Engine:
         heap = self._heap
         for run in claim.runs:
             heapq.heappush(heap, (_order(run), run))
+        self._arm_dispatch()
 
     def _claim(self, now: datetime) -> tuple[Claim, dict[str, Job]]:
         s = self.s
@@ -770,6 +775,31 @@ class Engine:
 
     # -- dispatch -------------------------------------------------------------------------
 
+    def _arm_dispatch(self) -> None:
+        """On the real clock, start due runs from a timer of their own.
+
+        The main loop awaits the store (claims, lease renewals); runs falling due meanwhile
+        would wait for it. A fake clock moves only through sleep_until, so there the main
+        loop dispatches alone.
+        """
+        if type(self.clock) is not SystemClock or self._stopping or not self._heap:
+            return
+        due = self._heap[0][0][0]
+        if self._dispatch_at is not None and self._dispatch_at <= due:
+            return  # a timer that fires no later is set already
+        if self._dispatch_timer is not None:
+            self._dispatch_timer.cancel()
+        assert self.loop is not None
+        delay = max(0.0, (due - self.clock.now()).total_seconds())
+        self._dispatch_at = due
+        self._dispatch_timer = self.loop.call_later(delay, self._dispatch_from_timer)
+
+    def _dispatch_from_timer(self) -> None:
+        self._dispatch_timer = None
+        self._dispatch_at = None
+        if not self._stopping:
+            self._dispatch_due(self.clock.now())
+
     def _dispatch_due(self, now: datetime) -> None:
         heap = self._heap
         while heap and heap[0][0][0] <= now:
@@ -779,6 +809,7 @@ class Engine:
                 continue
             self._arrive(run, now)
         self._pump()
+        self._arm_dispatch()
 
     def _arrive(self, run: Run, now: datetime) -> None:
         job = self._jobs.get(run.job_id)

@@ -116,21 +116,28 @@ def previous_slot(store: Store, job: Job, run: Run) -> datetime | None:
     return job.created_at
 
 
-def unmet_dependencies(store: Store, job: Job, run: Run) -> list[str]:
-    """The ``depends_on`` ids with no successful run that finished after the previous slot."""
+def stale_dependencies(
+    store: Store, job: Job, run: Run
+) -> tuple[datetime | None, list[tuple[str, Run | None]]]:
+    """The previous slot, and each ``depends_on`` id lacking a success after it (with its last).
+
+    One pass over the store serves both the readiness check and the skip message.
+    """
     if not job.depends_on:
-        return []
+        return None, []
     since = previous_slot(store, job, run)
-    missing = []
+    stale: list[tuple[str, Run | None]] = []
     for name in job.depends_on:
         last = store.last_finished(name, RunStatus.SUCCEEDED)
-        if (
-            last is None
-            or last.finished_at is None
-            or (since is not None and last.finished_at <= since)
-        ):
-            missing.append(name)
-    return missing
+        finished = last.finished_at if last is not None else None
+        if finished is None or (since is not None and finished <= since):
+            stale.append((name, last))
+    return since, stale
+
+
+def unmet_dependencies(store: Store, job: Job, run: Run) -> list[str]:
+    """The ``depends_on`` ids with no successful run that finished after the previous slot."""
+    return [name for name, _ in stale_dependencies(store, job, run)[1]]
 
 
 def dependency_deadline(job: Job, run: Run, waiting_since: datetime) -> datetime:
@@ -148,12 +155,10 @@ def dependency_deadline(job: Job, run: Run, waiting_since: datetime) -> datetime
     return waiting_since + wait
 
 
-def missing_message(store: Store, job: Job, run: Run, missing: list[str]) -> str:
+def missing_message(since: datetime | None, stale: list[tuple[str, Run | None]]) -> str:
     """``skipped: dependency not met: extract (last success ...)`` for a run's error."""
     parts = []
-    since = previous_slot(store, job, run)
-    for name in missing:
-        last = store.last_finished(name, RunStatus.SUCCEEDED)
+    for name, last in stale:
         if last is None or last.finished_at is None:
             parts.append(f"{name} (no successful run yet)")
         else:
@@ -240,4 +245,4 @@ def check_new_job(store: Store, job: Job) -> None:
 
 def check_removal(store: Store, job_id: str) -> list[str]:
     """Ids of stored jobs that depend on ``job_id`` (so removing it would break them)."""
-    return [j.id for j in store.jobs() if job_id in upstream_of(j) and j.id != job_id]
+    return dependents({job.id: job for job in store.jobs()}, job_id)

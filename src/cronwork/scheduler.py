@@ -36,8 +36,8 @@ from cronwork.dependencies import (
     dependency_deadline,
     downstream_index,
     missing_message,
+    stale_dependencies,
     triggered_run,
-    unmet_dependencies,
     upstream_of,
 )
 from cronwork.errors import CronworkError, JobError, JobNotFound, TargetError
@@ -906,11 +906,11 @@ class Engine:
     ) -> list[tuple[_Waiting, list[str], str | None]]:
         verdicts: list[tuple[_Waiting, list[str], str | None]] = []
         for entry in waiting:
-            missing = unmet_dependencies(self.store, entry.job, entry.run)
+            since, stale = stale_dependencies(self.store, entry.job, entry.run)
             message = None
-            if missing and now >= entry.deadline:
-                message = missing_message(self.store, entry.job, entry.run, missing)
-            verdicts.append((entry, missing, message))
+            if stale and now >= entry.deadline:
+                message = missing_message(since, stale)
+            verdicts.append((entry, [name for name, _ in stale], message))
         return verdicts
 
     def _dependency_timeout(self, entry: _Waiting, message: str) -> None:

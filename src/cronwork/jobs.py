@@ -162,12 +162,6 @@ def ids(values: Iterable[str] | str | None) -> tuple[str, ...]:
     return tuple(values)
 
 
-def check_schedule(value: object, job_id: str) -> None:
-    """Raise JobError if ``value`` is not a Schedule (a helper for faces)."""
-    if not isinstance(value, Schedule):
-        raise ScheduleError(f"job {job_id!r}: not a schedule: {value!r}")
-
-
 def _duration(value: object, what: str, job_id: str, *, allow_zero: bool = False) -> timedelta:
     from cronwork.timing import parse_duration
 

@@ -945,9 +945,7 @@ class Engine:
             await self._flush()
 
     def _load_triggers(self) -> dict[str, list[str]]:
-        finder = getattr(self.store, "triggered_jobs", None)
-        jobs = finder() if finder is not None else self.store.jobs()
-        return downstream_index(jobs)
+        return downstream_index(self.store.triggered_jobs())
 
     async def _refresh_triggers(self) -> None:
         self._downstream = await self._off_loop(self._load_triggers)

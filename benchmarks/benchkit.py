@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,3 +51,19 @@ def spawn(script: str, kind: str, n: int, seconds: float) -> dict[str, float]:
         return {}
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
+
+
+class SubmitRecorder:
+    """An APScheduler listener for EVENT_JOB_SUBMITTED: when each slot was handed over."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[float, datetime]] = []
+
+    def __call__(self, event: object) -> None:
+        now = time.time()
+        for slot in event.scheduled_run_times:  # type: ignore[attr-defined]
+            self.records.append((now, slot))
+
+    def lateness(self, begin: datetime, end: datetime) -> list[float]:
+        """Seconds from slot to hand-over, for slots in ``[begin, end)``."""
+        return [t - slot.timestamp() for t, slot in self.records if begin <= slot < end]

@@ -34,7 +34,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from benchkit import child_env, lateness_summary, spawn
+from benchkit import SubmitRecorder, child_env, lateness_summary, spawn
 
 WARMUP = 2.0
 
@@ -86,13 +86,7 @@ def run_apscheduler(n: int, seconds: float) -> dict[str, float]:
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    records: list[tuple[float, datetime]] = []
-
-    def submitted(event: object) -> None:
-        now = time.time()
-        for slot in event.scheduled_run_times:  # type: ignore[attr-defined]
-            records.append((now, slot))
-
+    submitted = SubmitRecorder()
     scheduler = BackgroundScheduler(
         executors={"default": ThreadPoolExecutor(10)},
         job_defaults={"misfire_grace_time": None, "coalesce": False, "max_instances": 1},
@@ -114,7 +108,7 @@ def run_apscheduler(n: int, seconds: float) -> dict[str, float]:
     time.sleep(seconds)
     end = datetime.now(UTC)
     scheduler.shutdown(wait=True)
-    lateness = [t - slot.timestamp() for t, slot in records if begin <= slot < end]
+    lateness = submitted.lateness(begin, end)
     return summarize(lateness, len(lateness), seconds)
 
 

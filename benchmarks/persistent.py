@@ -20,7 +20,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from benchkit import lateness_summary, spawn
+from benchkit import SubmitRecorder, lateness_summary, spawn
 
 WARMUP = 2.0
 TARGET = "persistent:noop"  # this file, imported by path in the child
@@ -72,13 +72,7 @@ def run_apscheduler(n: int, seconds: float, folder: Path) -> dict[str, float]:
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    records: list[tuple[float, datetime]] = []
-
-    def submitted(event: object) -> None:
-        now = time.time()
-        for slot in event.scheduled_run_times:  # type: ignore[attr-defined]
-            records.append((now, slot))
-
+    submitted = SubmitRecorder()
     scheduler = BackgroundScheduler(
         jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{folder / 'aps.db'}")},
         executors={"default": ThreadPoolExecutor(50)},
@@ -99,7 +93,7 @@ def run_apscheduler(n: int, seconds: float, folder: Path) -> dict[str, float]:
     time.sleep(seconds)
     end = datetime.now(UTC)
     scheduler.shutdown(wait=True)
-    lateness = [t - slot.timestamp() for t, slot in records if begin <= slot < end]
+    lateness = submitted.lateness(begin, end)
     return summarize(lateness, len(lateness), 0, seconds)
 
 

@@ -58,14 +58,11 @@ class TriggeredSchedule(Schedule):
 
     def describe(self) -> str:
         """E.g. ``After extract and load succeed``."""
-        names = (
-            " and ".join(self.upstream)
-            if len(self.upstream) < 3
-            else (", ".join(self.upstream[:-1]) + " and " + self.upstream[-1])
-        )
+        *rest, last = self.upstream
+        names = f"{', '.join(rest)} and {last}" if rest else last
         verb = {"success": "succeed", "failure": "fail", "finish": "finish"}[self.on]
-        if len(self.upstream) == 1:
-            verb = {"success": "succeeds", "failure": "fails", "finish": "finishes"}[self.on]
+        if not rest:
+            verb += "es" if verb.endswith("sh") else "s"
         return f"After {names} {verb}"
 
 

@@ -97,6 +97,8 @@ class Listeners:
         self._by_type: dict[EventType | None, list[Listener]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()  # strong refs until done
+        # How many listeners are registered: with none, wants() is one attribute read.
+        self.count = 0
 
     def add(self, name: str | EventType, callback: Listener) -> Callable[[], None]:
         """Register ``callback`` for ``name``; return a function that unregisters it."""
@@ -105,17 +107,21 @@ class Listeners:
             raise CronworkError(f"listener must be callable, got {type(callback).__name__}")
         with self._lock:
             self._by_type.setdefault(kind, []).append(callback)
+            self.count += 1
 
         def remove() -> None:
             with self._lock:
                 bucket = self._by_type.get(kind, [])
                 if callback in bucket:
                     bucket.remove(callback)
+                    self.count -= 1
 
         return remove
 
     def wants(self, kind: EventType) -> bool:
         """True if anyone listens to ``kind``; lets the engine skip building events."""
+        if not self.count:
+            return False
         return bool(self._by_type.get(kind) or self._by_type.get(None))
 
     def emit(self, event: Event) -> None:

@@ -19,6 +19,7 @@ import concurrent.futures
 import contextlib
 import heapq
 import logging
+import math
 import os
 import secrets
 import socket
@@ -27,8 +28,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
+from cronwork import gcfreeze
 from cronwork.clock import Clock, SystemClock
 from cronwork.dependencies import (
     check_new_job,
@@ -56,7 +58,7 @@ from cronwork.executors import (
     format_error,
 )
 from cronwork.jobs import POLICY_SETTINGS, RUN_SETTINGS, Job, make_job, validate_job
-from cronwork.policies import Overlap
+from cronwork.policies import OnTimeout, Overlap
 from cronwork.runs import Run, RunStatus, due_time
 from cronwork.stores import MemoryStore, Store, open_store
 from cronwork.stores.base import Claim, retry_of
@@ -93,6 +95,8 @@ FLUSH_AT = 500
 # The least the loop sleeps when the store reports work it then does not hand out, so that a
 # confused store cannot turn the loop into a busy spin.
 MIN_SLEEP = timedelta(milliseconds=10)
+# The granularity of dispatch timers (seconds), on the event loop's clock; see _arm_dispatch.
+DISPATCH_TICK = 0.001
 
 # Settings of make_job that modify_job accepts and copies from the current job.
 _SETTINGS = (*POLICY_SETTINGS, *RUN_SETTINGS, "depends_on")
@@ -111,6 +115,7 @@ def _order(run: Run) -> tuple[datetime, int, str]:
 
 
 _as_started = field_copier(Run, "status", "node", "queued_at", "started_at")
+_as_queued = field_copier(Run, "queued_at")
 _as_unstarted = field_copier(Run, "status", "finished_at", "error")
 _as_finished = field_copier(
     Run,
@@ -123,6 +128,18 @@ _as_finished = field_copier(
     "output",
     "error",
 )
+
+
+# What an OnTimeout means to an executor, looked up rather than read from ``.value``, which
+# is a Python-level property of every enum member.
+_ON_TIMEOUT: dict[OnTimeout, Literal["cancel", "warn"]] = {
+    OnTimeout.CANCEL: "cancel",
+    OnTimeout.WARN: "warn",
+}
+
+
+def _debug() -> bool:
+    return logger.isEnabledFor(logging.DEBUG)
 
 
 def _extra(job_id: str, run_id: str | None = None) -> dict[str, Any]:
@@ -222,6 +239,7 @@ class _Settings:
     keep_runs_for: timedelta | None
     kill_grace: float
     inline: bool
+    freeze_gc: bool = True
     executors: dict[str, Executor] = field(default_factory=dict)
 
 
@@ -273,7 +291,6 @@ class Engine:
         self._next_prune = now + PRUNE_EVERY
         self._next_poll = now if settings.poll is None else now + settings.poll
         self._dispatch_timer: asyncio.TimerHandle | None = None
-        self._dispatch_at: datetime | None = None
         # Dependencies: runs waiting for upstream successes, runs whose wait is over, and
         # which trigger jobs (after/on_failure/on_finish) each job's end may start.
         self._waiting: dict[str, _Waiting] = {}
@@ -283,6 +300,7 @@ class Engine:
         self._next_dep_poll = now
         self._downstream: dict[str, list[str]] = {}
         self._next_triggers = now + TRIGGERS_REFRESH_EVERY
+        self._froze = False  # whether start() froze the collector's old objects (gcfreeze)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -297,6 +315,7 @@ class Engine:
         await self._handle_lost(await self._off_loop(self.store.expire_leases, now))
         await self._off_loop(self._check_targets, now)
         self._downstream = await self._off_loop(self._load_triggers)
+        self._froze = self.s.freeze_gc and gcfreeze.hold()
         self._main = self.loop.create_task(self._run(), name="cronwork-engine")
 
     async def stop(self, wait: bool = True, timeout: float | None = None) -> None:
@@ -314,6 +333,9 @@ class Engine:
         try:
             await self._stop(wait, timeout)
         finally:
+            if self._froze:
+                self._froze = False
+                gcfreeze.release()
             self._stopped.set()
 
     def hurry(self) -> None:
@@ -626,7 +648,9 @@ class Engine:
 
     def _next_wake(self, now: datetime, claim_at: datetime) -> datetime:
         wake_at = claim_at
-        if self._heap and self._heap[0][0][0] < wake_at:
+        # On the real clock the dispatch timer starts what the heap holds (_arm_dispatch);
+        # waking the loop for each run as well cost a turn of it per run.
+        if self._heap and self._heap[0][0][0] < wake_at and type(self.clock) is not SystemClock:
             wake_at = self._heap[0][0][0]
         if self.s.poll is not None and self._next_poll < wake_at:
             wake_at = self._next_poll
@@ -780,23 +804,25 @@ class Engine:
 
         The main loop awaits the store (claims, lease renewals); runs falling due meanwhile
         would wait for it. A fake clock moves only through sleep_until, so there the main
-        loop dispatches alone.
+        loop dispatches alone. The timer is set on DISPATCH_TICK boundaries: with slots
+        spread over the second, a timer per slot made a turn of the event loop (and an
+        epoll call) per run; one per tick starts all the runs that fell due within it.
         """
         if type(self.clock) is not SystemClock or self._stopping or not self._heap:
             return
-        due = self._heap[0][0][0]
-        if self._dispatch_at is not None and self._dispatch_at <= due:
-            return  # a timer that fires no later is set already
-        if self._dispatch_timer is not None:
-            self._dispatch_timer.cancel()
         assert self.loop is not None
+        due = self._heap[0][0][0]
         delay = max(0.0, (due - self.clock.now()).total_seconds())
-        self._dispatch_at = due
-        self._dispatch_timer = self.loop.call_later(delay, self._dispatch_from_timer)
+        when = math.ceil((self.loop.time() + delay) / DISPATCH_TICK) * DISPATCH_TICK
+        timer = self._dispatch_timer
+        if timer is not None:
+            if timer.when() <= when:
+                return  # a timer that fires no later is set already
+            timer.cancel()
+        self._dispatch_timer = self.loop.call_at(when, self._dispatch_from_timer)
 
     def _dispatch_from_timer(self) -> None:
         self._dispatch_timer = None
-        self._dispatch_at = None
         if not self._stopping:
             self._dispatch_due(self.clock.now())
 
@@ -821,7 +847,7 @@ class Engine:
         if job.paused and run.trigger != "manual":
             self._finish_unstarted(run, job, RunStatus.SKIPPED, "skipped: the job is paused")
             return
-        if not self._ready_to_run(run, job, now):
+        if job.depends_on and not self._ready_to_run(run, job, now):
             return
         inflight = self._inflight.get(job.id)
         if inflight:
@@ -854,7 +880,7 @@ class Engine:
             self._inflight.setdefault(job.id, set()).add(run.id)
             self._start(run, job)
             return
-        self._enqueue(run.replace(queued_at=now), job)
+        self._enqueue(_as_queued(run, now), job)
 
     def _ready_to_run(self, run: Run, job: Job, now: datetime) -> bool:
         """False (and the run parked) while a ``depends_on`` job lacks a fresh success."""
@@ -1082,12 +1108,14 @@ class Engine:
             job.kwargs,
             context=context,
             timeout=timeout.total_seconds() if timeout is not None else None,
-            on_timeout=job.on_timeout.value,
+            on_timeout=_ON_TIMEOUT[job.on_timeout],
             kill_grace=self.s.kill_grace,
         )
         active = _Active(run, job, self.s.node, now, run.queued_at or now)
+        # Only a soft deadline ever calls on_overdue.
+        overdue = None if timeout is None else lambda: self._overdue(active)
         try:
-            execution = executor.start(invocation, lambda: self._overdue(active))
+            execution = executor.start(invocation, overdue)
         except Exception as exc:
             self._leave(job.id, run.id)
             self._finish_unstarted(run, job, RunStatus.FAILED, format_error(exc))
@@ -1095,7 +1123,7 @@ class Engine:
         active.execution = execution
         self._active[run.id] = active
         self._save(active)
-        if logger.isEnabledFor(logging.DEBUG):
+        if _debug():
             logger.debug("run %s of job %s started", run.id, job.id, extra=_extra(job.id, run.id))
         if self.s.listeners.wants(EventType.RUN_STARTED):
             self._emit(EventType.RUN_STARTED, active.started(), job)
@@ -1154,27 +1182,31 @@ class Engine:
         run = active.run
         job = self._jobs.get(run.job_id, active.job)
         del self._active[run.id]
-        self._poke()
         self._save(active)
         status = outcome.status
-        if status is not RunStatus.SUCCEEDED or logger.isEnabledFor(logging.DEBUG):
+        # Compared by identity: hashing or comparing an enum member runs Python code, and
+        # this is the path of every run.
+        succeeded = status is RunStatus.SUCCEEDED
+        if not succeeded or _debug():
             self._log_outcome(active.record())
-        kind = FINAL_EVENTS.get(status, EventType.RUN_FAILED)
-        if self.s.listeners.wants(kind):
-            self._emit(kind, active.record(), job)
+        if self.s.listeners.count:
+            kind = FINAL_EVENTS.get(status, EventType.RUN_FAILED)
+            if self.s.listeners.wants(kind):
+                self._emit(kind, active.record(), job)
         linger = outcome.lingering
         if linger is not None and not linger.done():
             active.linger = linger
             self._lingering[run.id] = active
             linger.add_done_callback(lambda _: self._release(active))
+            self._poke()
         else:
             self._release(active)
-        retrying = status.retryable and run.attempt <= job.retries
+        retrying = not succeeded and status.retryable and run.attempt <= job.retries
         if retrying and not self._stopping:
             self._spawn(self._retry(active.record(), job))
         if self._waiting:
             self._check_dependencies_soon()
-        if not retrying and not self._stopping:
+        if not retrying and not self._stopping and self._downstream:
             self._fire_triggers_soon(job.id)
 
     def _log_outcome(self, run: Run) -> None:
@@ -1313,6 +1345,7 @@ class _Base:
         keep_runs: int | None = 1000,
         keep_runs_for: timedelta | float | str | None = None,
         kill_grace: float = 5.0,
+        freeze_gc: bool = True,
     ) -> None:
         from cronwork.timing import parse_duration
         from cronwork.timing.zones import resolve_zone
@@ -1355,6 +1388,7 @@ class _Base:
             else parse_duration(keep_runs_for, what="keep_runs_for"),
             kill_grace=float(kill_grace),
             inline=inline,
+            freeze_gc=bool(freeze_gc),
         )
         self._engine: Engine | None = None
         self._schedules: dict[tuple[str, str], Any] = {}

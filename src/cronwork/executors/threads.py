@@ -20,7 +20,7 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from cronwork.errors import TargetError
 from cronwork.executors.base import (
@@ -67,6 +67,23 @@ class WorkItem:
         self.capture = capture
 
 
+class Work(Protocol):
+    """What a `WorkerPool` needs of an item: `WorkItem` and `ThreadExecution` both fit."""
+
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    on_done: Callable[[Any], None]
+    state: int
+    error: str | None
+    output: str | None
+    capture: int | None
+
+
+# The outcome of every call that returned and printed nothing: shared, it is immutable.
+_SUCCEEDED = Outcome(RunStatus.SUCCEEDED)
+
+
 class WorkerPool:
     """Worker threads fed by a queue; finished items are handed back to one event loop.
 
@@ -80,15 +97,15 @@ class WorkerPool:
         self.max_workers = max_workers
         self.loop = loop
         self._name = name
-        self._queue: queue.SimpleQueue[WorkItem | None] = queue.SimpleQueue()
-        self._finished: deque[WorkItem] = deque()
+        self._queue: queue.SimpleQueue[Work | None] = queue.SimpleQueue()
+        self._finished: deque[Work] = deque()
         self._wake_pending = False
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._idle = 0
         self._closed = False
 
-    def submit(self, item: WorkItem) -> None:
+    def submit(self, item: Work) -> None:
         """Queue ``item`` for an idle worker, or a new one (up to ``max_workers``)."""
         if self._closed:
             raise RuntimeError("the worker pool is shut down")
@@ -106,7 +123,7 @@ class WorkerPool:
                 self._threads.append(thread)
                 thread.start()
 
-    def withdraw(self, item: WorkItem) -> bool:
+    def withdraw(self, item: Work) -> bool:
         """Keep a queued item from starting; False if a worker has taken it already."""
         with self._lock:
             if item.state != _QUEUED:
@@ -130,7 +147,7 @@ class WorkerPool:
             with lock:
                 self._idle += 1
 
-    def _call(self, item: WorkItem) -> None:
+    def _call(self, item: Work) -> None:
         if item.capture is None:
             try:
                 item.func(*item.args, **item.kwargs)
@@ -186,7 +203,26 @@ class WorkerPool:
 
 
 class ThreadExecution(BaseExecution):
-    """A sync callable running on a pool thread."""
+    """A sync callable running on a pool thread.
+
+    The execution is its own work item: it carries the fields a `WorkerPool` reads and
+    writes (those of `WorkItem`), which saves an object and a call per run.
+    """
+
+    __slots__ = (
+        "_lingering",
+        "_on_returned",
+        "_pool",
+        "args",
+        "capture",
+        "error",
+        "func",
+        "kwargs",
+        "on_done",
+        "output",
+        "returned",
+        "state",
+    )
 
     def __init__(
         self,
@@ -195,35 +231,41 @@ class ThreadExecution(BaseExecution):
         on_overdue: Callable[[], None] | None,
         on_returned: Callable[[ThreadExecution], None] | None = None,
     ) -> None:
-        super().__init__(invocation, on_overdue)
+        super().__init__(invocation, on_overdue, pool.loop)
         func = invocation.target
         assert callable(func)
         self._pool = pool
         self._on_returned = on_returned
         self._lingering: asyncio.Future[None] | None = None
         self.returned = False
-        capture = invocation.output_limit if invocation.capture_output else None
-        self._item = WorkItem(
-            func, invocation.args, call_kwargs(invocation, func), self._returned, capture
-        )
-        pool.submit(self._item)
+        self.func = func
+        self.args = invocation.args
+        self.kwargs = call_kwargs(invocation, func)
+        self.on_done: Callable[[Any], None] = self._returned
+        self.state = _QUEUED
+        self.error: str | None = None
+        self.output: str | None = None
+        self.capture = invocation.output_limit if invocation.capture_output else None
+        pool.submit(self)
 
-    def _returned(self, item: WorkItem) -> None:
+    def _returned(self, item: Work) -> None:
         self.returned = True
         if self._lingering is not None and not self._lingering.done():
             self._lingering.set_result(None)
         if self._on_returned is not None:
             self._on_returned(self)
-        output = item.output or None
-        if item.error is None:
-            self._finish(Outcome(RunStatus.SUCCEEDED, output=output), direct=True)
+        output = self.output or None
+        if self.error is not None:
+            self._finish(Outcome(RunStatus.FAILED, output=output, error=self.error), direct=True)
+        elif output is None:
+            self._finish(_SUCCEEDED, direct=True)
         else:
-            self._finish(Outcome(RunStatus.FAILED, output=output, error=item.error), direct=True)
+            self._finish(Outcome(RunStatus.SUCCEEDED, output=output), direct=True)
 
     def _stop(self, status: RunStatus, reason: str) -> None:
         lingering: asyncio.Future[None] | None = None
         # A run still queued for a worker never starts; only a running thread lingers.
-        if self._pool.withdraw(self._item):
+        if self._pool.withdraw(self):
             self.returned = True
             if self._on_returned is not None:
                 self._on_returned(self)

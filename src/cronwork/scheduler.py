@@ -42,6 +42,7 @@ from cronwork.dependencies import (
     triggered_run,
     upstream_of,
 )
+from cronwork.dueruns import DueRuns
 from cronwork.errors import CronworkError, JobError, JobNotFound, TargetError
 from cronwork.events import FINAL_EVENTS, Event, EventType, Listener, Listeners
 from cronwork.executors import (
@@ -258,7 +259,7 @@ class Engine:
         self._parked = False
         self._parked_until: datetime | None = None
         self._main: asyncio.Task[None] | None = None
-        self._heap: list[tuple[tuple[datetime, int, str], Run]] = []
+        self._due = DueRuns()
         self._ready: list[tuple[tuple[datetime, int, str], Run, Job]] = []
         # Runs waiting for their job's current run to end: overlap=queue, and misfire
         # catch-up runs, which run one after another rather than skip each other.
@@ -354,12 +355,12 @@ class Engine:
                 await self._main
             except Exception:
                 logger.exception("the engine loop failed")
-        released = [run for _, run in self._heap if run.id not in self._dropped]
+        released = [run for run in self._due if run.id not in self._dropped]
         released += [run for _, run, _ in self._ready]
         released += [run for waiting in self._queued.values() for run, _ in waiting]
         released += [w.run for w in self._waiting.values()]
         self._waiting.clear()
-        self._heap.clear()
+        self._due.clear()
         self._ready.clear()
         self._queued.clear()
         for run in released:
@@ -616,9 +617,7 @@ class Engine:
                         extra=_extra(missed.job_id, missed.id),
                     )
                 self._emit(EventType.RUN_MISSED, missed, jobs.get(missed.job_id), missed.error)
-        heap = self._heap
-        for run in claim.runs:
-            heapq.heappush(heap, (_order(run), run))
+        self._due.add(claim.runs)
         self._arm_dispatch()
 
     def _claim(self, now: datetime) -> tuple[Claim, dict[str, Job]]:
@@ -650,8 +649,9 @@ class Engine:
         wake_at = claim_at
         # On the real clock the dispatch timer starts what the heap holds (_arm_dispatch);
         # waking the loop for each run as well cost a turn of it per run.
-        if self._heap and self._heap[0][0][0] < wake_at and type(self.clock) is not SystemClock:
-            wake_at = self._heap[0][0][0]
+        first = self._due.first()
+        if first is not None and first < wake_at and type(self.clock) is not SystemClock:
+            wake_at = first
         if self.s.poll is not None and self._next_poll < wake_at:
             wake_at = self._next_poll
         if self._owns_runs() and self._next_renew < wake_at:
@@ -693,7 +693,7 @@ class Engine:
                 task.cancel()
 
     def _owns_runs(self) -> bool:
-        return bool(self._heap or self._ready or self._queued or self._active or self._waiting)
+        return bool(self._due or self._ready or self._queued or self._active or self._waiting)
 
     # -- maintenance ----------------------------------------------------------------------
 
@@ -808,10 +808,12 @@ class Engine:
         spread over the second, a timer per slot made a turn of the event loop (and an
         epoll call) per run; one per tick starts all the runs that fell due within it.
         """
-        if type(self.clock) is not SystemClock or self._stopping or not self._heap:
+        if type(self.clock) is not SystemClock or self._stopping:
+            return
+        due = self._due.first()
+        if due is None:
             return
         assert self.loop is not None
-        due = self._heap[0][0][0]
         delay = max(0.0, (due - self.clock.now()).total_seconds())
         when = math.ceil((self.loop.time() + delay) / DISPATCH_TICK) * DISPATCH_TICK
         timer = self._dispatch_timer
@@ -827,11 +829,10 @@ class Engine:
             self._dispatch_due(self.clock.now())
 
     def _dispatch_due(self, now: datetime) -> None:
-        heap = self._heap
-        while heap and heap[0][0][0] <= now:
-            _, run = heapq.heappop(heap)
-            if run.id in self._dropped:
-                self._dropped.discard(run.id)
+        dropped = self._dropped
+        for run in self._due.pop_due(now):
+            if dropped and run.id in dropped:
+                dropped.discard(run.id)
                 continue
             self._arrive(run, now)
         self._pump()
@@ -1315,7 +1316,7 @@ class Engine:
                         del self._queued[job_id]
                     self._finish_unstarted(run, job, RunStatus.CANCELLED, why)
                     return
-        for _, run in self._heap:
+        for run in self._due:
             if run.id == run_id and run_id not in self._dropped:
                 self._dropped.add(run_id)
                 self._finish_unstarted(run, self._jobs.get(run.job_id), RunStatus.CANCELLED, why)

@@ -51,8 +51,13 @@ class EverySchedule(Schedule):
 
     def next_after(self, moment: datetime) -> datetime | None:
         """Return the first ``anchor + k * interval`` strictly after ``moment``."""
-        require_aware(moment)
-        steps = (moment.astimezone(UTC) - self.anchor) // self.interval + 1
+        # Aware datetimes subtract across zones; a naive one (or none at all) raises
+        # TypeError here, and require_aware turns that into the error that says so.
+        try:
+            steps = (moment - self.anchor) // self.interval + 1
+        except TypeError:
+            require_aware(moment)
+            raise
         try:
             return self.anchor + steps * self.interval
         except OverflowError:

@@ -139,10 +139,6 @@ _ON_TIMEOUT: dict[OnTimeout, Literal["cancel", "warn"]] = {
 }
 
 
-def _debug() -> bool:
-    return logger.isEnabledFor(logging.DEBUG)
-
-
 def _extra(job_id: str, run_id: str | None = None) -> dict[str, Any]:
     return {"job_id": job_id, "run_id": run_id}
 
@@ -1086,8 +1082,12 @@ class Engine:
         return func, executor
 
     def _start(self, run: Run, job: Job) -> None:
+        cached = self._targets.get(job.id)
         try:
-            func, executor = self._resolve(job)
+            if cached is not None and cached[0] is job.target and cached[3] == job.executor:
+                func, executor = cached[1], cached[2]
+            else:
+                func, executor = self._resolve(job)
         except Exception as exc:
             self._leave(job.id, run.id)
             self._finish_unstarted(run, job, RunStatus.FAILED, f"cannot start: {exc}")
@@ -1124,7 +1124,7 @@ class Engine:
         active.execution = execution
         self._active[run.id] = active
         self._save(active)
-        if _debug():
+        if logger.isEnabledFor(logging.DEBUG):
             logger.debug("run %s of job %s started", run.id, job.id, extra=_extra(job.id, run.id))
         if self.s.listeners.wants(EventType.RUN_STARTED):
             self._emit(EventType.RUN_STARTED, active.started(), job)
@@ -1188,7 +1188,7 @@ class Engine:
         # Compared by identity: hashing or comparing an enum member runs Python code, and
         # this is the path of every run.
         succeeded = status is RunStatus.SUCCEEDED
-        if not succeeded or _debug():
+        if not succeeded or logger.isEnabledFor(logging.DEBUG):
             self._log_outcome(active.record())
         if self.s.listeners.count:
             kind = FINAL_EVENTS.get(status, EventType.RUN_FAILED)
@@ -1201,7 +1201,11 @@ class Engine:
             linger.add_done_callback(lambda _: self._release(active))
             self._poke()
         else:
-            self._release(active)
+            # _release, written out: this is the path of every run.
+            self._leave(job.id, run.id)
+            if self._ready and not self._stopping:
+                self._pump()
+            self._poke()
         retrying = not succeeded and status.retryable and run.attempt <= job.retries
         if retrying and not self._stopping:
             self._spawn(self._retry(active.record(), job))

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound
 from cronwork.jobs import Job
-from cronwork.runs import Run, RunStatus, due_time
+from cronwork.runs import FINISHED_STATUSES, Run, RunStatus, due_time
 from cronwork.stores.base import Claim, is_active, plan_claim, retry_of
 from cronwork.targets import Target
 from cronwork.timing.triggers import TriggeredSchedule
@@ -95,25 +95,29 @@ def _instant(value: int | None) -> datetime | None:
 
 def pack(run: Run) -> Record:
     """``run`` as an atomic bytes record that the garbage collector ignores."""
+    # Every run that finishes comes through here: the conversions are written out rather
+    # than calls to _micros, and the status is read from _value_, not the .value property.
+    epoch, micro = _EPOCH, _MICRO
     try:
-        finished = run.finished_at
+        slot, finished, created = run.scheduled_for, run.finished_at, run.created_at
+        queued, started, lease, due = run.queued_at, run.started_at, run.lease_until, run.due_at
         head = _HEAD.pack(
-            (run.scheduled_for - _EPOCH) // _MICRO,
-            _NONE if finished is None else (finished - _EPOCH) // _MICRO,
+            (slot - epoch) // micro,
+            _NONE if finished is None else (finished - epoch) // micro,
             run.attempt,
         )
         body = marshal.dumps(
             (
-                run.status.value,
+                run.status._value_,
                 run.node,
-                _micros(run.created_at),
-                _micros(run.queued_at),
-                _micros(run.started_at),
-                _micros(run.lease_until),
+                None if created is None else (created - epoch) // micro,
+                None if queued is None else (queued - epoch) // micro,
+                None if started is None else (started - epoch) // micro,
+                None if lease is None else (lease - epoch) // micro,
                 run.exit_code,
                 run.output,
                 run.error,
-                _micros(run.due_at),
+                None if due is None else (due - epoch) // micro,
                 run.trigger,
                 run.cancel_requested,
                 run.waited_for,
@@ -510,7 +514,7 @@ class MemoryStore:
                 if current.cancel_requested and not run.cancel_requested:
                     # A cancel request arrived after the engine read the run; keep it.
                     run = run.replace(cancel_requested=True)
-                if run.status.finished:
+                if run.status in FINISHED_STATUSES:  # not .finished: a Python-level property
                     self._finish(run)
                     continue
                 if run.id not in self._runs:

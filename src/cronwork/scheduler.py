@@ -280,6 +280,10 @@ class Engine:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._cancel_ids: set[str] = set()
         self._executors: dict[str, Executor] = dict(settings.executors)
+        # Executors whose completions the dispatch timer collects (see _arm_dispatch).
+        self._polled: list[ThreadExecutor] = [
+            e for e in self._executors.values() if isinstance(e, ThreadExecutor)
+        ]
         self._detach_clock: Callable[[], None] | None = None
         now = self.clock.now()
         self._next_renew = now + settings.lease / 3
@@ -345,6 +349,8 @@ class Engine:
         self._stopping = True
         if self._dispatch_timer is not None:
             self._dispatch_timer.cancel()
+            self._dispatch_timer = None
+        self._poll_executors()
         self._nudge()
         if self._main is not None:
             try:
@@ -818,11 +824,24 @@ class Engine:
                 return  # a timer that fires no later is set already
             timer.cancel()
         self._dispatch_timer = self.loop.call_at(when, self._dispatch_from_timer)
+        if not self._ready:
+            # Completions may wait for the tick only while no run waits for their places:
+            # a place freed once per tick would cap max_running places at that many runs a
+            # millisecond. _enqueue withdraws the promise.
+            for executor in self._polled:
+                executor.defer_wakeups(when)
 
     def _dispatch_from_timer(self) -> None:
         self._dispatch_timer = None
+        self._poll_executors()
         if not self._stopping:
             self._dispatch_due(self.clock.now())
+
+    def _poll_executors(self) -> None:
+        # Completions first: they free places for the runs about to be started.
+        for executor in self._polled:
+            executor.defer_wakeups(0.0)  # withdrawn before the drain; see defer_wakeups
+            executor.deliver()
 
     def _dispatch_due(self, now: datetime) -> None:
         dropped = self._dropped
@@ -1035,6 +1054,9 @@ class Engine:
         return done
 
     def _enqueue(self, run: Run, job: Job) -> None:
+        if not self._ready:
+            for executor in self._polled:
+                executor.defer_wakeups(0.0)  # see _arm_dispatch
         self._inflight.setdefault(job.id, set()).add(run.id)
         heapq.heappush(self._ready, (_order(run), run, job))
 
@@ -1151,6 +1173,8 @@ class Engine:
             else:
                 raise JobError(f"unknown executor {name!r}")
             self._executors[name] = executor
+            if isinstance(executor, ThreadExecutor):
+                self._polled.append(executor)
         return executor
 
     def _overdue(self, active: _Active) -> None:

@@ -168,3 +168,49 @@ def test_output_tail_keeps_the_last_characters() -> None:
     for part in ["ab", "cdef", "", "ghij"]:
         tail.write(part)
     assert tail.text() == "fghij"
+
+
+def test_completions_wait_for_a_promised_delivery_and_wake_the_loop_without_one() -> None:
+    done: list[int] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        pool = WorkerPool(2, loop)
+        finished = threading.Event()
+
+        def call(i: int) -> None:
+            if i == 0:
+                finished.set()
+
+        # A delivery promised ahead: the worker leaves the loop asleep. (The limit is
+        # raised so that a slow thread start cannot outlast the promise.)
+        pool.defer_at_most = 30.0
+        pool.defer_wakeups(loop.time() + 10)
+        pool.submit(WorkItem(call, (0,), {}, lambda it: done.append(it.args[0])))
+        await asyncio.to_thread(finished.wait, 5)
+        await asyncio.sleep(0.05)  # turns of the loop: nothing was handed over
+        assert done == []
+        pool.defer_wakeups(0.0)
+        pool.deliver()  # the promised delivery
+        assert done == [0]
+
+        # Promise withdrawn: a finished call wakes the loop by itself.
+        pool.submit(WorkItem(call, (1,), {}, lambda it: done.append(it.args[0])))
+        for _ in range(500):
+            if len(done) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert done == [0, 1]
+
+        # A promise too far ahead is not waited for.
+        pool.defer_at_most = 0.002
+        pool.defer_wakeups(loop.time() + 60)
+        pool.submit(WorkItem(call, (2,), {}, lambda it: done.append(it.args[0])))
+        for _ in range(500):
+            if len(done) == 3:
+                break
+            await asyncio.sleep(0.01)
+        assert done == [0, 1, 2]
+        pool.shutdown(wait=True)
+
+    asyncio.run(main())

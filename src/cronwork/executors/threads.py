@@ -20,6 +20,7 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable
+from time import monotonic
 from typing import Any, Protocol
 
 from cronwork.errors import TargetError
@@ -38,6 +39,9 @@ from cronwork.executors.base import (
 )
 from cronwork.runs import RunStatus
 from cronwork.targets import Command
+
+# Completions wait for a promised deliver() only if it comes within this many seconds.
+_DEFER_AT_MOST = 0.002
 
 # States of a work item, changed under the pool's lock: a queued item can still be withdrawn.
 _QUEUED, _RUNNING, _DONE, _WITHDRAWN = range(4)
@@ -104,6 +108,26 @@ class WorkerPool:
         self._threads: list[threading.Thread] = []
         self._idle = 0
         self._closed = False
+        # The loop time (time.monotonic) of a coming call to deliver() that the owner has
+        # promised, 0.0 if none; see defer_wakeups.
+        self._drain_at = 0.0
+        self.defer_at_most = _DEFER_AT_MOST
+
+    def defer_wakeups(self, until: float) -> None:
+        """Promise a `deliver()` call at loop time ``until`` (0.0 withdraws the promise).
+
+        Until then, workers finishing a call shortly before it leave the event loop asleep:
+        their items ride along with that call. Under load the engine's dispatch ticks come
+        every millisecond, and a wake-up per batch of completions (a write to the loop's
+        self-pipe, a read and a turn of the loop) cost more than the runs themselves.
+        Withdraw the promise *before* the call that keeps it: an item appended before the
+        withdrawal is then drained by that call, and one appended after it wakes the loop.
+        """
+        self._drain_at = until
+
+    def deliver(self) -> None:
+        """Hand the finished items to their ``on_done`` now; call on the loop."""
+        self._deliver()
 
     def submit(self, item: Work) -> None:
         """Queue ``item`` for an idle worker, or a new one (up to ``max_workers``)."""
@@ -166,7 +190,7 @@ class WorkerPool:
             item.output = tail.text()
         item.state = _DONE
         self._finished.append(item)
-        if not self._wake_pending:
+        if not self._wake_pending and not 0.0 < self._drain_at - monotonic() <= self.defer_at_most:
             self._wake_pending = True
             # A closed loop has nobody left to tell.
             with contextlib.suppress(RuntimeError):
@@ -312,6 +336,16 @@ class ThreadExecutor:
         execution = ThreadExecution(pool, invocation, on_overdue, self._running.discard)
         self._running.add(execution)
         return execution
+
+    def defer_wakeups(self, until: float) -> None:
+        """See `WorkerPool.defer_wakeups`."""
+        if self._pool is not None:
+            self._pool.defer_wakeups(until)
+
+    def deliver(self) -> None:
+        """Hand over the calls that finished meanwhile (see `WorkerPool.defer_wakeups`)."""
+        if self._pool is not None:
+            self._pool.deliver()
 
     async def shutdown(self, wait: bool = True) -> None:
         """Refuse new runs; wait for all threads, or cancel runs and abandon their threads."""

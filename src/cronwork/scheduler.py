@@ -266,7 +266,11 @@ class Engine:
         self._dropped: set[str] = set()
         self._jobs: dict[str, Job] = {}
         self._targets: dict[
-            str, tuple[object, Callable[..., Any] | Command, Executor, str | None]
+            str, tuple[Target, Callable[..., Any] | Command, Executor, str | None]
+        ] = {}
+        self._shared_targets: dict[
+            tuple[int, str | None],
+            tuple[Target, Callable[..., Any] | Command, Executor, str | None],
         ] = {}
         # Run records waiting for the writer; an _Active is turned into its record on flush.
         self._dirty: dict[str, Run | _Active] = {}
@@ -1098,15 +1102,30 @@ class Engine:
         # Keyed by what resolution reads, not by the Job object, which every claim replaces.
         if cached is not None and cached[0] is job.target and cached[3] == job.executor:
             return cached[1], cached[2]
-        func = resolve_target(job.target, self.s.tasks)
+        target = job.target
+        func = resolve_target(target, self.s.tasks)
         executor = self._executor(job.executor or default_executor_name(func))
-        self._targets[job.id] = (job.target, func, executor, job.executor)
+        entry = (target, func, executor, job.executor)
+        if target.kind == "callable":
+            # Jobs of one function share one entry: an entry per job was a long-lived tuple
+            # per job for the garbage collector's full passes to walk.
+            key = (id(target.func), job.executor)
+            shared = self._shared_targets.get(key)
+            if shared is None or shared[1] is not func:
+                self._shared_targets[key] = entry
+            else:
+                entry = shared
+        self._targets[job.id] = entry
         return func, executor
 
     def _start(self, run: Run, job: Job) -> None:
         cached = self._targets.get(job.id)
         try:
-            if cached is not None and cached[0] is job.target and cached[3] == job.executor:
+            if (
+                cached is not None
+                and (cached[0] is job.target or cached[0].func is job.target.func is not None)
+                and cached[3] == job.executor
+            ):
                 func, executor = cached[1], cached[2]
             else:
                 func, executor = self._resolve(job)

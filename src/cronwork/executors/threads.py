@@ -77,11 +77,14 @@ class Work(Protocol):
     func: Callable[..., Any]
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
-    on_done: Callable[[Any], None]
     state: int
     error: str | None
     output: str | None
     capture: int | None
+
+    def on_done(self, item: Any) -> None:
+        """Called on the loop once the call returned."""
+        ...
 
 
 # The outcome of every call that returned and printed nothing: shared, it is immutable.
@@ -242,7 +245,6 @@ class ThreadExecution(BaseExecution):
         "error",
         "func",
         "kwargs",
-        "on_done",
         "output",
         "returned",
         "state",
@@ -265,14 +267,18 @@ class ThreadExecution(BaseExecution):
         self.func = func
         self.args = invocation.args
         self.kwargs = call_kwargs(invocation, func)
-        self.on_done: Callable[[Any], None] = self._returned
         self.state = _QUEUED
         self.error: str | None = None
         self.output: str | None = None
         self.capture = invocation.output_limit if invocation.capture_output else None
         pool.submit(self)
 
-    def _returned(self, item: Work) -> None:
+    def on_done(self, item: Work) -> None:
+        """The pool's call once the function returned (``item`` is this execution).
+
+        A method, not a bound method kept in an attribute: that would make every execution
+        a reference cycle, left for the garbage collector instead of freed on the spot.
+        """
         self.returned = True
         if self._lingering is not None and not self._lingering.done():
             self._lingering.set_result(None)

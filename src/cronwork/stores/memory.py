@@ -372,23 +372,31 @@ class MemoryStore:
         with self._lock:
             self._drop_stale_heads()
             due = self._due
-            while due and due[0][0] <= limit_at and len(claim.runs) < limit:
+            jobs, next_ats, all_slots, all_open = self._jobs, self._next_at, self._slots, self._open
+            lease_until = now + lease
+            runs = claim.runs
+            while due and due[0][0] <= limit_at and len(runs) < limit:
                 # The head stays in place until its successor is known: one heapreplace
                 # then costs about what a pop alone would, half of a pop and a push.
                 at, job_id = due[0]
-                job = self._jobs.get(job_id)
-                if job is None or self._next_at.get(job_id) != at or not is_active(job):
+                job = jobs.get(job_id)
+                if (
+                    job is None
+                    or next_ats.get(job_id) != at
+                    or job.paused
+                    or job.broken is not None  # is_active, written out
+                ):
                     heapq.heappop(due)
                     continue
                 next_at: datetime | None
-                if at < now - job.misfire_grace:
+                if at < now and at < now - job.misfire_grace:
                     # Misfires: the shared planner applies the policy and words the records.
                     job = self._job_now(job_id)
-                    runs, missed, next_at = plan_claim(job, now, horizon, node, lease)
-                    for run in runs:
+                    planned, missed, next_at = plan_claim(job, now, horizon, node, lease)
+                    for run in planned:
                         stored = self._insert(run)
                         if stored is not None:
-                            claim.runs.append(stored)
+                            runs.append(stored)
                     for run in missed:
                         stored = self._insert(run)
                         if stored is not None:
@@ -398,10 +406,9 @@ class MemoryStore:
                     # to the horizon: done here without its bookkeeping, one record per slot
                     # built with its id rather than a blank run copied on insert.
                     next_at = at
-                    lease_until = now + lease
                     next_after = job.schedule.next_after
-                    slots = self._slots[job_id]
-                    opened = self._open[job_id]
+                    slots = all_slots[job_id]
+                    opened = all_open[job_id]
                     while next_at is not None and next_at <= limit_at:
                         slot = next_at
                         next_at = next_after(slot)
@@ -412,8 +419,8 @@ class MemoryStore:
                         self._runs[run_id] = run
                         slots[slot] = run_id
                         opened[run_id] = None
-                        claim.runs.append(run)
-                self._next_at[job_id] = next_at
+                        runs.append(run)
+                next_ats[job_id] = next_at
                 if next_at is not None:
                     heapq.heapreplace(due, (next_at, job_id))
                 else:

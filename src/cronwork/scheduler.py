@@ -77,7 +77,7 @@ DEFAULT_LEASE = timedelta(seconds=30)
 DEFAULT_HORIZON = timedelta(seconds=1)
 # The memory store has no other node to compete with, and claimed runs that live a shorter
 # while before they start leave less for the garbage collector's full passes to walk.
-MEMORY_HORIZON = timedelta(milliseconds=250)
+MEMORY_HORIZON = timedelta(milliseconds=100)
 # Persistent stores are shared with other processes (the CLI, other nodes), whose changes
 # the engine can only see by looking; the memory store changes only through this process.
 DEFAULT_POLL = timedelta(seconds=1)

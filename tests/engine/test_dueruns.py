@@ -1,0 +1,70 @@
+"""DueRuns: claimed runs come out when due, earliest first, each exactly once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cronwork.dueruns import DueRuns
+from cronwork.runs import Run
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def run(i: int, offset_ms: int, retry_ms: int | None = None) -> Run:
+    slot = T0 + timedelta(milliseconds=offset_ms)
+    due = None if retry_ms is None else slot + timedelta(milliseconds=retry_ms)
+    return Run(id=str(i), job_id=f"job{i % 7}", scheduled_for=slot, due_at=due)
+
+
+def due_of(r: Run) -> datetime:
+    return r.due_at or r.scheduled_for
+
+
+batches = st.lists(
+    st.lists(
+        st.tuples(st.integers(0, 2000), st.none() | st.integers(0, 500)), min_size=0, max_size=30
+    ),
+    min_size=1,
+    max_size=6,
+)
+steps = st.lists(st.integers(0, 3000), min_size=1, max_size=10)
+
+
+@given(batches, steps)
+def test_runs_come_out_once_each_in_due_order_and_only_when_due(
+    claimed: list[list[tuple[int, int | None]]], pops: list[int]
+) -> None:
+    queue = DueRuns()
+    ids = iter(range(10**6))
+    added: list[Run] = []
+    out: list[Run] = []
+    for batch, at in zip(claimed, sorted(pops) + [10**6] * len(claimed), strict=False):
+        runs = [run(next(ids), offset, retry) for offset, retry in batch]
+        queue.add(runs)
+        added += runs
+        now = T0 + timedelta(milliseconds=at)
+        popped = queue.pop_due(now)
+        assert all(due_of(r) <= now for r in popped)
+        # What stays is not due yet, and the earliest of it is what first() reports.
+        rest = list(queue)
+        assert all(due_of(r) > now for r in rest)
+        assert queue.first() == (min(map(due_of, rest)) if rest else None)
+        assert [due_of(r) for r in popped] == sorted(due_of(r) for r in popped)
+        out += popped
+    out += queue.pop_due(T0 + timedelta(days=1))
+    assert not queue and len(queue) == 0 and queue.first() is None
+    assert sorted(r.id for r in out) == sorted(r.id for r in added)
+
+
+def test_in_order_batches_stay_on_the_lane_and_stragglers_still_come_first() -> None:
+    queue = DueRuns()
+    queue.add([run(1, 10), run(2, 20), run(3, 30)])
+    queue.add([run(4, 5)])  # a retry due before everything claimed so far
+    assert queue.first() == T0 + timedelta(milliseconds=5)
+    assert [r.id for r in queue.pop_due(T0 + timedelta(milliseconds=20))] == ["4", "1", "2"]
+    assert [r.id for r in queue] == ["3"]
+    queue.clear()
+    assert not queue

@@ -256,7 +256,10 @@ class Engine:
         self._parked_until: datetime | None = None
         self._main: asyncio.Task[None] | None = None
         self._due = DueRuns()
-        self._ready: list[tuple[tuple[datetime, int, str], Run, Job]] = []
+        # Runs waiting for a place, in due order, with the moment they began to wait (kept
+        # beside the run rather than copied into it: a Run copy per queued run was a
+        # measurable share of the engine's time when every place is taken).
+        self._ready: list[tuple[tuple[datetime, int, str], Run, Job, datetime | None]] = []
         # Runs waiting for their job's current run to end: overlap=queue, and misfire
         # catch-up runs, which run one after another rather than skip each other.
         self._queued: dict[str, deque[tuple[Run, Job]]] = {}
@@ -362,7 +365,7 @@ class Engine:
             except Exception:
                 logger.exception("the engine loop failed")
         released = [run for run in self._due if run.id not in self._dropped]
-        released += [run for _, run, _ in self._ready]
+        released += [run for _, run, _, _ in self._ready]
         released += [run for waiting in self._queued.values() for run, _ in waiting]
         released += [w.run for w in self._waiting.values()]
         self._waiting.clear()
@@ -900,7 +903,7 @@ class Engine:
             self._inflight.setdefault(job.id, set()).add(run.id)
             self._start(run, job)
             return
-        self._enqueue(_as_queued(run, now), job)
+        self._enqueue(run, job, now)
 
     def _ready_to_run(self, run: Run, job: Job, now: datetime) -> bool:
         """False (and the run parked) while a ``depends_on`` job lacks a fresh success."""
@@ -1057,19 +1060,20 @@ class Engine:
         self._emit(FINAL_EVENTS[status], done, job, why)
         return done
 
-    def _enqueue(self, run: Run, job: Job) -> None:
+    def _enqueue(self, run: Run, job: Job, queued_at: datetime | None) -> None:
         if not self._ready:
             for executor in self._polled:
                 executor.defer_wakeups(0.0)  # see _arm_dispatch
         self._inflight.setdefault(job.id, set()).add(run.id)
-        heapq.heappush(self._ready, (_order(run), run, job))
+        heapq.heappush(self._ready, (_order(run), run, job, queued_at))
 
     def _drop_ready(self, run_id: str, why: str) -> bool:
-        for i, (_, run, job) in enumerate(self._ready):
+        for i, (_, run, job, queued_at) in enumerate(self._ready):
             if run.id == run_id:
                 self._ready.pop(i)
                 heapq.heapify(self._ready)
                 self._leave(job.id, run_id)
+                run = _as_queued(run, queued_at or run.queued_at)
                 self._finish_unstarted(run, job, RunStatus.CANCELLED, why)
                 return True
         return False
@@ -1085,17 +1089,17 @@ class Engine:
             run, job = waiting.popleft()
             if not waiting:
                 del self._queued[job_id]
-            self._enqueue(run, self._jobs.get(job_id, job))
+            self._enqueue(run, self._jobs.get(job_id, job), run.queued_at)
 
     def _pump(self) -> None:
         limit = self.s.max_running
         while self._ready and len(self._active) + len(self._lingering) < limit:
-            _, run, job = heapq.heappop(self._ready)
+            _, run, job, queued_at = heapq.heappop(self._ready)
             current = self._jobs.get(job.id)
             if current is None:
                 self._leave(job.id, run.id)
                 continue
-            self._start(run, current)
+            self._start(run, current, queued_at)
 
     def _resolve(self, job: Job) -> tuple[Callable[..., Any] | Command, Executor]:
         cached = self._targets.get(job.id)
@@ -1118,7 +1122,7 @@ class Engine:
         self._targets[job.id] = entry
         return func, executor
 
-    def _start(self, run: Run, job: Job) -> None:
+    def _start(self, run: Run, job: Job, queued_at: datetime | None = None) -> None:
         cached = self._targets.get(job.id)
         try:
             if (
@@ -1153,7 +1157,7 @@ class Engine:
             on_timeout=_ON_TIMEOUT[job.on_timeout],
             kill_grace=self.s.kill_grace,
         )
-        active = _Active(run, job, self.s.node, now, run.queued_at or now)
+        active = _Active(run, job, self.s.node, now, queued_at or run.queued_at or now)
         # Only a soft deadline ever calls on_overdue.
         overdue = None if timeout is None else lambda: self._overdue(active)
         try:

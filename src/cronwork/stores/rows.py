@@ -174,15 +174,17 @@ def target_from_row(row: RowLike) -> Target:
     return Target(row["target_kind"], row["target_ref"], command=command)
 
 
-def job_from_row(row: RowLike, schedule: Schedule, broken: str | None = None) -> Job:
-    """Build the Job of ``row`` around an already parsed ``schedule``.
+def job_from_row(
+    row: RowLike, schedule: Schedule, broken: str | None = None, target: Target | None = None
+) -> Job:
+    """Build the Job of ``row`` around an already parsed ``schedule`` (and ``target``).
 
     ``broken`` (a schedule parse error) wins over the stored broken text only when the row
     has none, so an engine-set reason is not hidden.
     """
     return Job(
         id=row["id"],
-        target=target_from_row(row),
+        target=target_from_row(row) if target is None else target,
         schedule=schedule,
         timeout=_duration(row["timeout"]),
         on_timeout=OnTimeout(row["on_timeout"]),
@@ -342,7 +344,8 @@ class JobCache:
 
     Only the state columns (paused, broken, next_run_at) are read from the row each time.
     Schedules that do not depend on the job id are shared between jobs with the same text,
-    so loading 100k jobs written from a few dozen schedules parses a few dozen times.
+    so loading 100k jobs written from a few dozen schedules parses a few dozen times; so are
+    targets, which are immutable too.
 
     A claim moves ``next_run_at`` in the row only and hands out the cached Job as it is:
     copying each claimed job made thousands of Jobs a second live just long enough to reach
@@ -357,6 +360,7 @@ class JobCache:
         self._revs: dict[str, int] = {}
         self._errors: dict[str, str] = {}
         self._shared: dict[tuple[Any, ...], Schedule] = {}
+        self._targets: dict[tuple[str, str], Target] = {}
 
     def load(self, row: RowLike) -> Job:
         """The Job of ``row``, from the cache when its revision is known."""
@@ -367,7 +371,7 @@ class JobCache:
                 self._revs.clear()
                 self._errors.clear()
             schedule, error = self._schedule(row)
-            job = job_from_row(row, schedule, error)
+            job = job_from_row(row, schedule, error, self._target(row))
             self._jobs[job_id] = job
             self._revs[job_id] = row["rev"]
             if error is None:
@@ -400,6 +404,18 @@ class JobCache:
         if job.paused or job.broken is not None:
             return None
         return job
+
+    def _target(self, row: RowLike) -> Target | None:
+        """One Target per import path or task name, shared like the schedules."""
+        if row["command"] is not None:
+            return None
+        key = (row["target_kind"], row["target_ref"])
+        target = self._targets.get(key)
+        if target is None:
+            if len(self._targets) >= self.limit:
+                self._targets.clear()
+            target = self._targets[key] = target_from_row(row)
+        return target
 
     def _schedule(self, row: RowLike) -> tuple[Schedule, str | None]:
         key = None

@@ -276,6 +276,19 @@ def test_a_claim_sees_a_definition_changed_by_another_process(path: Path) -> Non
     two.close()
 
 
+def test_claims_hand_out_one_definition_object_per_revision(store: SqliteStore) -> None:
+    # A copy per claim would keep thousands of short-lived Jobs a second for the collector.
+    store.add_job(job("a", "every 10s"))
+    store.add_job(job("b", "every 10s"))
+    first = store.claim(T0, timedelta(0), "n1", LEASE)
+    second = store.claim(at(10), timedelta(0), "n1", LEASE)
+    assert second.jobs["a"] is first.jobs["a"]
+    assert second.jobs["a"].target is second.jobs["b"].target
+    store.update_job(store.get_job("a").replace(retries=3))
+    third = store.claim(at(20), timedelta(0), "n1", LEASE)
+    assert third.jobs["a"].retries == 3 and third.jobs["b"] is first.jobs["b"]
+
+
 def test_a_full_claim_takes_overdue_slots_before_future_ones(store: SqliteStore) -> None:
     for i in range(6):
         store.add_job(job(f"j{i}", "every 10s"))

@@ -71,12 +71,7 @@ T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_LEASE = timedelta(seconds=30)
-# How far ahead of its slot a run is claimed. Every claimed run waits in the engine until its
-# slot, where the garbage collector's full passes walk it, and a run claimed by a node that
-# then dies is lost: at 5k runs/s a second of look-ahead held 5k runs and made each full pass
-# ~10 ms longer. Claims are still made a quarter second ahead (see _next_claim), room for a
-# claim that waits on another process's write or a slow fsync.
-DEFAULT_HORIZON = timedelta(milliseconds=300)
+DEFAULT_HORIZON = timedelta(seconds=1)
 # The memory store has no other node to compete with, and claimed runs that live a shorter
 # while before they start leave less for the garbage collector's full passes to walk.
 MEMORY_HORIZON = timedelta(milliseconds=250)

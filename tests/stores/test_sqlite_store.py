@@ -258,6 +258,56 @@ def test_a_change_by_another_process_is_seen_despite_the_schedule_cache(path: Pa
     two.close()
 
 
+def test_a_claim_sees_a_definition_changed_by_another_process(path: Path) -> None:
+    one, two = SqliteStore(path), SqliteStore(path)
+    one.add_job(job("a", "every 10s", kwargs={"v": 1}))
+    first = two.claim(T0, timedelta(0), "n1", LEASE)
+    assert first.jobs["a"].kwargs == {"v": 1}
+    changed = one.get_job("a")
+    one.update_job(changed.replace(kwargs={"v": 2}))
+    second = two.claim(at(10), timedelta(0), "n1", LEASE)
+    assert [r.scheduled_for for r in second.runs] == [at(10)]
+    assert second.jobs["a"].kwargs == {"v": 2}
+    # Paused by another process: the next claim takes nothing and leaves the slot due.
+    one.update_job(one.get_job("a").replace(paused=True))
+    assert two.claim(at(20), timedelta(0), "n1", LEASE).runs == []
+    assert two.get_job("a").next_run_at == at(20) and two.get_job("a").paused
+    one.close()
+    two.close()
+
+
+def test_claims_hand_out_one_definition_object_per_revision(store: SqliteStore) -> None:
+    # A copy per claim would keep thousands of short-lived Jobs a second for the collector.
+    store.add_job(job("a", "every 10s"))
+    store.add_job(job("b", "every 10s"))
+    first = store.claim(T0, timedelta(0), "n1", LEASE)
+    second = store.claim(at(10), timedelta(0), "n1", LEASE)
+    assert second.jobs["a"] is first.jobs["a"]
+    assert second.jobs["a"].target is second.jobs["b"].target
+    store.update_job(store.get_job("a").replace(retries=3))
+    third = store.claim(at(20), timedelta(0), "n1", LEASE)
+    assert third.jobs["a"].retries == 3 and third.jobs["b"] is first.jobs["b"]
+
+
+def test_a_full_claim_takes_overdue_slots_before_future_ones(store: SqliteStore) -> None:
+    for i in range(6):
+        store.add_job(job(f"j{i}", "every 10s"))
+    # At 25 s every job is behind by three slots. A claim limited to 4 reaches two jobs,
+    # which must not take their slot at 30 s (inside the look-ahead) while the others wait.
+    first = store.claim(at(25), timedelta(seconds=10), "n1", LEASE, limit=4)
+    assert sorted((r.job_id, r.scheduled_for) for r in first.runs) == [
+        (j, at(s)) for j in ("j0", "j1") for s in (0, 10, 20)
+    ]
+    assert store.get_job("j0").next_run_at == at(30)
+    rest = store.claim(at(25), timedelta(seconds=10), "n1", LEASE, limit=100)
+    assert sorted((r.job_id, r.scheduled_for) for r in rest.runs) == sorted(
+        [("j0", at(30)), ("j1", at(30))]
+        + [(f"j{i}", at(s)) for i in range(2, 6) for s in (0, 10, 20, 30)]
+    )
+    assert all(r.trigger == "schedule" and r.due_at == r.scheduled_for for r in rest.runs)
+    assert {store.get_job(f"j{i}").next_run_at for i in range(6)} == {at(40)}
+
+
 # -- concurrency -----------------------------------------------------------------------
 
 

@@ -174,15 +174,17 @@ def target_from_row(row: RowLike) -> Target:
     return Target(row["target_kind"], row["target_ref"], command=command)
 
 
-def job_from_row(row: RowLike, schedule: Schedule, broken: str | None = None) -> Job:
-    """Build the Job of ``row`` around an already parsed ``schedule``.
+def job_from_row(
+    row: RowLike, schedule: Schedule, broken: str | None = None, target: Target | None = None
+) -> Job:
+    """Build the Job of ``row`` around an already parsed ``schedule`` (and ``target``).
 
     ``broken`` (a schedule parse error) wins over the stored broken text only when the row
     has none, so an engine-set reason is not hidden.
     """
     return Job(
         id=row["id"],
-        target=target_from_row(row),
+        target=target_from_row(row) if target is None else target,
         schedule=schedule,
         timeout=_duration(row["timeout"]),
         on_timeout=OnTimeout(row["on_timeout"]),
@@ -316,7 +318,8 @@ _JOB_VALUES = operator.attrgetter(*_JOB_FIELDS)
 _JOB_INDEX = {name: i for i, name in enumerate(_JOB_FIELDS)}
 
 
-def _evolve_job(job: Job, **changes: Any) -> Job:
+def evolve_job(job: Job, **changes: Any) -> Job:
+    """``job.replace(**changes)`` without its checks, for the store's hot paths."""
     # dataclasses.replace costs ~20 µs on a 26-field frozen class; a claim does this per job.
     values = list(_JOB_VALUES(job))
     for name, value in changes.items():
@@ -341,43 +344,78 @@ class JobCache:
 
     Only the state columns (paused, broken, next_run_at) are read from the row each time.
     Schedules that do not depend on the job id are shared between jobs with the same text,
-    so loading 100k jobs written from a few dozen schedules parses a few dozen times.
+    so loading 100k jobs written from a few dozen schedules parses a few dozen times; so are
+    targets, which are immutable too.
+
+    A claim moves ``next_run_at`` in the row only and hands out the cached Job as it is:
+    copying each claimed job made thousands of Jobs a second live just long enough to reach
+    the garbage collector's oldest generation, whose full passes then stalled the engine.
+    For the same reason revisions and parse errors sit in dicts of their own, which hold only
+    strings and ints and so are never walked by the collector.
     """
 
     def __init__(self, limit: int = 500_000) -> None:
         self.limit = limit
-        self._jobs: dict[str, tuple[int, Job, str | None, int | None]] = {}
+        self._jobs: dict[str, Job] = {}
+        self._revs: dict[str, int] = {}
+        self._errors: dict[str, str] = {}
         self._shared: dict[tuple[Any, ...], Schedule] = {}
+        self._targets: dict[tuple[str, str], Target] = {}
 
     def load(self, row: RowLike) -> Job:
         """The Job of ``row``, from the cache when its revision is known."""
         job_id = row["id"]
-        hit = self._jobs.get(job_id)
-        if hit is None or hit[0] != row["rev"]:
+        if self._revs.get(job_id) != row["rev"]:
             if len(self._jobs) >= self.limit:
                 self._jobs.clear()
+                self._revs.clear()
+                self._errors.clear()
             schedule, error = self._schedule(row)
-            job = job_from_row(row, schedule, error)
-            self._jobs[job_id] = (row["rev"], job, error, row["next_run_at"])
+            job = job_from_row(row, schedule, error, self._target(row))
+            self._jobs[job_id] = job
+            self._revs[job_id] = row["rev"]
+            if error is None:
+                self._errors.pop(job_id, None)
+            else:
+                self._errors[job_id] = error
             return job
-        _, job, error, next_micros = hit
+        job = self._jobs[job_id]
         paused = bool(row["paused"])
-        broken = row["broken"] if row["broken"] is not None else error
-        if next_micros == row["next_run_at"] and job.paused == paused and job.broken == broken:
+        broken = row["broken"] if row["broken"] is not None else self._errors.get(job_id)
+        next_micros = row["next_run_at"]
+        if (
+            job.paused == paused
+            and job.broken == broken
+            and to_micros(job.next_run_at) == next_micros
+        ):
             return job
-        job = _evolve_job(
-            job, paused=paused, broken=broken, next_run_at=from_micros(row["next_run_at"])
-        )
-        self._jobs[job_id] = (row["rev"], job, error, row["next_run_at"])
+        job = evolve_job(job, paused=paused, broken=broken, next_run_at=from_micros(next_micros))
+        self._jobs[job_id] = job
         return job
 
-    def advance(self, job: Job, next_run_at: datetime | None) -> Job:
-        """``job`` with its new fire time, remembered for the next load of its row."""
-        advanced = _evolve_job(job, next_run_at=next_run_at)
-        hit = self._jobs.get(job.id)
-        if hit is not None and hit[1] is job:
-            self._jobs[job.id] = (hit[0], advanced, hit[2], to_micros(next_run_at))
-        return advanced
+    def claimable(self, job_id: str, rev: int) -> Job | None:
+        """The cached definition of an active job at revision ``rev``, else None.
+
+        Its ``next_run_at`` may lag behind the row's, which the claim reads itself.
+        """
+        if self._revs.get(job_id) != rev:
+            return None
+        job = self._jobs[job_id]
+        if job.paused or job.broken is not None:
+            return None
+        return job
+
+    def _target(self, row: RowLike) -> Target | None:
+        """One Target per import path or task name, shared like the schedules."""
+        if row["command"] is not None:
+            return None
+        key = (row["target_kind"], row["target_ref"])
+        target = self._targets.get(key)
+        if target is None:
+            if len(self._targets) >= self.limit:
+                self._targets.clear()
+            target = self._targets[key] = target_from_row(row)
+        return target
 
     def _schedule(self, row: RowLike) -> tuple[Schedule, str | None]:
         key = None

@@ -22,9 +22,12 @@ from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound, StoreError
 from cronwork.jobs import Job
 from cronwork.runs import Run, RunStatus
 from cronwork.stores.base import Claim, plan_claim, retry_of
+from cronwork.stores.memory import field_copier
 from cronwork.stores.rows import (
+    EPOCH,
     JobCache,
     batch,
+    evolve_job,
     from_micros,
     job_to_row,
     run_from_row,
@@ -35,6 +38,19 @@ from cronwork.stores.rows import (
 from cronwork.timing.triggers import TriggeredSchedule
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+
+# A run claimed on time: a blank run with the fields a claim sets, copied without the
+# dataclass's per-field checks.
+_claimed = field_copier(
+    Run, "id", "job_id", "scheduled_for", "node", "created_at", "lease_until", "due_at"
+)
+_BLANK = Run(id="", job_id="", scheduled_for=EPOCH)
+
+
+def _instant(micros: int) -> datetime:
+    # from_micros without its None check, for columns that are never NULL.
+    return EPOCH + timedelta(microseconds=micros)
+
 
 # Deleting in slices keeps the write lock short, so claims of other processes are not held up
 # by a large prune.
@@ -324,28 +340,56 @@ class SqliteStore:
     ) -> Claim:
         """Atomically claim due slots and unowned due runs up to ``now + horizon``."""
         claim = Claim()
-        until = to_micros(now + horizon)
+        limit_at = now + horizon
+        until = to_micros(limit_at)
         lease_until = now + lease
         with self._write() as conn:
+            due = self._tuples(conn, Q["jobs_due_keys"], (until, limit))
+            jobs = self._claimable(conn, due)
+            # As many due jobs as the limit make a full claim, which the engine follows at
+            # once with the next one; so it takes no slot past the last job it reached (or
+            # now). When the engine has fallen behind, the overdue slots of the jobs further
+            # down are then claimed before the look-ahead slots of these: catching up takes
+            # one pass over the jobs instead of several, each longer than the last.
+            cut = limit_at
+            if len(due) >= limit:
+                cut = min(limit_at, max(now, _instant(due[-1][2])))
+            on_time: list[list[Any]] = []  # [job id, slot]
             planned: list[Run] = []
             missed: list[Run] = []
             next_times: list[list[Any]] = []
             broken: list[tuple[str, str]] = []
-            for row in conn.execute(Q["jobs_due"], (until, limit)).fetchall():
-                if len(planned) >= limit:
+            for job_id, _rev, next_micros in due:
+                if len(on_time) + len(planned) >= limit:
                     break
-                job = self._job(row)
+                job = jobs[job_id]
                 if job.broken is not None:
                     # The schedule no longer parses: set the job aside instead of selecting
                     # it again on every claim.
-                    broken.append((job.broken, job.id))
+                    broken.append((job.broken, job_id))
                     continue
-                runs, late, next_at = plan_claim(job, now, horizon, node, lease)
-                planned += runs
-                missed += late
-                next_times.append([job.id, to_micros(next_at)])
-                claim.jobs[job.id] = self._cache.advance(job, next_at)
-            claim.runs = self._insert(conn, planned)
+                slot = _instant(next_micros)
+                next_at: datetime | None
+                if slot < now - job.misfire_grace:
+                    # Misfires: the shared planner applies the policy and words the records.
+                    if job.next_run_at != slot:
+                        job = evolve_job(job, next_run_at=slot)
+                    runs, late, next_at = plan_claim(job, now, horizon, node, lease)
+                    planned += runs
+                    missed += late
+                else:
+                    # Every slot on time, the common case: one [job, slot] pair per slot.
+                    next_after = job.schedule.next_after
+                    on_time.append([job_id, next_micros])
+                    next_at = next_after(slot)
+                    while next_at is not None and next_at <= cut:
+                        on_time.append([job_id, to_micros(next_at)])
+                        next_at = next_after(next_at)
+                next_times.append([job_id, to_micros(next_at)])
+                # The definition, as the engine needs it; its next_run_at may lag behind.
+                claim.jobs[job_id] = jobs[job_id]
+            claim.runs = self._insert_claimed(conn, on_time, node, now, lease_until)
+            claim.runs += self._insert(conn, planned)
             claim.missed = self._insert(conn, missed)
             if next_times:
                 conn.execute(Q["jobs_set_next"], (batch(next_times),))
@@ -361,6 +405,52 @@ class SqliteStore:
                     owner = to_micros(lease_until)
                     conn.execute(Q["runs_adopt"], (node, owner, batch(adopted)))
         return claim
+
+    @staticmethod
+    def _tuples(conn: sqlite3.Connection, query: str, params: Sequence[Any]) -> list[Any]:
+        """Rows as plain tuples: cheaper to build and read than sqlite3.Row in a hot loop."""
+        cursor = conn.cursor()
+        cursor.row_factory = None
+        try:
+            return cursor.execute(query, params).fetchall()
+        finally:
+            cursor.close()
+
+    def _claimable(self, conn: sqlite3.Connection, due: Sequence[Any]) -> dict[str, Job]:
+        """The definitions of the due jobs: cached ones as they are, the others read in full."""
+        jobs: dict[str, Job] = {}
+        missing = []
+        for job_id, rev, _next in due:
+            job = self._cache.claimable(job_id, rev)
+            if job is None:
+                missing.append(job_id)
+            else:
+                jobs[job_id] = job
+        if missing:
+            for row in conn.execute(Q["jobs_by_ids"], (batch(missing),)):
+                jobs[row["id"]] = self._job(row)
+        return jobs
+
+    def _insert_claimed(
+        self,
+        conn: sqlite3.Connection,
+        slots: list[list[Any]],
+        node: str,
+        now: datetime,
+        lease_until: datetime,
+    ) -> list[Run]:
+        """Insert the runs of on-time ``slots`` ([job id, slot micros]); return those inserted."""
+        if not slots:
+            return []
+        # As in _insert, the rows above the largest id are exactly ours.
+        before = conn.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0]
+        params = (node, to_micros(now), to_micros(lease_until), batch(slots))
+        conn.execute(Q["runs_insert_claimed"], params)
+        runs = []
+        for run_id, job_id, micros in self._tuples(conn, Q["runs_claimed_after"], (before,)):
+            slot = _instant(micros)
+            runs.append(_claimed(_BLANK, str(run_id), job_id, slot, node, now, lease_until, slot))
+        return runs
 
     def _insert(self, conn: sqlite3.Connection, runs: Sequence[Run]) -> list[Run]:
         """Insert ``runs``, skipping existing slots; return those inserted, with their ids."""

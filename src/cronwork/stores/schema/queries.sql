@@ -53,11 +53,16 @@ SELECT * FROM jobs
 WHERE ltrim(schedule_text) LIKE 'after%' OR ltrim(schedule_text) LIKE 'on_f%'
 ORDER BY id
 
--- name: jobs_due
-SELECT * FROM jobs
+-- name: jobs_due_keys
+-- What a claim reads of each due job whose definition it has parsed already.
+SELECT id, rev, next_run_at FROM jobs
 WHERE paused = 0 AND broken IS NULL AND next_run_at IS NOT NULL AND next_run_at <= ?
 ORDER BY next_run_at
 LIMIT ?
+
+-- name: jobs_by_ids
+-- Takes a JSON array of job ids.
+SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(?))
 
 -- name: jobs_set_next
 -- Takes a JSON array of [job id, next_run_at] pairs.
@@ -111,6 +116,19 @@ SELECT
     value ->> 13, value ->> 14, value ->> 15, value ->> 16, value ->> 17
 FROM json_each(?) WHERE true
 ON CONFLICT (job_id, scheduled_for, attempt) DO NOTHING
+
+-- name: runs_insert_claimed
+-- Runs of slots claimed on time differ only in job and slot: takes node, created_at,
+-- lease_until and a JSON array of [job id, slot] pairs; due_at is the slot.
+INSERT INTO runs (
+    job_id, scheduled_for, attempt, status, node, created_at, lease_until, due_at, trigger
+)
+SELECT value ->> 0, value ->> 1, 1, 'scheduled', ?, ?, ?, value ->> 1, 'schedule'
+FROM json_each(?) WHERE true
+ON CONFLICT (job_id, scheduled_for, attempt) DO NOTHING
+
+-- name: runs_claimed_after
+SELECT id, job_id, scheduled_for FROM runs WHERE id > ? ORDER BY id
 
 -- name: runs_inserted_after
 SELECT id, job_id, scheduled_for, attempt FROM runs WHERE id > ?

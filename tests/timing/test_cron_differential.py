@@ -203,6 +203,20 @@ def test_same_fire_times_as_cronsim(data: st.DataObject, expr: str, zone: str) -
                 limit = ours.astimezone(UTC)
                 assert elapsed_time_next(schedule, moment, limit) == ours
             return
-        assert ours.utcoffset() == theirs.astimezone(tz).utcoffset()
+        # Same instant; cronsim may spell it as a wall time that a spring-forward skipped
+        # (Santiago's 00:00 on a change day, -04:00), cronwork as the real one (01:00 -03:00).
+        assert ours.utcoffset() == theirs.astimezone(UTC).astimezone(tz).utcoffset()
+        assert ours.astimezone(UTC).astimezone(tz) == ours
         assert ours.tzinfo is tz
         moment = ours
+
+
+def test_a_skipped_midnight_is_spelled_as_the_wall_time_that_exists() -> None:
+    # Santiago skipped 2016-08-14 00:00-01:00; the first Sunday minute is 01:00 -03:00, the
+    # same instant cronsim spells as the nonexistent 00:00 -04:00.
+    tz = ZoneInfo("America/Santiago")
+    schedule = CronSchedule("* * * * 0", tz)
+    ours = schedule.next_after(datetime(2016, 8, 13, 23, 59, 58, tzinfo=tz))
+    assert ours is not None
+    assert ours.astimezone(UTC) == datetime(2016, 8, 14, 4, 0, tzinfo=UTC)
+    assert (ours.hour, ours.minute, ours.utcoffset()) == (1, 0, timedelta(hours=-3))

@@ -7,7 +7,9 @@ p99 lateness of the dispatch benchmark at 5k runs/s. What exists when a schedule
 (modules, job definitions, the host application's own start-up state) is long-lived, so the
 engine moves it into the permanent generation (`gc.freeze`), which later passes skip; full
 passes then walk only what was created since. The last scheduler to stop moves it back
-(`gc.unfreeze`), so anything of it that has become garbage is collected again.
+(`gc.unfreeze`), so anything of it that has become garbage is collected again. Once its
+first claims are done, a scheduler freezes again (`settle`) what they loaded: a persistent
+store's job definitions arrive then, not before the start.
 
 A host that manages the permanent generation itself (it called `gc.freeze` before, say for a
 pre-fork server) is left alone, as is a process with the collector disabled. Pass
@@ -37,6 +39,18 @@ def hold() -> bool:
         _holders += 1
         gc.freeze()
         return True
+
+
+def settle() -> None:
+    """Freeze again what a started scheduler has since loaded for good (a holder calls this).
+
+    A persistent store loads its job definitions at the first claims, after the start's
+    freeze: garbage is collected first (one full pass, once), so only live objects go in.
+    """
+    with _lock:
+        if _holders and _ours:
+            gc.collect()
+            gc.freeze()
 
 
 def release() -> None:

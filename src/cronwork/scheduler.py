@@ -309,6 +309,7 @@ class Engine:
         self._downstream: dict[str, list[str]] = {}
         self._next_triggers = now + TRIGGERS_REFRESH_EVERY
         self._froze = False  # whether start() froze the collector's old objects (gcfreeze)
+        self._settled = False  # whether the first claims' objects were frozen too
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -600,6 +601,10 @@ class Engine:
                     full = len(claim.runs) + len(claim.missed) >= CLAIM_LIMIT
                     claimed = bool(claim.runs or claim.missed)
                     claim_at = None if full else await self._next_claim(now, claimed)
+                    if self._froze and not self._settled and not full:
+                        # The first claims are done: what they loaded stays (gcfreeze).
+                        self._settled = True
+                        gcfreeze.settle()
             except Exception:
                 logger.exception("claiming due runs failed; retrying")
                 claim_at = None

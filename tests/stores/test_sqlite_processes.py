@@ -109,7 +109,11 @@ def test_three_scheduler_processes_run_each_slot_exactly_once(tmp_path: Path) ->
     store = SqliteStore(path)
     now = datetime.now(UTC)
     for i in range(40):
-        added = make_job(f"job{i:02}", make_target("crashwork:work"), "every 1s", tz="UTC")
+        # Spread over the second, so the nodes race for many small batches of slots rather
+        # than for one batch of all 40 a second, which one node can win every time.
+        anchor = (T0 + timedelta(milliseconds=25 * i)).isoformat()
+        every = f"every 1s from {anchor}"
+        added = make_job(f"job{i:02}", make_target("crashwork:work"), every, tz="UTC")
         store.add_job(added.replace(next_run_at=added.schedule.next_after(now), created_at=now))
     first = {j.id: j.next_run_at for j in store.jobs()}
     store.close()

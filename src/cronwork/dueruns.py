@@ -1,4 +1,4 @@
-"""Claimed runs waiting for their due time, in due order."""
+"""Runs the engine holds until they may start: claimed ones until due, then until a place."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
+from cronwork.jobs import Job
 from cronwork.runs import Run
+
+# A run waiting for a place: (order key, run, job, queued_at).
+_Waiting = tuple[tuple[datetime, int, str], Run, Job, datetime | None]
 
 
 class DueRuns:
@@ -81,6 +85,73 @@ class DueRuns:
                 due.append(heapq.heappop(heap)[1])
             else:
                 return due
+
+    def clear(self) -> None:
+        """Forget every run."""
+        self._lane.clear()
+        self._heap.clear()
+
+
+class ReadyRuns:
+    """Runs waiting for a place under ``max_running``, earliest due first.
+
+    Laid out like `DueRuns`: runs arrive from dispatch in due order, so they go on a lane at
+    O(1) each, and only a run that would break its order (a retry, a manual trigger) on a
+    heap. When every place is taken, every run passes through here; with a heap alone, an
+    engine that had fallen behind paid more per run than one that had not, and stayed behind.
+    """
+
+    __slots__ = ("_heap", "_lane")
+
+    def __init__(self) -> None:
+        self._lane: deque[_Waiting] = deque()
+        self._heap: list[_Waiting] = []
+
+    def __len__(self) -> int:
+        return len(self._lane) + len(self._heap)
+
+    def __bool__(self) -> bool:
+        return bool(self._lane or self._heap)
+
+    def __iter__(self) -> Iterator[tuple[Run, Job, datetime | None]]:
+        """Every waiting run with its job and queued_at, in no particular order."""
+        for _, run, job, queued_at in self._lane:
+            yield run, job, queued_at
+        for _, run, job, queued_at in self._heap:
+            yield run, job, queued_at
+
+    def push(self, run: Run, job: Job, queued_at: datetime | None) -> None:
+        """Add a run that waits for a place."""
+        # Numeric ids (memory, SQLite) sort by value when compared by (length, text); keys
+        # are unique, so entries never compare their runs.
+        entry = ((run.due_at or run.scheduled_for, len(run.id), run.id), run, job, queued_at)
+        lane = self._lane
+        if not lane or lane[-1][0] <= entry[0]:
+            lane.append(entry)
+        else:
+            heapq.heappush(self._heap, entry)
+
+    def pop(self) -> tuple[Run, Job, datetime | None]:
+        """Remove and return the earliest run (there must be one)."""
+        lane, heap = self._lane, self._heap
+        if heap and (not lane or heap[0][0] < lane[0][0]):
+            _, run, job, queued_at = heapq.heappop(heap)
+        else:
+            _, run, job, queued_at = lane.popleft()
+        return run, job, queued_at
+
+    def remove(self, run_id: str) -> tuple[Run, Job, datetime | None] | None:
+        """Take out the run with this id; None if it is not waiting here."""
+        for i, entry in enumerate(self._lane):
+            if entry[1].id == run_id:
+                del self._lane[i]
+                return entry[1], entry[2], entry[3]
+        for i, entry in enumerate(self._heap):
+            if entry[1].id == run_id:
+                self._heap.pop(i)
+                heapq.heapify(self._heap)
+                return entry[1], entry[2], entry[3]
+        return None
 
     def clear(self) -> None:
         """Forget every run."""

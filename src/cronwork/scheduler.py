@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import heapq
 import logging
 import math
 import os
@@ -42,7 +41,7 @@ from cronwork.dependencies import (
     triggered_run,
     upstream_of,
 )
-from cronwork.dueruns import DueRuns
+from cronwork.dueruns import DueRuns, ReadyRuns
 from cronwork.errors import CronworkError, JobError, JobNotFound, TargetError
 from cronwork.events import FINAL_EVENTS, Event, EventType, Listener, Listeners
 from cronwork.executors import (
@@ -108,11 +107,6 @@ _MODIFIABLE = frozenset({*_SETTINGS, "target", "schedule", "timezone", "paused"}
 def make_node_id() -> str:
     """A node id unique to this process: ``host:pid:random``."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-def _order(run: Run) -> tuple[datetime, int, str]:
-    # Numeric ids (memory, SQLite) sort by value when compared by (length, text).
-    return (due_time(run), len(run.id), run.id)
 
 
 _as_started = field_copier(Run, "status", "node", "queued_at", "started_at")
@@ -259,7 +253,7 @@ class Engine:
         # Runs waiting for a place, in due order, with the moment they began to wait (kept
         # beside the run rather than copied into it: a Run copy per queued run was a
         # measurable share of the engine's time when every place is taken).
-        self._ready: list[tuple[tuple[datetime, int, str], Run, Job, datetime | None]] = []
+        self._ready = ReadyRuns()
         # Runs waiting for their job's current run to end: overlap=queue, and misfire
         # catch-up runs, which run one after another rather than skip each other.
         self._queued: dict[str, deque[tuple[Run, Job]]] = {}
@@ -366,7 +360,7 @@ class Engine:
             except Exception:
                 logger.exception("the engine loop failed")
         released = [run for run in self._due if run.id not in self._dropped]
-        released += [run for _, run, _, _ in self._ready]
+        released += [run for run, _, _ in self._ready]
         released += [run for waiting in self._queued.values() for run, _ in waiting]
         released += [w.run for w in self._waiting.values()]
         self._waiting.clear()
@@ -1070,18 +1064,17 @@ class Engine:
             for executor in self._polled:
                 executor.defer_wakeups(0.0)  # see _arm_dispatch
         self._inflight.setdefault(job.id, set()).add(run.id)
-        heapq.heappush(self._ready, (_order(run), run, job, queued_at))
+        self._ready.push(run, job, queued_at)
 
     def _drop_ready(self, run_id: str, why: str) -> bool:
-        for i, (_, run, job, queued_at) in enumerate(self._ready):
-            if run.id == run_id:
-                self._ready.pop(i)
-                heapq.heapify(self._ready)
-                self._leave(job.id, run_id)
-                run = _as_queued(run, queued_at or run.queued_at)
-                self._finish_unstarted(run, job, RunStatus.CANCELLED, why)
-                return True
-        return False
+        entry = self._ready.remove(run_id)
+        if entry is None:
+            return False
+        run, job, queued_at = entry
+        self._leave(job.id, run_id)
+        run = _as_queued(run, queued_at or run.queued_at)
+        self._finish_unstarted(run, job, RunStatus.CANCELLED, why)
+        return True
 
     def _leave(self, job_id: str, run_id: str) -> None:
         inflight = self._inflight.get(job_id)
@@ -1099,7 +1092,7 @@ class Engine:
     def _pump(self) -> None:
         limit = self.s.max_running
         while self._ready and len(self._active) + len(self._lingering) < limit:
-            _, run, job, queued_at = heapq.heappop(self._ready)
+            run, job, queued_at = self._ready.pop()
             current = self._jobs.get(job.id)
             if current is None:
                 self._leave(job.id, run.id)

@@ -68,3 +68,32 @@ def test_in_order_batches_stay_on_the_lane_and_stragglers_still_come_first() -> 
     assert [r.id for r in queue] == ["3"]
     queue.clear()
     assert not queue
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 50), st.none() | st.integers(0, 20)), max_size=40),
+    st.sets(st.integers(0, 39), max_size=10),
+)
+def test_waiting_runs_leave_earliest_first_and_can_be_taken_out(
+    offsets: list[tuple[int, int | None]], removed: set[int]
+) -> None:
+    from cronwork.dueruns import ReadyRuns
+    from cronwork.jobs import make_job
+
+    job = make_job("job", print, "every 1s", tz="UTC")
+    ready = ReadyRuns()
+    runs = [run(i, offset, retry) for i, (offset, retry) in enumerate(offsets)]
+    for i, r in enumerate(runs):
+        ready.push(r, job, T0 + timedelta(seconds=i))
+    for i in removed:
+        taken = ready.remove(str(i))
+        assert (taken is None) == (i >= len(runs))
+        if taken is not None:
+            assert taken == (runs[i], job, T0 + timedelta(seconds=i))
+    assert ready.remove("no such run") is None
+    kept = [r for r in runs if int(r.id) not in removed]
+    assert len(ready) == len(kept) and {r.id for r, _, _ in ready} == {r.id for r in kept}
+    out = [ready.pop()[0] for _ in range(len(kept))]
+    key = lambda r: (due_of(r), int(r.id))  # noqa: E731
+    assert [key(r) for r in out] == sorted(key(r) for r in kept)
+    assert not ready

@@ -11,9 +11,10 @@ passes then walk only what was created since. The last scheduler to stop moves i
 first claims are done, a scheduler freezes again (`settle`) what they loaded: a persistent
 store's job definitions arrive then, not before the start.
 
-A host that manages the permanent generation itself (it called `gc.freeze` before, say for a
-pre-fork server) is left alone, as is a process with the collector disabled. Pass
-``freeze_gc=False`` to the scheduler to opt out.
+Meanwhile the youngest generation is collected less often (YOUNG_THRESHOLD); the host's
+thresholds come back with the unfreeze. A host that manages the permanent generation itself
+(it called `gc.freeze` before, say for a pre-fork server) is left alone, as is a process
+with the collector disabled. Pass ``freeze_gc=False`` to the scheduler to opt out.
 """
 
 from __future__ import annotations
@@ -21,19 +22,31 @@ from __future__ import annotations
 import gc
 import threading
 
+# While a scheduler holds the freeze, the youngest generation is collected every this many
+# net allocations rather than every 700 (CPython's default): every run allocates a dozen
+# short-lived containers, and at 15k runs a second young collections, each walking what
+# the last one left, took 7% of the engine's time; most of a run's objects are gone before
+# 10,000 allocations have passed.
+YOUNG_THRESHOLD = 10_000
+
 _lock = threading.Lock()
 _holders = 0
 _ours = False
+_thresholds: tuple[int, int, int] | None = None  # the host's, to restore
 
 
 def hold() -> bool:
     """Freeze what exists now, unless the host manages freezing; True if this call counts."""
-    global _holders, _ours
+    global _holders, _ours, _thresholds
     with _lock:
         if _holders == 0:
             if not gc.isenabled() or gc.get_freeze_count() > 0:
                 return False
             _ours = True
+            young, middle, old = gc.get_threshold()
+            if young < YOUNG_THRESHOLD:
+                _thresholds = (young, middle, old)
+                gc.set_threshold(YOUNG_THRESHOLD, middle, old)
         elif not _ours:
             return False
         _holders += 1
@@ -55,7 +68,7 @@ def settle() -> None:
 
 def release() -> None:
     """Undo one successful `hold`; the last one unfreezes."""
-    global _holders, _ours
+    global _holders, _ours, _thresholds
     with _lock:
         if _holders == 0:
             return
@@ -63,3 +76,6 @@ def release() -> None:
         if _holders == 0 and _ours:
             _ours = False
             gc.unfreeze()
+            if _thresholds is not None and gc.get_threshold()[0] == YOUNG_THRESHOLD:
+                gc.set_threshold(*_thresholds)  # unless the host has set its own since
+            _thresholds = None

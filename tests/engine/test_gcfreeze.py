@@ -53,3 +53,21 @@ def test_a_scheduler_freezes_while_it_runs_unless_told_not_to() -> None:
     assert gc.get_freeze_count() == 0
     with Scheduler(freeze_gc=False):
         assert gc.get_freeze_count() == 0
+
+
+def test_young_collections_are_rarer_while_held_and_the_host_thresholds_come_back() -> None:
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        assert gcfreeze.hold()
+        assert gc.get_threshold() == (gcfreeze.YOUNG_THRESHOLD, 10, 10)
+        gcfreeze.release()
+        assert gc.get_threshold() == (700, 10, 10)
+        # A host that asked for more than that keeps its own.
+        gc.set_threshold(50_000, 10, 10)
+        assert gcfreeze.hold()
+        assert gc.get_threshold() == (50_000, 10, 10)
+        gcfreeze.release()
+        assert gc.get_threshold() == (50_000, 10, 10)
+    finally:
+        gc.set_threshold(*before)

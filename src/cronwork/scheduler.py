@@ -1105,18 +1105,20 @@ class Engine:
         if cached is not None and cached[0] is job.target and cached[3] == job.executor:
             return cached[1], cached[2]
         target = job.target
+        # Jobs of one function share one entry: an entry per job was a long-lived tuple per
+        # job for the garbage collector's full passes to walk, and resolving each job's
+        # function on its first run held up the first second of 20k jobs.
+        key = (id(target.func), job.executor)
+        if target.kind == "callable":
+            shared = self._shared_targets.get(key)
+            if shared is not None and shared[0].func is target.func:
+                self._targets[job.id] = shared
+                return shared[1], shared[2]
         func = resolve_target(target, self.s.tasks)
         executor = self._executor(job.executor or default_executor_name(func))
         entry = (target, func, executor, job.executor)
         if target.kind == "callable":
-            # Jobs of one function share one entry: an entry per job was a long-lived tuple
-            # per job for the garbage collector's full passes to walk.
-            key = (id(target.func), job.executor)
-            shared = self._shared_targets.get(key)
-            if shared is None or shared[1] is not func:
-                self._shared_targets[key] = entry
-            else:
-                entry = shared
+            self._shared_targets[key] = entry
         self._targets[job.id] = entry
         return func, executor
 

@@ -834,8 +834,7 @@ class Engine:
             # Completions may wait for the tick only while no run waits for their places:
             # a place freed once per tick would cap max_running places at that many runs a
             # millisecond. _enqueue withdraws the promise.
-            for executor in self._polled:
-                executor.defer_wakeups(when)
+            self._defer_completions(when)
 
     def _dispatch_from_timer(self) -> None:
         self._dispatch_timer = None
@@ -843,10 +842,16 @@ class Engine:
         if not self._stopping:
             self._dispatch_due(self.clock.now())
 
-    def _poll_executors(self) -> None:
-        # Completions first: they free places for the runs about to be started.
+    def _defer_completions(self, until: float) -> None:
+        """Let thread completions wait for a dispatch at loop time ``until`` (0.0: do not)."""
         for executor in self._polled:
-            executor.defer_wakeups(0.0)  # withdrawn before the drain; see defer_wakeups
+            executor.defer_wakeups(until)
+
+    def _poll_executors(self) -> None:
+        # Completions first: they free places for the runs about to be started. The promise
+        # is withdrawn before the drain; see WorkerPool.defer_wakeups.
+        self._defer_completions(0.0)
+        for executor in self._polled:
             executor.deliver()
 
     def _dispatch_due(self, now: datetime) -> None:
@@ -1061,8 +1066,7 @@ class Engine:
 
     def _enqueue(self, run: Run, job: Job, queued_at: datetime | None) -> None:
         if not self._ready:
-            for executor in self._polled:
-                executor.defer_wakeups(0.0)  # see _arm_dispatch
+            self._defer_completions(0.0)  # see _arm_dispatch
         self._inflight.setdefault(job.id, set()).add(run.id)
         self._ready.push(run, job, queued_at)
 
@@ -1100,20 +1104,24 @@ class Engine:
             self._start(run, current, queued_at)
 
     def _resolve(self, job: Job) -> tuple[Callable[..., Any] | Command, Executor]:
-        cached = self._targets.get(job.id)
-        # Keyed by what resolution reads, not by the Job object, which every claim replaces.
-        if cached is not None and cached[0] is job.target and cached[3] == job.executor:
-            return cached[1], cached[2]
         target = job.target
+        cached = self._targets.get(job.id)
+        # Keyed by what resolution reads, not by the Job object, which every claim replaces:
+        # the same target, or (an entry shared by jobs) the same function.
+        if (
+            cached is not None
+            and (cached[0] is target or cached[0].func is target.func is not None)
+            and cached[3] == job.executor
+        ):
+            return cached[1], cached[2]
         # Jobs of one function share one entry: an entry per job was a long-lived tuple per
         # job for the garbage collector's full passes to walk, and resolving each job's
         # function on its first run held up the first second of 20k jobs.
         key = (id(target.func), job.executor)
-        if target.kind == "callable":
-            shared = self._shared_targets.get(key)
-            if shared is not None and shared[0].func is target.func:
-                self._targets[job.id] = shared
-                return shared[1], shared[2]
+        shared = self._shared_targets.get(key) if target.kind == "callable" else None
+        if shared is not None and shared[0].func is target.func:
+            self._targets[job.id] = shared
+            return shared[1], shared[2]
         func = resolve_target(target, self.s.tasks)
         executor = self._executor(job.executor or default_executor_name(func))
         entry = (target, func, executor, job.executor)
@@ -1123,16 +1131,8 @@ class Engine:
         return func, executor
 
     def _start(self, run: Run, job: Job, queued_at: datetime | None = None) -> None:
-        cached = self._targets.get(job.id)
         try:
-            if (
-                cached is not None
-                and (cached[0] is job.target or cached[0].func is job.target.func is not None)
-                and cached[3] == job.executor
-            ):
-                func, executor = cached[1], cached[2]
-            else:
-                func, executor = self._resolve(job)
+            func, executor = self._resolve(job)
         except Exception as exc:
             self._leave(job.id, run.id)
             self._finish_unstarted(run, job, RunStatus.FAILED, f"cannot start: {exc}")
@@ -1248,11 +1248,7 @@ class Engine:
             linger.add_done_callback(lambda _: self._release(active))
             self._poke()
         else:
-            # _release, written out: this is the path of every run.
-            self._leave(job.id, run.id)
-            if self._ready and not self._stopping:
-                self._pump()
-            self._poke()
+            self._release(active)
         retrying = not succeeded and status.retryable and run.attempt <= job.retries
         if retrying and not self._stopping:
             self._spawn(self._retry(active.record(), job))

@@ -26,13 +26,13 @@ def test_every_item_runs_once_and_completions_arrive_in_batches() -> None:
 
     async def main() -> None:
         pool = WorkerPool(4, asyncio.get_running_loop())
-        original = pool._deliver
+        original = pool.deliver
 
         def counting() -> None:
             deliveries.append(len(pool._finished))
             original()
 
-        pool._deliver = counting  # type: ignore[method-assign]
+        pool.deliver = counting  # type: ignore[method-assign]
         finished = asyncio.Event()
         for i in range(500):
             item = WorkItem(calls.append, (i,), {}, lambda it: done.append(it.args[0]))

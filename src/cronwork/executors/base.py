@@ -17,7 +17,6 @@ import logging
 import sys
 import threading
 import traceback
-import weakref
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import KW_ONLY, dataclass, field
@@ -146,31 +145,15 @@ def format_error(exc: BaseException) -> str:
     return head + "\n" + "".join(traceback.format_exception(exc)).rstrip("\n")
 
 
-_WANTS_CTX: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
-
-
-# In front of the weak cache, which costs a microsecond a lookup on the path of every run: a
-# plain dict, emptied when it reaches _RECENT_MAX, so it keeps at most that many callables
-# alive that would otherwise have been freed.
-_RECENT: dict[Any, bool] = {}
-_RECENT_MAX = 1024
+# Which callables take ``ctx``, looked up on the path of every run. A plain dict (a weak one
+# cost a microsecond a lookup), emptied when it reaches _WANTS_CTX_MAX, so it keeps at most
+# that many callables alive that would otherwise have been freed.
+_WANTS_CTX: dict[Any, bool] = {}
+_WANTS_CTX_MAX = 1024
 
 
 def wants_ctx(func: Callable[..., Any]) -> bool:
     """True if ``func`` has a parameter named ``ctx`` (cached per callable)."""
-    try:
-        return _RECENT[func]
-    except (KeyError, TypeError):
-        pass
-    found = _inspect_ctx(func)
-    with contextlib.suppress(TypeError):
-        if len(_RECENT) >= _RECENT_MAX:
-            _RECENT.clear()
-        _RECENT[func] = found
-    return found
-
-
-def _inspect_ctx(func: Callable[..., Any]) -> bool:
     try:
         return _WANTS_CTX[func]
     except (KeyError, TypeError):
@@ -185,9 +168,10 @@ def _inspect_ctx(func: Callable[..., Any]) -> bool:
             inspect.Parameter.POSITIONAL_OR_KEYWORD,
             inspect.Parameter.KEYWORD_ONLY,
         )
-    # Bound methods, partials and some builtins cannot be weakly referenced; they are cheap
-    # to inspect again.
+    # Unhashable callables are cheap enough to inspect again.
     with contextlib.suppress(TypeError):
+        if len(_WANTS_CTX) >= _WANTS_CTX_MAX:
+            _WANTS_CTX.clear()
         _WANTS_CTX[func] = found
     return found
 
@@ -321,10 +305,7 @@ class BaseExecution:
         callbacks, self._callbacks = self._callbacks, []
         if direct:
             for callback in callbacks:
-                try:
-                    callback(outcome)
-                except Exception:
-                    logger.exception("an outcome callback failed")
+                self._call(callback, outcome)
         else:
             for callback in callbacks:
                 self.loop.call_soon(self._call, callback, outcome)

@@ -128,10 +128,6 @@ class WorkerPool:
         """
         self._drain_at = until
 
-    def deliver(self) -> None:
-        """Hand the finished items to their ``on_done`` now; call on the loop."""
-        self._deliver()
-
     def submit(self, item: Work) -> None:
         """Queue ``item`` for an idle worker, or a new one (up to ``max_workers``)."""
         if self._closed:
@@ -197,9 +193,10 @@ class WorkerPool:
             self._wake_pending = True
             # A closed loop has nobody left to tell.
             with contextlib.suppress(RuntimeError):
-                self.loop.call_soon_threadsafe(self._deliver)
+                self.loop.call_soon_threadsafe(self.deliver)
 
-    def _deliver(self) -> None:
+    def deliver(self) -> None:
+        """Hand the finished items to their ``on_done`` now; call on the loop."""
         # Cleared before draining, so a worker finishing during the drain either has its item
         # drained here or schedules the next delivery itself.
         self._wake_pending = False
@@ -368,4 +365,4 @@ class ThreadExecutor:
         if pool is not None:
             await asyncio.to_thread(pool.shutdown, True)
             # Deliver what finished last, so that every wait() returns.
-            pool._deliver()
+            pool.deliver()

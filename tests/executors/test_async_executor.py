@@ -90,6 +90,8 @@ def test_cancel_reports_cancelled() -> None:
         execution.cancel("no longer needed")
         outcome = await asyncio.wait_for(execution.wait(), 2)
         assert outcome == Outcome(RunStatus.CANCELLED, error="no longer needed")
+        # Shut down, or the stdout router it installed stays for the tests that follow.
+        await executor.shutdown()
 
     asyncio.run(main())
 

@@ -126,29 +126,25 @@ def _instant(value: int | None) -> datetime | None:
 
 def pack(run: Run) -> Record:
     """``run`` as an atomic bytes record that the garbage collector ignores."""
-    # Every run that finishes comes through here: the conversions are written out rather
-    # than calls to _micros, and the status is read from _value_, not the .value property.
-    epoch, micro = _EPOCH, _MICRO
     try:
-        slot, finished, created = run.scheduled_for, run.finished_at, run.created_at
-        queued, started, lease, due = run.queued_at, run.started_at, run.lease_until, run.due_at
+        finished = run.finished_at
         head = _HEAD.pack(
-            (slot - epoch) // micro,
-            _NONE if finished is None else (finished - epoch) // micro,
+            (run.scheduled_for - _EPOCH) // _MICRO,
+            _NONE if finished is None else (finished - _EPOCH) // _MICRO,
             run.attempt,
         )
         body = marshal.dumps(
             (
-                run.status._value_,
+                run.status.value,
                 run.node,
-                None if created is None else (created - epoch) // micro,
-                None if queued is None else (queued - epoch) // micro,
-                None if started is None else (started - epoch) // micro,
-                None if lease is None else (lease - epoch) // micro,
+                _micros(run.created_at),
+                _micros(run.queued_at),
+                _micros(run.started_at),
+                _micros(run.lease_until),
                 run.exit_code,
                 run.output,
                 run.error,
-                None if due is None else (due - epoch) // micro,
+                _micros(run.due_at),
                 run.trigger,
                 run.cancel_requested,
                 run.waited_for,
@@ -411,12 +407,7 @@ class MemoryStore:
                 # then costs about what a pop alone would, half of a pop and a push.
                 at, job_id = due[0]
                 job = jobs.get(job_id)
-                if (
-                    job is None
-                    or next_ats.get(job_id) != at
-                    or job.paused
-                    or job.broken is not None  # is_active, written out
-                ):
+                if job is None or next_ats.get(job_id) != at or not is_active(job):
                     heapq.heappop(due)
                     continue
                 next_at: datetime | None

@@ -137,6 +137,19 @@ def _extra(job_id: str, run_id: str | None = None) -> dict[str, Any]:
     return {"job_id": job_id, "run_id": run_id}
 
 
+def _log_slot(run: Run, what: str, reason: str) -> None:
+    """Log at INFO that the run's job ``what`` (skipped, ...) its slot, and why."""
+    if logger.isEnabledFor(logging.INFO):
+        logger.info(
+            "job %s %s its slot %s: %s",
+            run.job_id,
+            what,
+            run.scheduled_for.isoformat(),
+            reason,
+            extra=_extra(run.job_id, run.id),
+        )
+
+
 class _Active:
     """A run that holds one of the ``max_running`` places.
 
@@ -968,14 +981,7 @@ class Engine:
 
     def _dependency_timeout(self, entry: _Waiting, message: str) -> None:
         run, job = entry.run, entry.job
-        if logger.isEnabledFor(logging.INFO):
-            logger.info(
-                "job %s gave up waiting for its slot %s: %s",
-                job.id,
-                run.scheduled_for.isoformat(),
-                message,
-                extra=_extra(job.id, run.id),
-            )
+        _log_slot(run, "gave up waiting for", message)
         done = self._finish_unstarted(run, job, RunStatus.SKIPPED, message)
         # A run that never got its dependencies counts against the job's retries.
         if run.attempt <= job.retries and not self._stopping:
@@ -1047,14 +1053,7 @@ class Engine:
             self._drop_ready(run_id, f"replaced by run {run.id} (overlap=replace)")
 
     def _skip(self, run: Run, job: Job, reason: str) -> None:
-        if logger.isEnabledFor(logging.INFO):
-            logger.info(
-                "job %s skipped its slot %s: %s",
-                job.id,
-                run.scheduled_for.isoformat(),
-                reason,
-                extra=_extra(job.id, run.id),
-            )
+        _log_slot(run, "skipped", reason)
         self._finish_unstarted(run, job, RunStatus.SKIPPED, f"skipped: {reason}")
 
     def _finish_unstarted(self, run: Run, job: Job | None, status: RunStatus, why: str) -> Run:

@@ -9,8 +9,11 @@ import asyncio
 import functools
 import time
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from cronwork import AsyncScheduler
+from cronwork.testing import FakeClock
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -32,3 +35,16 @@ async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
         if time.monotonic() > give_up:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.001)
+
+
+async def with_a_run_in_flight(clock: FakeClock) -> AsyncScheduler:
+    """A started AsyncScheduler whose job ``j`` has a run that sleeps for a minute."""
+
+    async def slow() -> None:
+        await asyncio.sleep(60)
+
+    scheduler = AsyncScheduler(clock=clock, timezone="UTC")
+    await scheduler.add_job("j", slow, START + timedelta(seconds=1))
+    await scheduler.start()
+    await clock.run_for(timedelta(seconds=1), wait_for_runs=False)
+    return scheduler

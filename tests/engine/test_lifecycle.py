@@ -8,7 +8,7 @@ import time
 from datetime import timedelta
 
 import psutil
-from enginekit import START, run_async
+from enginekit import START, run_async, with_a_run_in_flight
 
 from cronwork import AsyncScheduler, Command, RunStatus, Scheduler
 from cronwork.stores import MemoryStore
@@ -67,13 +67,7 @@ async def test_shutdown_hands_back_claimed_runs(clock: FakeClock) -> None:
 
 @run_async
 async def test_shutdown_without_wait_cancels_running_runs(clock: FakeClock) -> None:
-    async def forever() -> None:
-        await asyncio.sleep(60)
-
-    scheduler = AsyncScheduler(clock=clock, timezone="UTC")
-    await scheduler.add_job("j", forever, START + timedelta(seconds=1))
-    await scheduler.start()
-    await clock.run_for(timedelta(seconds=1), wait_for_runs=False)
+    scheduler = await with_a_run_in_flight(clock)
     await scheduler.shutdown(wait=False)
     [run] = await scheduler.runs("j")
     assert run.status is RunStatus.CANCELLED
@@ -81,13 +75,7 @@ async def test_shutdown_without_wait_cancels_running_runs(clock: FakeClock) -> N
 
 @run_async
 async def test_shutdown_waits_up_to_timeout_then_cancels(clock: FakeClock) -> None:
-    async def slow() -> None:
-        await asyncio.sleep(60)
-
-    scheduler = AsyncScheduler(clock=clock, timezone="UTC")
-    await scheduler.add_job("j", slow, START + timedelta(seconds=1))
-    await scheduler.start()
-    await clock.run_for(timedelta(seconds=1), wait_for_runs=False)
+    scheduler = await with_a_run_in_flight(clock)
     began = time.monotonic()
     await scheduler.shutdown(timeout=0.1)
     assert time.monotonic() - began < 2

@@ -8,15 +8,14 @@ import threading
 import time
 from datetime import timedelta
 
-from enginekit import START, run_async
+from enginekit import START, run_async, with_a_run_in_flight
 
 from cronwork import AsyncScheduler, RunStatus, Scheduler
 from cronwork.testing import FakeClock
 
 
-def test_a_second_shutdown_without_wait_cancels_runs_a_graceful_one_waits_for(
-    clock: FakeClock,
-) -> None:
+def graceful_shutdown_under_way(clock: FakeClock) -> tuple[Scheduler, threading.Thread]:
+    """A run that waits to be cancelled, and a graceful shutdown on a thread, waiting for it."""
     started = threading.Event()
 
     def polite(ctx: object) -> None:
@@ -31,6 +30,13 @@ def test_a_second_shutdown_without_wait_cancels_runs_a_graceful_one_waits_for(
     graceful = threading.Thread(target=scheduler.shutdown)
     graceful.start()
     time.sleep(0.2)
+    return scheduler, graceful
+
+
+def test_a_second_shutdown_without_wait_cancels_runs_a_graceful_one_waits_for(
+    clock: FakeClock,
+) -> None:
+    scheduler, graceful = graceful_shutdown_under_way(clock)
     assert graceful.is_alive()  # waiting for the run, as asked
     began = time.monotonic()
     scheduler.shutdown(wait=False)
@@ -42,20 +48,7 @@ def test_a_second_shutdown_without_wait_cancels_runs_a_graceful_one_waits_for(
 
 
 def test_a_cancel_during_a_graceful_shutdown_is_honoured(clock: FakeClock) -> None:
-    started = threading.Event()
-
-    def polite(ctx: object) -> None:
-        started.set()
-        ctx.wait_cancelled(30)  # type: ignore[attr-defined]
-
-    scheduler = Scheduler(clock=clock, timezone="UTC")
-    scheduler.add_job("j", polite, START + timedelta(seconds=1))
-    scheduler.start()
-    clock.run_for_sync(timedelta(seconds=1), wait_for_runs=False)
-    assert started.wait(5)
-    graceful = threading.Thread(target=scheduler.shutdown)
-    graceful.start()
-    time.sleep(0.2)
+    scheduler, graceful = graceful_shutdown_under_way(clock)
     [running] = scheduler.runs("j", status=RunStatus.RUNNING)
     scheduler.cancel(running.id)
     graceful.join(5)
@@ -65,13 +58,7 @@ def test_a_cancel_during_a_graceful_shutdown_is_honoured(clock: FakeClock) -> No
 
 @run_async
 async def test_async_second_stop_cuts_the_first_short(clock: FakeClock) -> None:
-    async def slow() -> None:
-        await asyncio.sleep(60)
-
-    scheduler = AsyncScheduler(clock=clock, timezone="UTC")
-    await scheduler.add_job("j", slow, START + timedelta(seconds=1))
-    await scheduler.start()
-    await clock.run_for(timedelta(seconds=1), wait_for_runs=False)
+    scheduler = await with_a_run_in_flight(clock)
     first = asyncio.create_task(scheduler.shutdown())
     await asyncio.sleep(0.1)
     assert not first.done()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from cronwork.jobs import Job
+    from cronwork.timing.base import Schedule
 
 
 class Overlap(StrEnum):
@@ -49,6 +50,22 @@ class SlotPlan:
     missed: list[datetime] = field(default_factory=list)
     next_run_at: datetime | None = None
     note: str | None = None
+
+
+def on_time_slots(
+    schedule: Schedule, first: datetime, limit: datetime
+) -> tuple[list[datetime], datetime | None]:
+    """A due job's slots from ``first`` (on time) up to ``limit``, and the slot after them.
+
+    The common case of a claim, which plan_slots covers too with the bookkeeping misfires
+    need; stores take this path when the first slot is on time.
+    """
+    slots = [first]
+    following = schedule.next_after(first)
+    while following is not None and following <= limit:
+        slots.append(following)
+        following = schedule.next_after(following)
+    return slots, following
 
 
 def plan_slots(job: Job, now: datetime, horizon: timedelta) -> SlotPlan:

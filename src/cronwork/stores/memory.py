@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound
 from cronwork.jobs import Job
+from cronwork.policies import on_time_slots
 from cronwork.runs import FINISHED_STATUSES, Run, RunStatus, due_time
 from cronwork.stores.base import Claim, is_active, plan_claim, retry_of
 from cronwork.targets import Target
@@ -414,8 +415,8 @@ class MemoryStore:
                 if at < now and at < now - job.misfire_grace:
                     # Misfires: the shared planner applies the policy and words the records.
                     job = self._job_now(job_id)
-                    planned, missed, next_at = plan_claim(job, now, horizon, node, lease)
-                    for run in planned:
+                    late_runs, missed, next_at = plan_claim(job, now, horizon, node, lease)
+                    for run in late_runs:
                         stored = self._insert(run)
                         if stored is not None:
                             runs.append(stored)
@@ -424,16 +425,12 @@ class MemoryStore:
                         if stored is not None:
                             claim.missed.append(stored)
                 else:
-                    # Every slot on time (the common case), where plan_slots runs each slot up
-                    # to the horizon: done here without its bookkeeping, one record per slot
-                    # built with its id rather than a blank run copied on insert.
-                    next_at = at
-                    next_after = job.schedule.next_after
+                    # Every slot on time (the common case): one record per slot built with
+                    # its id rather than a blank run copied on insert.
+                    planned, next_at = on_time_slots(job.schedule, at, limit_at)
                     slots = all_slots[job_id]
                     opened = all_open[job_id]
-                    while next_at is not None and next_at <= limit_at:
-                        slot = next_at
-                        next_at = next_after(slot)
+                    for slot in planned:
                         if slot in slots:
                             continue
                         run_id = str(next(self._ids))

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound, StoreError
 from cronwork.jobs import Job
+from cronwork.policies import on_time_slots
 from cronwork.runs import Run, RunStatus
 from cronwork.stores.base import Claim, plan_claim, retry_of
 from cronwork.stores.memory import field_copier
@@ -379,12 +380,9 @@ class SqliteStore:
                     missed += late
                 else:
                     # Every slot on time, the common case: one [job, slot] pair per slot.
-                    next_after = job.schedule.next_after
+                    slots, next_at = on_time_slots(job.schedule, slot, cut)
                     on_time.append([job_id, next_micros])
-                    next_at = next_after(slot)
-                    while next_at is not None and next_at <= cut:
-                        on_time.append([job_id, to_micros(next_at)])
-                        next_at = next_after(next_at)
+                    on_time += [[job_id, to_micros(later)] for later in slots[1:]]
                 next_times.append([job_id, to_micros(next_at)])
                 # The definition, as the engine needs it; its next_run_at may lag behind.
                 claim.jobs[job_id] = jobs[job_id]

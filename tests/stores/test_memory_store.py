@@ -66,6 +66,28 @@ def test_a_packed_run_comes_back_equal_with_every_field() -> None:
     assert back.scheduled_for.utcoffset() == timedelta(0)
 
 
+def test_instants_shared_between_fields_come_back_as_equal_instants() -> None:
+    # A claimed run is due at its very slot object, and a run that never waited for a place
+    # was queued at its very start instant; the record marks these instead of converting.
+    slot, started = at(0), at(1)
+    original = run(
+        "a",
+        slot,
+        status=RunStatus.SUCCEEDED,
+        queued_at=started,
+        started_at=started,
+        finished_at=at(2),
+        due_at=slot,
+    ).replace(id="5")
+    back = unpack("5", "a", pack(original))
+    assert back == original
+    assert back.due_at == back.scheduled_for == slot
+    assert back.queued_at == back.started_at == started
+    # An instant equal to another but not the same object still comes back by value.
+    apart = original.replace(due_at=at(0) + timedelta(0), queued_at=at(3))
+    assert unpack("5", "a", pack(apart)) == apart
+
+
 def test_history_is_trimmed_to_keep_runs_per_job_oldest_first() -> None:
     store = MemoryStore(keep_runs=10)
     done = _finish(store, 25)

@@ -176,11 +176,13 @@ def wants_ctx(func: Callable[..., Any]) -> bool:
     return found
 
 
-def call_kwargs(invocation: Invocation, func: Callable[..., Any]) -> dict[str, Any]:
+def call_kwargs(invocation: Invocation, func: Callable[..., Any]) -> Mapping[str, Any]:
     """The keyword arguments for ``func``: the invocation's, plus ``ctx`` if it asks for one."""
-    kwargs = dict(invocation.kwargs) if invocation.kwargs else {}
-    if wants_ctx(func):
-        kwargs["ctx"] = invocation.context
+    # Not copied unless ctx joins them: a call with **kwargs copies them anyway.
+    if not wants_ctx(func):
+        return invocation.kwargs
+    kwargs = dict(invocation.kwargs)
+    kwargs["ctx"] = invocation.context
     return kwargs
 
 

@@ -19,7 +19,7 @@ import contextlib
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from time import monotonic
 from typing import Any, Protocol
 
@@ -56,7 +56,7 @@ class WorkItem:
         self,
         func: Callable[..., Any],
         args: tuple[Any, ...],
-        kwargs: dict[str, Any],
+        kwargs: Mapping[str, Any],
         on_done: Callable[[WorkItem], None],
         capture: int | None = None,
     ) -> None:
@@ -76,7 +76,7 @@ class Work(Protocol):
 
     func: Callable[..., Any]
     args: tuple[Any, ...]
-    kwargs: dict[str, Any]
+    kwargs: Mapping[str, Any]
     state: int
     error: str | None
     output: str | None
@@ -322,6 +322,7 @@ class ThreadExecutor:
         self.max_workers = max_workers
         self._pool: WorkerPool | None = None
         self._running: set[ThreadExecution] = set()
+        self._returned = self._running.discard  # bound once, not per run
         self._closed = False
 
     def start(
@@ -336,7 +337,7 @@ class ThreadExecutor:
         if pool is None:
             pool = self._pool = WorkerPool(self.max_workers, asyncio.get_running_loop())
             install_output_router()
-        execution = ThreadExecution(pool, invocation, on_overdue, self._running.discard)
+        execution = ThreadExecution(pool, invocation, on_overdue, self._returned)
         self._running.add(execution)
         return execution
 

@@ -9,79 +9,19 @@ import marshal
 import struct
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
 
+from cronwork.copiers import field_copier
 from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound
 from cronwork.jobs import Job
 from cronwork.policies import on_time_slots
-from cronwork.runs import FINISHED_STATUSES, Run, RunStatus, due_time
+from cronwork.runs import Run, RunStatus, due_time
 from cronwork.stores.base import Claim, is_active, plan_claim, retry_of
 from cronwork.targets import Target
 from cronwork.timing.triggers import TriggeredSchedule
 
 _UNFINISHED = (RunStatus.SCHEDULED, RunStatus.RUNNING)
-
-R = TypeVar("R")
-
-
-_BUILDERS: dict[type, type | None] = {}
-
-
-def _builder(cls: type) -> type | None:
-    """A plain class with ``cls``'s slots, or None when instances cannot change class."""
-    if cls not in _BUILDERS:
-        slots = cls.__dict__.get("__slots__")
-        builder: type | None = None
-        if slots is not None:
-            builder = type(f"_{cls.__name__}Builder", (), {"__slots__": slots})
-            try:
-                builder().__class__ = cls
-            except TypeError:
-                builder = None  # another layout (a base class with slots of its own, say)
-        _BUILDERS[cls] = builder
-    return _BUILDERS[cls]
-
-
-def field_copier(cls: type[R], *changed: str) -> Callable[..., R]:
-    """A function ``copy(src, *values)`` returning ``src`` with the ``changed`` fields set.
-
-    Generated and unrolled, the way dataclasses generates ``__init__``: ``Run.replace`` and
-    ``Job.replace`` loop over every field by name and were the largest single cost of
-    claiming and recording runs. The copy is built as an instance of a plain class with the
-    same slots, set attribute by attribute, and then becomes a ``cls``: a frozen class only
-    lets each slot be set through its descriptor, a call per field (a Run copy took 3.1 us
-    by name, 1.0 us through the descriptors and 0.33 us this way, on the 2-core benchmark
-    machine). Built from the class's fields, so a field added later is copied too. Needs a
-    dataclass with slots.
-    """
-    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-    unknown = set(changed) - set(names)
-    if unknown:
-        raise TypeError(f"{cls.__name__} has no field(s) {', '.join(sorted(unknown))}")
-    params = ", ".join(f"v_{name}" for name in changed)
-    builder = _builder(cls)
-    namespace: dict[str, Any] = {"_new": object.__new__, "cls": cls, "builder": builder}
-    lines = [f"def copy(src, {params}):"]
-    for name in names:
-        value = f"v_{name}" if name in changed else f"src.{name}"
-        if builder is not None:
-            lines.append(f"    new.{name} = {value}")
-        else:
-            slot = next(k.__dict__[name] for k in cls.__mro__ if name in k.__dict__)
-            namespace[f"set_{name}"] = slot.__set__
-            lines.append(f"    set_{name}(new, {value})")
-    if builder is not None:
-        lines.insert(1, "    new = builder()")
-        lines.append("    new.__class__ = cls")
-    else:
-        lines.insert(1, "    new = _new(cls)")
-    lines.append("    return new")
-    exec("\n".join(lines), namespace)
-    copy: Callable[..., R] = namespace["copy"]
-    return copy
-
 
 _advance = field_copier(Job, "next_run_at")
 _with_id = field_copier(Run, "id")
@@ -111,14 +51,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
 _NONE = -(2**63)
 _HEAD = struct.Struct("<qqi")  # scheduled_for, finished_at (or _NONE), attempt
+_SAME = True  # in place of an instant: the same object as another field (see pack)
 _STATUS = {s.value: s for s in RunStatus}
 _new_run = object.__new__
 _RUN_SETTERS = [Run.__dict__[f.name].__set__ for f in dataclasses.fields(Run)]
 Record = bytes | Run
-
-
-def _micros(moment: datetime | None) -> int | None:
-    return None if moment is None else (moment - _EPOCH) // _MICRO
 
 
 def _instant(value: int | None) -> datetime | None:
@@ -127,31 +64,49 @@ def _instant(value: int | None) -> datetime | None:
 
 def pack(run: Run) -> Record:
     """``run`` as an atomic bytes record that the garbage collector ignores."""
+    # Instants become microseconds since the epoch, written out rather than through a helper:
+    # this is the path of every finished run, and five calls were a fifth of its cost.
+    # Two instants are usually the very objects of two others, and are marked so (_SAME)
+    # instead of converted: a claimed run is due at its slot, and a run that did not wait for
+    # a place was queued when it started.
+    epoch, micro = _EPOCH, _MICRO
     try:
-        finished = run.finished_at
+        slot, finished = run.scheduled_for, run.finished_at
+        created, queued, started, lease, due = (
+            run.created_at,
+            run.queued_at,
+            run.started_at,
+            run.lease_until,
+            run.due_at,
+        )
+        queued_at: int | bool | None
+        if queued is None or queued is started:
+            queued_at = None if queued is None else _SAME
+        else:
+            queued_at = (queued - epoch) // micro
         head = _HEAD.pack(
-            (run.scheduled_for - _EPOCH) // _MICRO,
-            _NONE if finished is None else (finished - _EPOCH) // _MICRO,
+            (slot - epoch) // micro,
+            _NONE if finished is None else (finished - epoch) // micro,
             run.attempt,
         )
         body = marshal.dumps(
             (
-                run.status.value,
+                run.status._value_,
                 run.node,
-                _micros(run.created_at),
-                _micros(run.queued_at),
-                _micros(run.started_at),
-                _micros(run.lease_until),
+                None if created is None else (created - epoch) // micro,
+                queued_at,
+                None if started is None else (started - epoch) // micro,
+                None if lease is None else (lease - epoch) // micro,
                 run.exit_code,
                 run.output,
                 run.error,
-                _micros(run.due_at),
+                None if due is None else _SAME if due is slot else (due - epoch) // micro,
                 run.trigger,
                 run.cancel_requested,
                 run.waited_for,
             )
         )
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, AttributeError):
         return run
     return head + body
 
@@ -176,22 +131,24 @@ def unpack(run_id: str, job_id: str, record: Record) -> Run:
         cancel_requested,
         waited_for,
     ) = marshal.loads(record[_HEAD.size :])
+    scheduled_for = _EPOCH + timedelta(microseconds=slot)
+    started = _instant(started_at)
     values = (
         run_id,
         job_id,
-        _EPOCH + timedelta(microseconds=slot),
+        scheduled_for,
         attempt,
         _STATUS[status],
         node,
         _instant(created_at),
-        _instant(queued_at),
-        _instant(started_at),
+        started if queued_at is _SAME else _instant(queued_at),
+        started,
         None if finished == _NONE else _EPOCH + timedelta(microseconds=finished),
         _instant(lease_until),
         exit_code,
         output,
         error,
-        _instant(due_at),
+        scheduled_for if due_at is _SAME else _instant(due_at),
         trigger,
         cancel_requested,
         waited_for,
@@ -533,14 +490,19 @@ class MemoryStore:
     def save_runs(self, runs: Sequence[Run]) -> None:
         """Write the mutable fields of existing runs."""
         with self._lock:
+            live, scheduled, running = self._runs, RunStatus.SCHEDULED, RunStatus.RUNNING
             for run in runs:
-                current = self._current(run.id)
+                # The run as stored: nearly always open (the engine's writes); finished runs
+                # are read back from history only when saved again.
+                current = live.get(run.id) or self._current(run.id)
                 if current is None:
                     continue  # pruned or removed meanwhile; nothing to update
                 if current.cancel_requested and not run.cancel_requested:
                     # A cancel request arrived after the engine read the run; keep it.
                     run = run.replace(cancel_requested=True)
-                if run.status in FINISHED_STATUSES:  # not .finished: a Python-level property
+                status = run.status
+                # By identity: membership in a set of enum members hashes them in Python.
+                if status is not scheduled and status is not running:
                     self._finish(run)
                     continue
                 if run.id not in self._runs:

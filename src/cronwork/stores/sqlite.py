@@ -18,12 +18,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from cronwork.copiers import field_copier
 from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound, StoreError
 from cronwork.jobs import Job
 from cronwork.policies import on_time_slots
 from cronwork.runs import Run, RunStatus
 from cronwork.stores.base import Claim, plan_claim, retry_of
-from cronwork.stores.memory import field_copier
 from cronwork.stores.rows import (
     EPOCH,
     JobCache,

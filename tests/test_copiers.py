@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from cronwork.copiers import field_copier
 from cronwork.jobs import make_job
 from cronwork.runs import Run, RunStatus
-from cronwork.stores.memory import field_copier
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

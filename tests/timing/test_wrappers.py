@@ -208,3 +208,13 @@ def test_bounded_results_lie_within_the_bounds(
     assert all(start <= t <= end and t > after for t in times)
     expected = [t for t in base.upcoming(5, max(after, start - timedelta(microseconds=1)))]
     assert times == [t for t in expected if t <= end]
+
+
+@pytest.mark.parametrize("start", [None, utc(2026, 1, 1, 10)])
+@pytest.mark.parametrize("moment", [datetime(2026, 1, 1, 12), "2026-01-01T12:00:00+00:00"])
+def test_a_naive_moment_or_no_datetime_is_a_schedule_error(
+    start: datetime | None, moment: object
+) -> None:
+    bounded = Bounded(HOURLY, start=start, end=utc(2027, 1, 1))
+    with pytest.raises(ScheduleError, match="moment must be"):
+        bounded.next_after(moment)  # type: ignore[arg-type]

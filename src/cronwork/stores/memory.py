@@ -25,6 +25,7 @@ _UNFINISHED = (RunStatus.SCHEDULED, RunStatus.RUNNING)
 
 _advance = field_copier(Job, "next_run_at")
 _with_id = field_copier(Run, "id")
+_with_lease = field_copier(Run, "lease_until")
 _claimed = field_copier(
     Run, "id", "job_id", "scheduled_for", "node", "created_at", "lease_until", "due_at"
 )
@@ -601,9 +602,12 @@ class MemoryStore:
         """Extend the lease of every unfinished run owned by ``node``."""
         count = 0
         with self._lock:
-            for run in list(self._runs.values()):
+            runs = self._runs
+            for run_id, run in list(runs.items()):
                 if run.node == node:
-                    self._runs[run.id] = run.replace(lease_until=until)
+                    # Every claimed run ahead of its slot is renewed too, thousands at a time
+                    # under load: a fast copy, not replace() by field name.
+                    runs[run_id] = _with_lease(run, until)
                     count += 1
         return count
 

@@ -54,9 +54,20 @@ class Bounded(Schedule):
 
     def next_after(self, moment: datetime) -> datetime | None:
         """Return the base's next fire instant after ``moment`` that lies within the bounds."""
-        require_aware(moment)
-        if self.start is not None and moment < self.start:
-            moment = self.start - _TICK
+        start = self.start
+        if start is None:
+            require_aware(moment)
+        else:
+            # Comparing with the (aware) start raises TypeError for a naive moment or no
+            # datetime at all; only then does require_aware run, to say which. Claims call
+            # this for every slot.
+            try:
+                before = moment < start
+            except TypeError:
+                require_aware(moment)
+                raise
+            if before:
+                moment = start - _TICK
         result = self.base.next_after(moment)
         if result is None or (self.end is not None and result > self.end):
             return None

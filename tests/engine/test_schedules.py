@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from enginekit import START, run_async
 
 from cronwork import AsyncScheduler, RunStatus
+from cronwork.executors.base import RunContext
 from cronwork.testing import FakeClock
 from cronwork.timing.every import EverySchedule
 
@@ -112,9 +115,15 @@ async def test_ctx_parameter_receives_the_run_context(clock: FakeClock) -> None:
 
     async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
         await scheduler.add_job("ctx", job, "every 1m", timeout="10s")
-        await clock.run_for(timedelta(minutes=1))
-        [run] = await scheduler.runs("ctx")
-    [ctx] = seen
-    assert ctx.job_id == "ctx" and ctx.run_id == run.id  # type: ignore[attr-defined]
-    assert ctx.scheduled_for == START + timedelta(minutes=1)  # type: ignore[attr-defined]
-    assert ctx.deadline == START + timedelta(minutes=1, seconds=10)  # type: ignore[attr-defined]
+        await clock.run_for(timedelta(minutes=2))
+        runs = await scheduler.runs("ctx")
+    first, second = seen
+    assert first.job_id == "ctx" and first.run_id == runs[-1].id  # type: ignore[attr-defined]
+    assert first.scheduled_for == START + timedelta(minutes=1)  # type: ignore[attr-defined]
+    assert first.deadline == START + timedelta(minutes=1, seconds=10)  # type: ignore[attr-defined]
+    assert first.attempt == 1 and not first.cancelled  # type: ignore[attr-defined]
+    # A real, frozen RunContext of its own per run, though the engine builds it by copying.
+    assert type(first) is RunContext and first is not second
+    assert second.run_id == runs[0].id  # type: ignore[attr-defined]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.job_id = "other"  # type: ignore[attr-defined]

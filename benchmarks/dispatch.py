@@ -18,6 +18,10 @@ a worker thread begins the call:
   refuses because the previous run is still going (max_instances=1) are never submitted,
   the counterpart of cronwork's overlap skips, and are not counted either.
 
+CPU us/run is the process's CPU time (user and system, every thread) during the measured
+window divided by the runs counted: what each run costs, whatever the machine's speed lets
+through.
+
 runs/s counts runs whose slot lies in the measured window and that started. The figures are
 collected after the run (cronwork: from the store; APScheduler: a list the listener appends
 to), so collecting them costs the scheduler under test nothing measurable.
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -49,8 +54,19 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def summarize(lateness: list[float], runs: int, seconds: float) -> dict[str, float]:
-    return {**lateness_summary(lateness, runs, seconds), "rss_mb": peak_rss_mb()}
+def cpu_seconds() -> float:
+    """CPU time of this process so far, user and system, all threads."""
+    times = os.times()
+    return times.user + times.system
+
+
+def summarize(lateness: list[float], runs: int, seconds: float, cpu: float) -> dict[str, float]:
+    # CPU per run: what the process spent during the measured window, per run started in it.
+    return {
+        **lateness_summary(lateness, runs, seconds),
+        "rss_mb": peak_rss_mb(),
+        "cpu_us": cpu / max(runs, 1) * 1e6,
+    }
 
 
 def run_cronwork(n: int, seconds: float) -> dict[str, float]:
@@ -70,9 +86,9 @@ def run_cronwork(n: int, seconds: float) -> dict[str, float]:
         scheduler.add_job(f"job{i}", noop, schedule, start_at=start)
     scheduler.start()
     time.sleep(WARMUP + max(0.0, (start - datetime.now(UTC)).total_seconds()))
-    begin = datetime.now(UTC)
+    begin, cpu = datetime.now(UTC), cpu_seconds()
     time.sleep(seconds)
-    end = datetime.now(UTC)
+    end, cpu = datetime.now(UTC), cpu_seconds() - cpu
     scheduler.shutdown()
     lateness = []
     runs = 0
@@ -81,7 +97,7 @@ def run_cronwork(n: int, seconds: float) -> dict[str, float]:
             continue
         runs += 1
         lateness.append((run.started_at - run.scheduled_for).total_seconds())
-    return summarize(lateness, runs, seconds)
+    return summarize(lateness, runs, seconds, cpu)
 
 
 def run_apscheduler(n: int, seconds: float) -> dict[str, float]:
@@ -107,12 +123,12 @@ def run_apscheduler(n: int, seconds: float) -> dict[str, float]:
         )
     scheduler.start()
     time.sleep(WARMUP + max(0.0, (start - datetime.now(UTC)).total_seconds()))
-    begin = datetime.now(UTC)
+    begin, cpu = datetime.now(UTC), cpu_seconds()
     time.sleep(seconds)
-    end = datetime.now(UTC)
+    end, cpu = datetime.now(UTC), cpu_seconds() - cpu
     scheduler.shutdown(wait=True)
     lateness = submitted.lateness(begin, end)
-    return summarize(lateness, len(lateness), seconds)
+    return summarize(lateness, len(lateness), seconds, cpu)
 
 
 def registered_rss(n: int) -> dict[str, float]:
@@ -165,8 +181,8 @@ def main() -> None:
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"N no-op jobs firing every second, {args.seconds:g}s measured after {WARMUP:g}s warm-up")
-    header = ("peer", "N", "runs/s", "p50 ms", "p99 ms", "max ms", "RSS MB")
-    print("{:<12} {:>6} {:>9} {:>8} {:>8} {:>8} {:>7}".format(*header))
+    header = ("peer", "N", "runs/s", "p50 ms", "p99 ms", "max ms", "RSS MB", "CPU us/run")
+    print("{:<12} {:>6} {:>9} {:>8} {:>8} {:>8} {:>7} {:>11}".format(*header))
     for n in sizes:
         for peer in args.peers.split(","):
             r = spawn(__file__, peer, n, args.seconds)
@@ -175,7 +191,8 @@ def main() -> None:
                 continue
             print(
                 f"{peer:<12} {n:>6} {r['runs_per_s']:>9.0f} {r['p50_ms']:>8.1f} "
-                f"{r['p99_ms']:>8.1f} {r['max_ms']:>8.1f} {r['rss_mb']:>7.0f}",
+                f"{r['p99_ms']:>8.1f} {r['max_ms']:>8.1f} {r['rss_mb']:>7.0f} "
+                f"{r['cpu_us']:>11.1f}",
                 flush=True,
             )
     reg = spawn(__file__, "registered", 100_000, 0)

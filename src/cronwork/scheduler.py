@@ -942,9 +942,11 @@ class Engine:
         self._enqueue(run, job, now)
 
     def _ready_to_run(self, run: Run, job: Job, now: datetime) -> bool:
-        """False (and the run parked) while a ``depends_on`` job lacks a fresh success."""
-        if not job.depends_on:
-            return True
+        """False (and the run parked) while a ``depends_on`` job lacks a fresh success.
+
+        Called only for jobs with ``depends_on``: the caller checks, sparing every other run
+        the call.
+        """
         if run.id in self._deps_met:
             self._deps_met.discard(run.id)
             return True

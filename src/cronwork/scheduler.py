@@ -6,10 +6,10 @@ pause, trigger, ...) only touch the store, so they work whether or not the engin
 then wake the engine so it sees the change at once.
 
 The loop, in short: ``store.claim()`` takes the slots due within a short look-ahead; the runs
-wait in a heap until their due time; a due run passes the overlap policy and then waits in a
-ready queue, ordered by (due time, run id), for one of ``max_running`` places; it starts on
-its executor; its outcome is recorded, events fire, and a retry is inserted if the policy
-says so. Run records are written in batches by a writer, never one transaction per run.
+wait in due order (`DueRuns`) until their time; a due run passes the overlap policy and then
+waits in a ready queue, ordered by (due time, run id), for one of ``max_running`` places; it
+starts on its executor; its outcome is recorded, events fire, and a retry is inserted if the
+policy says so. Run records are written in batches by a writer, never one transaction per run.
 """
 
 from __future__ import annotations
@@ -447,7 +447,7 @@ class Engine:
 
     def _nudge(self) -> None:
         # Something changed (a job, a request, a retry): the loop must look at the store, not
-        # only at its heap. The loop's own sleep timer sets _wake without this flag.
+        # only at its due runs. The loop's own sleep timer sets _wake without this flag.
         self._look = True
         self._wake.set()
 
@@ -602,7 +602,7 @@ class Engine:
     async def _run(self) -> None:
         s = self.s
         # When the store next has something to claim; None means "look now". Wake-ups for a
-        # run already in the heap skip the store: with slots spread evenly the loop wakes for
+        # run already claimed skip the store: with slots spread evenly the loop wakes for
         # nearly every run, and a claim per wake-up costs more than the run itself (on SQLite,
         # a transaction and an fsync each). Changes by other processes are seen at each poll.
         claim_at: datetime | None = None
@@ -685,7 +685,7 @@ class Engine:
 
     def _next_wake(self, now: datetime, claim_at: datetime) -> datetime:
         wake_at = claim_at
-        # On the real clock the dispatch timer starts what the heap holds (_arm_dispatch);
+        # On the real clock the dispatch timer starts the claimed runs (_arm_dispatch);
         # waking the loop for each run as well cost a turn of it per run.
         first = self._due.first()
         if first is not None and first < wake_at and type(self.clock) is not SystemClock:

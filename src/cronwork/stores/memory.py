@@ -491,19 +491,16 @@ class MemoryStore:
     def save_runs(self, runs: Sequence[Run]) -> None:
         """Write the mutable fields of existing runs."""
         with self._lock:
-            live, scheduled, running = self._runs, RunStatus.SCHEDULED, RunStatus.RUNNING
             for run in runs:
-                # The run as stored: nearly always open (the engine's writes); finished runs
-                # are read back from history only when saved again.
-                current = live.get(run.id) or self._current(run.id)
+                current = self._current(run.id)
                 if current is None:
                     continue  # pruned or removed meanwhile; nothing to update
                 if current.cancel_requested and not run.cancel_requested:
                     # A cancel request arrived after the engine read the run; keep it.
                     run = run.replace(cancel_requested=True)
-                status = run.status
-                # By identity: membership in a set of enum members hashes them in Python.
-                if status is not scheduled and status is not running:
+                # A tuple finds its members by identity first; the .finished property, and
+                # a set of enum members (hashed in Python), would run Python code per run.
+                if run.status not in _UNFINISHED:
                     self._finish(run)
                     continue
                 if run.id not in self._runs:

@@ -284,22 +284,26 @@ class MemoryStore:
             self._jobs[job_id] = job
         return job
 
+    def _all_jobs(self) -> list[Job]:
+        # Every job, each brought up to date with its next_run_at; call under the lock.
+        return [self._job_now(job_id) for job_id in list(self._jobs)]
+
     def jobs(self) -> list[Job]:
         """Return every job, ordered by id."""
         with self._lock:
-            return [self._job_now(k) for k in sorted(self._jobs)]
+            return sorted(self._all_jobs(), key=lambda j: j.id)
 
     def named_targets(self) -> list[tuple[str, str]]:
         """Distinct (kind, ref) of jobs whose target is found by name, not held as a function."""
         with self._lock:
-            jobs = [self._job_now(k) for k in list(self._jobs)]
+            jobs = self._all_jobs()
         return sorted({(j.target.kind, j.target.ref) for j in jobs if _named(j.target)})
 
     def jobs_to_check(self, targets: Sequence[tuple[str, str]]) -> list[Job]:
         """Broken jobs, and jobs whose named target is one of ``targets``, ordered by id."""
         wanted = set(targets)
         with self._lock:
-            jobs = [self._job_now(k) for k in list(self._jobs)]
+            jobs = self._all_jobs()
         found = [
             j
             for j in jobs
@@ -311,7 +315,7 @@ class MemoryStore:
     def triggered_jobs(self) -> list[Job]:
         """Jobs with a trigger schedule."""
         with self._lock:
-            jobs = [self._job_now(k) for k in list(self._jobs)]
+            jobs = self._all_jobs()
         return sorted((j for j in jobs if _is_triggered(j)), key=lambda j: j.id)
 
     def next_wakeup(self) -> datetime | None:

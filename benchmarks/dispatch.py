@@ -60,6 +60,13 @@ def cpu_seconds() -> float:
     return times.user + times.system
 
 
+def measure(seconds: float) -> tuple[datetime, datetime, float]:
+    """Let the scheduler run ``seconds``: the window's bounds and the CPU time spent in it."""
+    begin, cpu = datetime.now(UTC), cpu_seconds()
+    time.sleep(seconds)
+    return begin, datetime.now(UTC), cpu_seconds() - cpu
+
+
 def summarize(lateness: list[float], runs: int, seconds: float, cpu: float) -> dict[str, float]:
     # CPU per run: what the process spent during the measured window, per run started in it.
     return {
@@ -86,9 +93,7 @@ def run_cronwork(n: int, seconds: float) -> dict[str, float]:
         scheduler.add_job(f"job{i}", noop, schedule, start_at=start)
     scheduler.start()
     time.sleep(WARMUP + max(0.0, (start - datetime.now(UTC)).total_seconds()))
-    begin, cpu = datetime.now(UTC), cpu_seconds()
-    time.sleep(seconds)
-    end, cpu = datetime.now(UTC), cpu_seconds() - cpu
+    begin, end, cpu = measure(seconds)
     scheduler.shutdown()
     lateness = []
     runs = 0
@@ -123,9 +128,7 @@ def run_apscheduler(n: int, seconds: float) -> dict[str, float]:
         )
     scheduler.start()
     time.sleep(WARMUP + max(0.0, (start - datetime.now(UTC)).total_seconds()))
-    begin, cpu = datetime.now(UTC), cpu_seconds()
-    time.sleep(seconds)
-    end, cpu = datetime.now(UTC), cpu_seconds() - cpu
+    begin, end, cpu = measure(seconds)
     scheduler.shutdown(wait=True)
     lateness = submitted.lateness(begin, end)
     return summarize(lateness, len(lateness), seconds, cpu)

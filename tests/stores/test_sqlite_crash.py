@@ -58,6 +58,9 @@ def _check_history(store: SqliteStore, defined: dict[str, Job], first: dict[str,
 
 
 @pytest.mark.slow
+# 31 process starts and about 26 s of random waits: 47 s on a fast machine, so the suite's
+# 120 s limit per test would be near on one half as fast.
+@pytest.mark.timeout(300)
 def test_kill_nine_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     write_worker(tmp_path)
     path = tmp_path / "crash.db"

@@ -9,11 +9,13 @@ even when several processes claim from one database.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
+from cronwork.copiers import field_copier
 from cronwork.jobs import Job
 from cronwork.policies import plan_slots, retry_delay
 from cronwork.runs import Run, RunStatus
@@ -199,6 +201,18 @@ def plan_claim(
         first = missed[0]
         missed[0] = first.replace(error=f"{first.error}; {plan.note}")
     return runs, missed, plan.next_run_at
+
+
+#: ``claimed_on_time(run_id, job_id, slot, node, now, lease_until, slot)``: the run of a slot
+#: claimed on time by ``node``, due at its slot; every other field has its default. The
+#: stores' common case, built as a fast copy of a blank run (see field_copier) by a partial,
+#: which runs no Python frame of its own.
+claimed_on_time: Callable[..., Run] = functools.partial(
+    field_copier(
+        Run, "id", "job_id", "scheduled_for", "node", "created_at", "lease_until", "due_at"
+    ),
+    Run(id="", job_id="", scheduled_for=datetime.min),
+)
 
 
 def is_active(job: Job) -> bool:

@@ -17,7 +17,7 @@ from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound
 from cronwork.jobs import Job
 from cronwork.policies import on_time_slots
 from cronwork.runs import Run, RunStatus, due_time
-from cronwork.stores.base import Claim, is_active, plan_claim, retry_of
+from cronwork.stores.base import Claim, claimed_on_time, is_active, plan_claim, retry_of
 from cronwork.targets import Target
 from cronwork.timing.triggers import TriggeredSchedule
 
@@ -26,11 +26,6 @@ _UNFINISHED = (RunStatus.SCHEDULED, RunStatus.RUNNING)
 _advance = field_copier(Job, "next_run_at")
 _with_id = field_copier(Run, "id")
 _with_lease = field_copier(Run, "lease_until")
-_claimed = field_copier(
-    Run, "id", "job_id", "scheduled_for", "node", "created_at", "lease_until", "due_at"
-)
-# Every other field of a freshly claimed run has its default.
-_BLANK = Run(id="", job_id="", scheduled_for=datetime.min)
 
 # -- finished runs, packed ----------------------------------------------------------------
 #
@@ -396,7 +391,7 @@ class MemoryStore:
                         if slot in slots:
                             continue
                         run_id = str(next(self._ids))
-                        run = _claimed(_BLANK, run_id, job_id, slot, node, now, lease_until, slot)
+                        run = claimed_on_time(run_id, job_id, slot, node, now, lease_until, slot)
                         self._runs[run_id] = run
                         slots[slot] = run_id
                         opened[run_id] = None

@@ -18,12 +18,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from cronwork.copiers import field_copier
 from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound, StoreError
 from cronwork.jobs import Job
 from cronwork.policies import on_time_slots
 from cronwork.runs import Run, RunStatus
-from cronwork.stores.base import Claim, plan_claim, retry_of
+from cronwork.stores.base import Claim, claimed_on_time, plan_claim, retry_of
 from cronwork.stores.rows import (
     EPOCH,
     JobCache,
@@ -39,13 +38,6 @@ from cronwork.stores.rows import (
 from cronwork.timing.triggers import TriggeredSchedule
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
-
-# A run claimed on time: a blank run with the fields a claim sets, copied without the
-# dataclass's per-field checks.
-_claimed = field_copier(
-    Run, "id", "job_id", "scheduled_for", "node", "created_at", "lease_until", "due_at"
-)
-_BLANK = Run(id="", job_id="", scheduled_for=EPOCH)
 
 
 def _instant(micros: int) -> datetime:
@@ -447,7 +439,7 @@ class SqliteStore:
         runs = []
         for run_id, job_id, micros in self._tuples(conn, Q["runs_claimed_after"], (before,)):
             slot = _instant(micros)
-            runs.append(_claimed(_BLANK, str(run_id), job_id, slot, node, now, lease_until, slot))
+            runs.append(claimed_on_time(str(run_id), job_id, slot, node, now, lease_until, slot))
         return runs
 
     def _insert(self, conn: sqlite3.Connection, runs: Sequence[Run]) -> list[Run]:

@@ -11,7 +11,7 @@ import json
 import operator
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 from zoneinfo import ZoneInfo
 
 from cronwork.errors import CronworkError, TargetError
@@ -33,8 +33,16 @@ def to_micros(moment: datetime | None) -> int | None:
     return (moment - EPOCH) // _MICRO
 
 
+@overload
+def from_micros(value: int) -> datetime: ...
+
+
+@overload
+def from_micros(value: int | None) -> datetime | None: ...
+
+
 def from_micros(value: int | None) -> datetime | None:
-    """Integer microseconds since the epoch as an aware UTC datetime."""
+    """Integer microseconds since the epoch as an aware UTC datetime (None stays None)."""
     if value is None:
         return None
     return EPOCH + timedelta(microseconds=value)

@@ -24,7 +24,6 @@ from cronwork.policies import on_time_slots
 from cronwork.runs import Run, RunStatus
 from cronwork.stores.base import Claim, claimed_on_time, plan_claim, retry_of
 from cronwork.stores.rows import (
-    EPOCH,
     JobCache,
     batch,
     evolve_job,
@@ -38,11 +37,6 @@ from cronwork.stores.rows import (
 from cronwork.timing.triggers import TriggeredSchedule
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
-
-
-def _instant(micros: int) -> datetime:
-    # from_micros without its None check, for columns that are never NULL.
-    return EPOCH + timedelta(microseconds=micros)
 
 
 # Deleting in slices keeps the write lock short, so claims of other processes are not held up
@@ -346,7 +340,7 @@ class SqliteStore:
             # one pass over the jobs instead of several, each longer than the last.
             cut = limit_at
             if len(due) >= limit:
-                cut = min(limit_at, max(now, _instant(due[-1][2])))
+                cut = min(limit_at, max(now, from_micros(due[-1][2])))
             on_time: list[list[Any]] = []  # [job id, slot]
             planned: list[Run] = []
             missed: list[Run] = []
@@ -361,7 +355,7 @@ class SqliteStore:
                     # it again on every claim.
                     broken.append((job.broken, job_id))
                     continue
-                slot = _instant(next_micros)
+                slot = from_micros(next_micros)
                 next_at: datetime | None
                 if slot < now - job.misfire_grace:
                     # Misfires: the shared planner applies the policy and words the records.
@@ -438,7 +432,7 @@ class SqliteStore:
         conn.execute(Q["runs_insert_claimed"], params)
         runs = []
         for run_id, job_id, micros in self._tuples(conn, Q["runs_claimed_after"], (before,)):
-            slot = _instant(micros)
+            slot = from_micros(micros)
             runs.append(claimed_on_time(str(run_id), job_id, slot, node, now, lease_until, slot))
         return runs
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from cronwork.jobs import Job
-from cronwork.runs import Run
+from cronwork.runs import Run, due_time
 
 Key = tuple[datetime, int, str]
 
@@ -18,7 +18,7 @@ def order_key(run: Run) -> Key:
     """The order in which runs start: when each may start, then its id."""
     # Numeric ids (memory, SQLite) sort by value when compared by (length, text). Keys are
     # unique per run, so entries never compare past their key.
-    return (run.due_at or run.scheduled_for, len(run.id), run.id)
+    return (due_time(run), len(run.id), run.id)
 
 
 class _Lane:

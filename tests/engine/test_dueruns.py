@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cronwork.dueruns import DueRuns
-from cronwork.runs import Run
+from cronwork.runs import Run, due_time
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -17,10 +17,6 @@ def run(i: int, offset_ms: int, retry_ms: int | None = None) -> Run:
     slot = T0 + timedelta(milliseconds=offset_ms)
     due = None if retry_ms is None else slot + timedelta(milliseconds=retry_ms)
     return Run(id=str(i), job_id=f"job{i % 7}", scheduled_for=slot, due_at=due)
-
-
-def due_of(r: Run) -> datetime:
-    return r.due_at or r.scheduled_for
 
 
 batches = st.lists(
@@ -47,12 +43,12 @@ def test_runs_come_out_once_each_in_due_order_and_only_when_due(
         added += runs
         now = T0 + timedelta(milliseconds=at)
         popped = queue.pop_due(now)
-        assert all(due_of(r) <= now for r in popped)
+        assert all(due_time(r) <= now for r in popped)
         # What stays is not due yet, and the earliest of it is what first() reports.
         rest = list(queue)
-        assert all(due_of(r) > now for r in rest)
-        assert queue.first() == (min(map(due_of, rest)) if rest else None)
-        assert [due_of(r) for r in popped] == sorted(due_of(r) for r in popped)
+        assert all(due_time(r) > now for r in rest)
+        assert queue.first() == (min(map(due_time, rest)) if rest else None)
+        assert [due_time(r) for r in popped] == sorted(due_time(r) for r in popped)
         out += popped
     out += queue.pop_due(T0 + timedelta(days=1))
     assert not queue and len(queue) == 0 and queue.first() is None
@@ -94,6 +90,6 @@ def test_waiting_runs_leave_earliest_first_and_can_be_taken_out(
     kept = [r for r in runs if int(r.id) not in removed]
     assert len(ready) == len(kept) and {r.id for r, _, _ in ready} == {r.id for r in kept}
     out = [ready.pop()[0] for _ in range(len(kept))]
-    key = lambda r: (due_of(r), int(r.id))  # noqa: E731
+    key = lambda r: (due_time(r), int(r.id))  # noqa: E731
     assert [key(r) for r in out] == sorted(key(r) for r in kept)
     assert not ready

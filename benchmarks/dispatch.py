@@ -60,8 +60,20 @@ def cpu_seconds() -> float:
     return times.user + times.system
 
 
-def measure(seconds: float) -> tuple[datetime, datetime, float]:
-    """Let the scheduler run ``seconds``: the window's bounds and the CPU time spent in it."""
+def first_slots() -> datetime:
+    """When the first slots come: 2 s after the jobs begin to be added, for both peers.
+
+    Not as soon as each job is added, so slow adding leaves no backlog of overdue slots.
+    """
+    return datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+
+
+def measure(start: datetime, seconds: float) -> tuple[datetime, datetime, float]:
+    """Warm up from ``start``, then let the scheduler run ``seconds``.
+
+    Returns the measured window's bounds and the CPU time spent in it.
+    """
+    time.sleep(WARMUP + max(0.0, (start - datetime.now(UTC)).total_seconds()))
     begin, cpu = datetime.now(UTC), cpu_seconds()
     time.sleep(seconds)
     return begin, datetime.now(UTC), cpu_seconds() - cpu
@@ -84,16 +96,13 @@ def run_cronwork(n: int, seconds: float) -> dict[str, float]:
 
     utc = ZoneInfo("UTC")
     base = datetime(2026, 1, 1, tzinfo=UTC)
-    # As for APScheduler below: the first slots come 2 s after the jobs begin to be added,
-    # not as soon as each is added, so slow adding leaves no backlog of overdue slots.
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+    start = first_slots()
     scheduler = Scheduler(timezone="UTC", max_running=10)
     for i in range(n):
         schedule = EverySchedule(timedelta(seconds=1), utc, anchor=base + timedelta(seconds=i / n))
         scheduler.add_job(f"job{i}", noop, schedule, start_at=start)
     scheduler.start()
-    time.sleep(WARMUP + max(0.0, (start - datetime.now(UTC)).total_seconds()))
-    begin, end, cpu = measure(seconds)
+    begin, end, cpu = measure(start, seconds)
     scheduler.shutdown()
     lateness = []
     runs = 0
@@ -117,7 +126,7 @@ def run_apscheduler(n: int, seconds: float) -> dict[str, float]:
         timezone="UTC",
     )
     scheduler.add_listener(submitted, EVENT_JOB_SUBMITTED)
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+    start = first_slots()
     for i in range(n):
         scheduler.add_job(
             noop,
@@ -127,8 +136,7 @@ def run_apscheduler(n: int, seconds: float) -> dict[str, float]:
             id=f"job{i}",
         )
     scheduler.start()
-    time.sleep(WARMUP + max(0.0, (start - datetime.now(UTC)).total_seconds()))
-    begin, end, cpu = measure(seconds)
+    begin, end, cpu = measure(start, seconds)
     scheduler.shutdown(wait=True)
     lateness = submitted.lateness(begin, end)
     return summarize(lateness, len(lateness), seconds, cpu)

@@ -97,7 +97,7 @@ def run_cronwork(n: int, seconds: float) -> dict[str, float]:
     utc = ZoneInfo("UTC")
     base = datetime(2026, 1, 1, tzinfo=UTC)
     start = first_slots()
-    scheduler = Scheduler(timezone="UTC", max_running=10)
+    scheduler = Scheduler(timezone="UTC", max_running=10, freeze_gc=True)  # as `cronwork run`
     for i in range(n):
         schedule = EverySchedule(timedelta(seconds=1), utc, anchor=base + timedelta(seconds=i / n))
         scheduler.add_job(f"job{i}", noop, schedule, start_at=start)
@@ -145,7 +145,7 @@ def run_apscheduler(n: int, seconds: float) -> dict[str, float]:
 def registered_rss(n: int) -> dict[str, float]:
     from cronwork import Scheduler
 
-    scheduler = Scheduler(timezone="UTC")
+    scheduler = Scheduler(timezone="UTC", freeze_gc=True)
     for i in range(n):
         scheduler.add_job(f"job{i}", noop, "*/5 * * * *")
     return {"rss_mb": peak_rss_mb(), "jobs": len(scheduler.jobs())}

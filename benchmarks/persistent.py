@@ -44,7 +44,7 @@ def run_cronwork(n: int, seconds: float, folder: Path) -> dict[str, float]:
     from cronwork.stores import SqliteStore
 
     url = f"sqlite:///{folder / 'cronwork.db'}"
-    scheduler = Scheduler(store=url, timezone="UTC", max_running=50)
+    scheduler = Scheduler(store=url, timezone="UTC", max_running=50, freeze_gc=True)
     for i in range(n):
         scheduler.add_job(f"job{i}", TARGET, _spread(n, i))
     scheduler.start()
@@ -120,7 +120,7 @@ def startup(n: int, folder: Path) -> dict[str, float]:
     conn.execute("COMMIT")
     store.close()
     started = time.perf_counter()
-    scheduler = Scheduler(store=f"sqlite:///{path}", timezone="UTC")
+    scheduler = Scheduler(store=f"sqlite:///{path}", timezone="UTC", freeze_gc=True)
     scheduler.start()
     elapsed = time.perf_counter() - started
     jobs = len(scheduler.jobs())

@@ -14,7 +14,10 @@ store's job definitions arrive then, not before the start.
 Meanwhile the youngest generation is collected less often (YOUNG_THRESHOLD); the host's
 thresholds come back with the unfreeze. A host that manages the permanent generation itself
 (it called `gc.freeze` before, say for a pre-fork server) is left alone, as is a process
-with the collector disabled. Pass ``freeze_gc=False`` to the scheduler to opt out.
+with the collector disabled.
+
+A library does not retune its host's collector unasked: ``Scheduler(freeze_gc=True)`` opts in,
+and ``cronwork run``, which owns its process, turns it on.
 """
 
 from __future__ import annotations

@@ -247,7 +247,7 @@ class _Settings:
     keep_runs_for: timedelta | None
     kill_grace: float
     inline: bool
-    freeze_gc: bool = True
+    freeze_gc: bool = False
     executors: dict[str, Executor] = field(default_factory=dict)
 
 
@@ -1419,7 +1419,7 @@ class _Base:
         keep_runs: int | None = 1000,
         keep_runs_for: timedelta | float | str | None = None,
         kill_grace: float = 5.0,
-        freeze_gc: bool = True,
+        freeze_gc: bool = False,
     ) -> None:
         from cronwork.timing import parse_duration
         from cronwork.timing.zones import resolve_zone

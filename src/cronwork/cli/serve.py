@@ -204,8 +204,12 @@ def serve(
 
     from cronwork.scheduler import Scheduler
 
+    # The command owns its process, so it may tune the collector (see cronwork.gcfreeze).
     scheduler = Scheduler(
-        url, max_running=max_running or settings.max_running or 10, timezone=settings.timezone
+        url,
+        max_running=max_running or settings.max_running or 10,
+        timezone=settings.timezone,
+        freeze_gc=True,
     )
     if job_file is not None:
         report = sync_job_file(scheduler.store, job_file)

@@ -5,6 +5,7 @@ Instants are fixed (T0 and offsets from it); nothing reads the wall clock.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from storekit import LEASE, T0, StoreFactory, at, job, run
 
 from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound, TargetError
+from cronwork.jobs import Job
 from cronwork.runs import RunStatus
 from cronwork.stores import Store
 from cronwork.targets import Command, Target, make_target
@@ -653,3 +655,71 @@ def test_expiry_inserts_the_retry_of_lost_runs_in_the_same_step(store: Store) ->
     assert [r.id for r in claim(store, at(110), node="dead2").runs] == [retry.id]
     assert len(store.expire_leases(at(1000))) == 1
     assert len(store.runs("twice")) == 2
+
+
+# -- syncing jobs in one transaction ---------------------------------------------------
+
+
+class InjectedFault(Exception):
+    """Raised on purpose in the middle of a sync."""
+
+
+def _snapshot(store: Store) -> tuple[object, ...]:
+    """Everything a sync could touch, as seen from outside the store."""
+    return store.jobs(), store.runs(limit=1000), store.next_wakeup()
+
+
+def _stored_for_sync(store: Store) -> None:
+    store.add_job(job("keep", "every 10s"))
+    store.add_job(job("change", "every 10s"))
+    store.add_job(job("drop", "every 10s", next_run_at=at(5)))
+    assert store.add_run(run("drop", at(500), trigger="manual")) is not None
+
+
+def test_sync_jobs_applies_writes_and_removals_together(store: Store) -> None:
+    _stored_for_sync(store)
+    seen: list[str] = []
+
+    def plan(jobs: list[Job]) -> tuple[list[Job], list[str]]:
+        seen.extend(j.id for j in jobs)
+        return [job("change", "every 20s"), job("new", "every 30s")], ["drop"]
+
+    store.sync_jobs(plan)
+    assert seen == ["change", "drop", "keep"]
+    assert [j.id for j in store.jobs()] == ["change", "keep", "new"]
+    assert store.get_job("change").schedule.source == "every 20s"
+    assert store.runs("drop") == []
+
+
+@pytest.mark.parametrize("fault_in", ["writes", "removals"])
+def test_a_fault_between_two_sync_writes_changes_nothing(store: Store, fault_in: str) -> None:
+    _stored_for_sync(store)
+    before = _snapshot(store)
+
+    def writes() -> Iterator[Job]:
+        yield job("change", "every 20s", next_run_at=at(1))
+        if fault_in == "writes":
+            raise InjectedFault("between the first and the second write")
+        yield job("new", "every 30s")
+
+    def removals() -> Iterator[str]:
+        yield "drop"
+        raise InjectedFault("after the first removal")
+
+    with pytest.raises(InjectedFault):
+        store.sync_jobs(lambda jobs: (writes(), removals()))
+    assert _snapshot(store) == before
+    # The store still works as before: the dropped job's pending run is there to claim.
+    assert [r.job_id for r in claim(store, at(600)).runs if r.trigger == "manual"] == ["drop"]
+
+
+def test_a_failing_sync_plan_changes_nothing(store: Store) -> None:
+    _stored_for_sync(store)
+    before = _snapshot(store)
+
+    def plan(jobs: list[Job]) -> tuple[list[Job], list[str]]:
+        raise InjectedFault("the plan refused")
+
+    with pytest.raises(InjectedFault):
+        store.sync_jobs(plan)
+    assert _snapshot(store) == before

@@ -10,7 +10,7 @@ even when several processes claim from one database.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -34,6 +34,11 @@ class Claim:
     runs: list[Run] = field(default_factory=list)
     missed: list[Run] = field(default_factory=list)
     jobs: dict[str, Job] = field(default_factory=dict)
+
+
+#: What ``Store.sync_jobs`` asks of its plan: given every stored job, return the jobs to write
+#: (added, or replacing the job with their id) and the ids of the jobs to remove.
+SyncPlan = Callable[[list[Job]], tuple[Iterable[Job], Iterable[str]]]
 
 
 @runtime_checkable
@@ -65,6 +70,15 @@ class Store(Protocol):
 
     def remove_job(self, job_id: str) -> None:
         """Delete the job and its pending (scheduled, unstarted) runs; history is kept."""
+        ...
+
+    def sync_jobs(self, plan: SyncPlan) -> None:
+        """Read every job, apply the writes and removals ``plan`` returns, in one transaction.
+
+        Removals drop pending runs as ``remove_job`` does. An exception anywhere (from
+        ``plan``, from iterating what it returned, from a write) changes nothing, and no
+        other writer can change the jobs between the read and the writes.
+        """
         ...
 
     def get_job(self, job_id: str) -> Job:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import heapq
 import itertools
@@ -11,13 +12,21 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from cronwork.copiers import field_copier
 from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound
 from cronwork.jobs import Job
 from cronwork.policies import on_time_slots
 from cronwork.runs import Run, RunStatus, due_time
-from cronwork.stores.base import Claim, claimed_on_time, is_active, plan_claim, retry_of
+from cronwork.stores.base import (
+    Claim,
+    SyncPlan,
+    claimed_on_time,
+    is_active,
+    plan_claim,
+    retry_of,
+)
 from cronwork.targets import Target
 from cronwork.timing.triggers import TriggeredSchedule
 
@@ -255,14 +264,33 @@ class MemoryStore:
     def remove_job(self, job_id: str) -> None:
         """Delete the job and its pending runs; history is kept."""
         with self._lock:
-            if self._jobs.pop(job_id, None) is None:
-                raise JobNotFound(f"no job {job_id!r}")
-            self._next_at.pop(job_id, None)
-            self._parked.pop(job_id, None)
-            for run_id in list(self._open.get(job_id, ())):
-                run = self._runs[run_id]
-                if run.status is RunStatus.SCHEDULED and run.started_at is None:
-                    self._delete_open(run)
+            self._remove_job(job_id)
+
+    def _remove_job(self, job_id: str) -> None:
+        if self._jobs.pop(job_id, None) is None:
+            raise JobNotFound(f"no job {job_id!r}")
+        self._next_at.pop(job_id, None)
+        self._parked.pop(job_id, None)
+        for run_id in list(self._open.get(job_id, ())):
+            run = self._runs[run_id]
+            if run.status is RunStatus.SCHEDULED and run.started_at is None:
+                self._delete_open(run)
+
+    def sync_jobs(self, plan: SyncPlan) -> None:
+        """Read every job, apply the writes and removals ``plan`` returns, as one step."""
+        with self._lock:
+            writes, removals = plan(sorted(self._all_jobs(), key=lambda j: j.id))
+            undo = _Undo(self)
+            try:
+                for job in writes:
+                    undo.save(job.id)
+                    self._set_job(job)
+                for job_id in removals:
+                    undo.save(job_id)
+                    self._remove_job(job_id)
+            except BaseException:
+                undo.restore()
+                raise
 
     def get_job(self, job_id: str) -> Job:
         """Return the stored job."""
@@ -675,3 +703,50 @@ class MemoryStore:
                     doomed.update(run_id for _, ended, run_id in ranked if ended < cutoff)
                 removed += self._delete_done(job_id, doomed)
         return removed
+
+
+_MISSING: Any = object()
+
+
+class _Undo:
+    """What a sync changes in a MemoryStore, saved before it changes, to put back on failure.
+
+    Jobs and heaps are copied whole (one entry per job: cheap next to a sync); the per-job
+    run indexes only for the jobs the sync touches, as it reaches them.
+    """
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self.jobs = dict(store._jobs)
+        self.next_at = dict(store._next_at)
+        self.due = list(store._due)
+        self.pending = list(store._pending)
+        self.seen: set[str] = set()
+        self.entries: list[tuple[dict[Any, Any], Any, Any]] = []
+
+    def save(self, job_id: str) -> None:
+        """Keep ``job_id``'s parked, open and slot entries (and its open runs) as they are."""
+        if job_id in self.seen:
+            return
+        self.seen.add(job_id)
+        store = self.store
+        indexes: tuple[dict[str, Any], ...] = (store._parked, store._open, store._slots)
+        for index in indexes:
+            value = index.get(job_id, _MISSING)
+            self.entries.append((index, job_id, value if value is _MISSING else copy.copy(value)))
+        for run_id in store._open.get(job_id, ()):
+            self.entries.append((store._runs, run_id, store._runs[run_id]))
+
+    def restore(self) -> None:
+        """Put every saved entry back, in place (other code holds these containers)."""
+        store = self.store
+        for live, saved in ((store._jobs, self.jobs), (store._next_at, self.next_at)):
+            live.clear()
+            live.update(saved)
+        store._due[:] = self.due
+        store._pending[:] = self.pending
+        for index, key, value in reversed(self.entries):
+            if value is _MISSING:
+                index.pop(key, None)
+            else:
+                index[key] = value

@@ -22,7 +22,7 @@ from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound, StoreError
 from cronwork.jobs import Job
 from cronwork.policies import on_time_slots
 from cronwork.runs import Run, RunStatus
-from cronwork.stores.base import Claim, claimed_on_time, plan_claim, retry_of
+from cronwork.stores.base import Claim, SyncPlan, claimed_on_time, plan_claim, retry_of
 from cronwork.stores.rows import (
     JobCache,
     batch,
@@ -89,6 +89,33 @@ def _statements(script: str) -> Iterator[str]:
 Q = _load_queries()
 MIGRATIONS = _load_migrations()
 SCHEMA_VERSION = len(MIGRATIONS)
+
+# SQLite stores integers in 8 bytes; the driver raises a bare OverflowError beyond them.
+_SQLITE_INT = range(-(2**63), 2**63)
+
+
+def _put_job(conn: sqlite3.Connection, query: str, job: Job, row: dict[str, Any]) -> None:
+    """Insert or update ``job``'s row; a value too large for SQLite is a StoreError."""
+    try:
+        conn.execute(query, row)
+    except OverflowError:
+        too_large = [
+            f"{key} {value}"
+            for key, value in row.items()
+            if isinstance(value, int) and value not in _SQLITE_INT
+        ]
+        what = ", ".join(too_large) or "a value"
+        raise StoreError(
+            f"job {job.id!r}: {what} is too large to store (SQLite integers end at "
+            f"{_SQLITE_INT.stop - 1})"
+        ) from None
+
+
+def _delete_job(conn: sqlite3.Connection, job_id: str) -> None:
+    """Delete the job's row and its pending runs; JobNotFound if there is no such job."""
+    if conn.execute(Q["job_delete"], (job_id,)).rowcount == 0:
+        raise JobNotFound(f"no job {job_id!r}")
+    conn.execute(Q["runs_delete_pending_of_job"], (job_id,))
 
 
 class SqliteStore:
@@ -260,7 +287,7 @@ class SqliteStore:
             exists = conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job.id,)).fetchone()
             if exists and not replace:
                 raise DuplicateJob(f"job {job.id!r} exists already (pass replace=True)")
-            conn.execute(Q["job_update"] if exists else Q["job_insert"], row)
+            _put_job(conn, Q["job_update"] if exists else Q["job_insert"], job, row)
         return job
 
     def update_job(self, job: Job) -> Job:
@@ -274,9 +301,19 @@ class SqliteStore:
     def remove_job(self, job_id: str) -> None:
         """Delete the job and its pending runs; history is kept."""
         with self._write() as conn:
-            if conn.execute(Q["job_delete"], (job_id,)).rowcount == 0:
-                raise JobNotFound(f"no job {job_id!r}")
-            conn.execute(Q["runs_delete_pending_of_job"], (job_id,))
+            _delete_job(conn, job_id)
+
+    def sync_jobs(self, plan: SyncPlan) -> None:
+        """Read every job, apply the writes and removals ``plan`` returns, in one transaction."""
+        with self._write() as conn:
+            # Read under BEGIN IMMEDIATE, so no other process writes between plan and apply.
+            writes, removals = plan([self._job(row) for row in conn.execute(Q["jobs_all"])])
+            for job in writes:
+                row = job_to_row(job)
+                exists = conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job.id,)).fetchone()
+                _put_job(conn, Q["job_update"] if exists else Q["job_insert"], job, row)
+            for job_id in removals:
+                _delete_job(conn, job_id)
 
     def get_job(self, job_id: str) -> Job:
         """Return the stored job."""

@@ -740,9 +740,10 @@ class _Undo:
     def restore(self) -> None:
         """Put every saved entry back, in place (other code holds these containers)."""
         store = self.store
-        for live, saved in ((store._jobs, self.jobs), (store._next_at, self.next_at)):
-            live.clear()
-            live.update(saved)
+        store._jobs.clear()
+        store._jobs.update(self.jobs)
+        store._next_at.clear()
+        store._next_at.update(self.next_at)
         store._due[:] = self.due
         store._pending[:] = self.pending
         for index, key, value in reversed(self.entries):

@@ -23,7 +23,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from cronwork.errors import ConfigError, CronworkError
+from cronwork.dependencies import removals_needed
+from cronwork.errors import ConfigError, CronworkError, StoreError
 from cronwork.jobs import JOB_ID, POLICY_SETTINGS, RUN_SETTINGS, Job, make_job
 from cronwork.targets import IMPORT_PATH, Command, Target, TaskRegistry, import_target
 
@@ -755,6 +756,18 @@ class SyncReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    #: Removed ids that jobs staying in the store depend on, with those jobs' ids: a sync
+    #: refuses them without ``force``.
+    needed: dict[str, list[str]] = field(default_factory=dict)
+
+    def needed_problems(self, path: Path) -> list[str]:
+        """One line per removal others depend on, as ``cronwork remove`` words it."""
+        from cronwork.dependencies import needed_message
+
+        return [
+            f"{path}: {needed_message(job_id, names, 'cronwork run')}"
+            for job_id, names in self.needed.items()
+        ]
 
     def summary(self) -> str:
         """One line such as ``2 added, 1 updated, 3 unchanged, 0 removed``."""
@@ -777,21 +790,33 @@ def plan_sync(
     return report
 
 
-def sync_job_file(store: Any, job_file: JobFile, now: datetime | None = None) -> SyncReport:
+def sync_job_file(
+    store: Any, job_file: JobFile, now: datetime | None = None, *, force: bool = False
+) -> SyncReport:
     """Make ``store`` hold exactly the file's jobs among those with the file's origin.
 
     New jobs are added; changed ones replaced, keeping ``next_run_at`` when the schedule did
     not change, and keeping an operator's pause; jobs the file no longer defines (or now
-    disables) are removed. Jobs with another origin (added from the CLI or code) stay, unless
-    the file defines the same id: then the file takes it over.
+    disables) are removed, unless other jobs depend on them and ``force`` is false: then
+    JobFileError. Jobs with another origin (added from the CLI or code) stay, unless the file
+    defines the same id: then the file takes it over. All of it is one store transaction:
+    on any error the store is left as it was.
     """
-    existing = {job.id: job for job in store.jobs()}
-    report, writes, removals = _plan(existing, job_file, now or _utcnow())
-    for job in writes:
-        store.add_job(job, replace=job.id in existing)
-    for job_id in removals:
-        store.remove_job(job_id)
-    return report
+    moment = now or _utcnow()
+    reports: list[SyncReport] = []
+
+    def plan(stored: list[Job]) -> tuple[list[Job], list[str]]:
+        report, writes, removals = _plan({job.id: job for job in stored}, job_file, moment)
+        if report.needed and not force:
+            raise JobFileError(report.needed_problems(job_file.path))
+        reports.append(report)
+        return writes, removals
+
+    try:
+        store.sync_jobs(plan)
+    except StoreError as exc:
+        raise StoreError(f"{job_file.path}: nothing was synced: {exc}") from exc
+    return reports[-1]
 
 
 def _utcnow() -> datetime:
@@ -830,4 +855,6 @@ def _plan(
         if old.origin == job_file.origin and old.id not in defined
     ]
     report.removed.extend(removals)
+    after = {**existing, **{job.id: job for job in writes}}
+    report.needed = removals_needed(after, removals)
     return report, writes, removals

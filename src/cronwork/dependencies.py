@@ -246,3 +246,23 @@ def check_new_job(store: Store, job: Job) -> None:
 def check_removal(store: Store, job_id: str) -> list[str]:
     """Ids of stored jobs that depend on ``job_id`` (so removing it would break them)."""
     return dependents({job.id: job for job in store.jobs()}, job_id)
+
+
+def removals_needed(jobs: Mapping[str, Job], removed: Iterable[str]) -> dict[str, list[str]]:
+    """For each id in ``removed`` that jobs staying in ``jobs`` depend on, those jobs' ids.
+
+    ``jobs`` is the whole set after the change, removed ones included: a job that goes
+    together with the jobs depending on it breaks nothing.
+    """
+    gone = set(removed)
+    staying = {job_id: job for job_id, job in jobs.items() if job_id not in gone}
+    needed = {job_id: dependents(staying, job_id) for job_id in sorted(gone)}
+    return {job_id: names for job_id, names in needed.items() if names}
+
+
+def needed_message(job_id: str, needed_by: Iterable[str], command: str) -> str:
+    """Why a job others depend on is not removed, and the ``--force`` of ``command``."""
+    return (
+        f"job {job_id!r} is needed by {', '.join(needed_by)}; to remove it anyway pass "
+        f"force=True ({command} --force)"
+    )

@@ -39,6 +39,7 @@ from cronwork.dependencies import (
     dependency_deadline,
     downstream_index,
     missing_message,
+    needed_message,
     stale_dependencies,
     triggered_run,
     upstream_of,
@@ -1636,10 +1637,7 @@ class _Base:
             self.store.get_job(job_id)
             needed_by = check_removal(self.store, job_id)
             if needed_by:
-                raise JobError(
-                    f"job {job_id!r} is needed by {', '.join(needed_by)}; to remove it "
-                    "anyway pass force=True (cronwork remove --force)"
-                )
+                raise JobError(needed_message(job_id, needed_by, "cronwork remove"))
         self.store.remove_job(job_id)
         self._notify(job_id, None)
         self._emit_job(EventType.JOB_REMOVED, job_id, None)

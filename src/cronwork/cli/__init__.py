@@ -149,11 +149,16 @@ def run(
             show_default=False,
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Sync even if it removes jobs that other jobs depend on."),
+    ] = False,
 ) -> None:
     """Run the scheduler in the foreground until SIGINT or SIGTERM.
 
     The file's jobs replace the ones it defined before (jobs added from the command line
-    stay); the file's folder goes first on sys.path so call = "tasks:hello" imports tasks.py
+    stay), all at once or not at all; a job the file dropped that others depend on needs
+    --force. The file's folder goes first on sys.path so call = "tasks:hello" imports tasks.py
     beside it. The first signal waits for running jobs, a second stops at once.
     """
     if log_format not in ("human", "json"):
@@ -169,6 +174,7 @@ def run(
         log_format=log_format,
         log_level=log_level.lower() if log_level else None,
         max_running=max_running,
+        force=force,
     )
     raise typer.Exit(code)
 
@@ -532,7 +538,8 @@ def validate(
         typer.Option(
             "--store",
             metavar="URL",
-            help="Also compare with this store and print what `run` would change.",
+            help="Also compare with this store and print what `run` would change; fails "
+            "if `run` would refuse to sync (it removes jobs others depend on).",
         ),
     ] = None,
 ) -> None:
@@ -574,6 +581,11 @@ def validate(
         sched = _scheduler(store)
         report = plan_sync(sched.jobs(), job_file)
         out.print(f"against {store}, `cronwork run` would make: {report.summary()}")
+        if report.needed:
+            # `cronwork run` would refuse this sync: fail the way it would.
+            from cronwork.config import JobFileError
+
+            raise JobFileError(report.needed_problems(file))
 
 
 def _fail(message: str) -> NoReturn:

@@ -184,8 +184,12 @@ def serve(
     log_format: str,
     log_level: str | None,
     max_running: int | None,
+    force: bool = False,
 ) -> int:
-    """Sync ``file`` into the store, run the scheduler until signalled; return the exit code."""
+    """Sync ``file`` into the store, run the scheduler until signalled; return the exit code.
+
+    ``force`` lets the sync remove jobs that other jobs depend on.
+    """
     from cronwork.config import Settings, add_import_path, load_job_file, sync_job_file
     from cronwork.targets import TaskRegistry
 
@@ -212,8 +216,14 @@ def serve(
         freeze_gc=True,
     )
     if job_file is not None:
-        report = sync_job_file(scheduler.store, job_file)
+        report = sync_job_file(scheduler.store, job_file, force=force)
         log(logging.INFO, f"synced {file}: {report.summary()}", file=str(file))
+        for job_id, needed_by in report.needed.items():
+            log(
+                logging.WARNING,
+                f"removed {job_id} (--force), which {', '.join(needed_by)} depend on",
+                job_id=job_id,
+            )
     scheduler.on("*", on_event)
     signals = _Signals()
     signals.install()

@@ -13,6 +13,7 @@ positions, ``_TomlLines`` scans the source for ``[[jobs]]`` headers and ``key =`
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import os
 import re
@@ -211,8 +212,15 @@ def _load_toml(text: str, name: str) -> Any:
         message = str(exc)
         found = _TOML_POSITION.search(message)
         if found:
+            number = int(found.group(1))
             message = message[: found.start()]
-            raise JobFileError([f"{name}:{found.group(1)}: {message}"]) from None
+            if message == "Cannot overwrite a value":
+                # tomllib does not say which key; the line it points at does.
+                key = _KEY.match(text.splitlines()[number - 1] if number else "")
+                if key:
+                    given = key.group(1) or key.group(2) or key.group(3)
+                    message = f"duplicate key {_quote(given)} ({message})"
+            raise JobFileError([f"{name}:{number}: {message}"]) from None
         raise JobFileError([f"{name}: {message}"]) from None
 
 
@@ -223,7 +231,7 @@ def _load_yaml(text: str, name: str) -> tuple[Any, Callable[[Path_], int | None]
         raise JobFileError(
             [f"{name}: YAML job files need PyYAML: pip install 'cronwork[yaml]'"]
         ) from None
-    loader = yaml.SafeLoader(text)
+    loader = _yaml_loader()(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
@@ -259,6 +267,38 @@ def _load_yaml(text: str, name: str) -> tuple[Any, Callable[[Path_], int | None]
         return found
 
     return data, line
+
+
+@functools.cache
+def _yaml_loader() -> type[Any]:
+    """PyYAML's SafeLoader, refusing a key given twice in one mapping (it keeps the last)."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            _refuse_duplicate_keys(node)
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictLoader
+
+
+def _refuse_duplicate_keys(node: Any) -> None:
+    """Raise a marked YAML error at the second of two equal scalar keys of ``node``."""
+    import yaml
+
+    first: dict[tuple[str, str], Any] = {}
+    for key, _ in node.value:
+        # Merge keys (<<) bring in defaults that keys given here may override.
+        if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+            continue
+        earlier = first.setdefault((key.tag, key.value), key)
+        if earlier is not key:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key {_quote(key.value)} (first at line {earlier.start_mark.line + 1})",
+                key.start_mark,
+            )
 
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")

@@ -457,3 +457,84 @@ def test_the_example_files_validate() -> None:
     for name in ("jobs.toml", "jobs.yaml"):
         job_file = load_job_file(examples / name)
         assert len(job_file.jobs) >= 5
+
+
+# -- duplicate keys: PyYAML keeps the last silently, TOML refuses -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            """\
+            jobs:
+              - id: backup
+                schedule: every 1h
+                command: ["true"]
+                retries: 2
+                timeout: 30m
+                retries: 5
+            """,
+            'jobs.yaml:7: duplicate key "retries" (first at line 5)',
+        ),
+        (
+            """\
+            scheduler:
+              store: sqlite:///a.db
+            jobs: []
+            scheduler:
+              store: sqlite:///b.db
+            """,
+            'jobs.yaml:4: duplicate key "scheduler" (first at line 1)',
+        ),
+        (
+            """\
+            jobs:
+              - id: backup
+                schedule: every 1h
+                command: ["true"]
+                env: {MODE: fast, MODE: slow}
+            """,
+            'jobs.yaml:5: duplicate key "MODE" (first at line 5)',
+        ),
+    ],
+    ids=["job", "top-level", "nested"],
+)
+def test_a_yaml_key_given_twice_is_refused_with_file_line_and_key(text: str, expected: str) -> None:
+    assert problems(text, name="jobs.yaml") == [expected]
+
+
+def test_yaml_merge_keys_may_still_be_overridden() -> None:
+    text = """\
+        defaults: &defaults
+          schedule: every 1h
+          retries: 2
+        jobs:
+          - <<: *defaults
+            id: backup
+            command: ["true"]
+            retries: 5
+    """
+    found = problems(text, name="jobs.yaml")
+    # Only the unknown top-level key: the override of a merged key is no duplicate.
+    assert len(found) == 1 and 'unknown key "defaults"' in found[0]
+    job = parse_job_file(
+        "jobs:\n  - &base\n    id: a\n    schedule: every 1h\n    command: ['true']\n"
+        "    retries: 2\n  - <<: *base\n    id: b\n    retries: 5\n",
+        name="jobs.yaml",
+    ).jobs[1]
+    assert (job.id, job.retries) == ("b", 5)
+
+
+def test_a_toml_key_given_twice_is_refused_with_file_line_and_key() -> None:
+    text = """\
+        [[jobs]]
+        id = "backup"
+        schedule = "every 1h"
+        command = ["true"]
+        retries = 2
+        retries = 5
+    """
+    assert problems(text) == ['jobs.toml:6: duplicate key "retries" (Cannot overwrite a value)']
+    tables = problems('[scheduler]\nstore = "a"\n\n[scheduler]\nstore = "b"\n')
+    assert tables[0].startswith("jobs.toml:4: ")

@@ -264,33 +264,14 @@ class MemoryStore:
     def remove_job(self, job_id: str) -> None:
         """Delete the job and its pending runs; history is kept."""
         with self._lock:
-            self._remove_job(job_id)
-
-    def _remove_job(self, job_id: str) -> None:
-        if self._jobs.pop(job_id, None) is None:
-            raise JobNotFound(f"no job {job_id!r}")
-        self._next_at.pop(job_id, None)
-        self._parked.pop(job_id, None)
-        for run_id in list(self._open.get(job_id, ())):
-            run = self._runs[run_id]
-            if run.status is RunStatus.SCHEDULED and run.started_at is None:
-                self._delete_open(run)
-
-    def sync_jobs(self, plan: SyncPlan) -> None:
-        """Read every job, apply the writes and removals ``plan`` returns, as one step."""
-        with self._lock:
-            writes, removals = plan(sorted(self._all_jobs(), key=lambda j: j.id))
-            undo = _Undo(self)
-            try:
-                for job in writes:
-                    undo.save(job.id)
-                    self._set_job(job)
-                for job_id in removals:
-                    undo.save(job_id)
-                    self._remove_job(job_id)
-            except BaseException:
-                undo.restore()
-                raise
+            if self._jobs.pop(job_id, None) is None:
+                raise JobNotFound(f"no job {job_id!r}")
+            self._next_at.pop(job_id, None)
+            self._parked.pop(job_id, None)
+            for run_id in list(self._open.get(job_id, ())):
+                run = self._runs[run_id]
+                if run.status is RunStatus.SCHEDULED and run.started_at is None:
+                    self._delete_open(run)
 
     def get_job(self, job_id: str) -> Job:
         """Return the stored job."""
@@ -315,6 +296,22 @@ class MemoryStore:
         """Return every job, ordered by id."""
         with self._lock:
             return sorted(self._all_jobs(), key=lambda j: j.id)
+
+    def sync_jobs(self, plan: SyncPlan) -> None:
+        """Read every job, apply the writes and removals ``plan`` returns, as one step."""
+        with self._lock:
+            writes, removals = plan(sorted(self._all_jobs(), key=lambda j: j.id))
+            undo = _Undo(self)
+            try:
+                for job in writes:
+                    undo.save(job.id)
+                    self._set_job(job)
+                for job_id in removals:
+                    undo.save(job_id)
+                    self.remove_job(job_id)  # the lock is re-entrant
+            except BaseException:
+                undo.restore()
+                raise
 
     def named_targets(self) -> list[tuple[str, str]]:
         """Distinct (kind, ref) of jobs whose target is found by name, not held as a function."""

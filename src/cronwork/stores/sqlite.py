@@ -111,13 +111,6 @@ def _put_job(conn: sqlite3.Connection, query: str, job: Job, row: dict[str, Any]
         ) from None
 
 
-def _delete_job(conn: sqlite3.Connection, job_id: str) -> None:
-    """Delete the job's row and its pending runs; JobNotFound if there is no such job."""
-    if conn.execute(Q["job_delete"], (job_id,)).rowcount == 0:
-        raise JobNotFound(f"no job {job_id!r}")
-    conn.execute(Q["runs_delete_pending_of_job"], (job_id,))
-
-
 class SqliteStore:
     """Jobs and runs in one SQLite file.
 
@@ -301,19 +294,9 @@ class SqliteStore:
     def remove_job(self, job_id: str) -> None:
         """Delete the job and its pending runs; history is kept."""
         with self._write() as conn:
-            _delete_job(conn, job_id)
-
-    def sync_jobs(self, plan: SyncPlan) -> None:
-        """Read every job, apply the writes and removals ``plan`` returns, in one transaction."""
-        with self._write() as conn:
-            # Read under BEGIN IMMEDIATE, so no other process writes between plan and apply.
-            writes, removals = plan([self._job(row) for row in conn.execute(Q["jobs_all"])])
-            for job in writes:
-                row = job_to_row(job)
-                exists = conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job.id,)).fetchone()
-                _put_job(conn, Q["job_update"] if exists else Q["job_insert"], job, row)
-            for job_id in removals:
-                _delete_job(conn, job_id)
+            if conn.execute(Q["job_delete"], (job_id,)).rowcount == 0:
+                raise JobNotFound(f"no job {job_id!r}")
+            conn.execute(Q["runs_delete_pending_of_job"], (job_id,))
 
     def get_job(self, job_id: str) -> Job:
         """Return the stored job."""
@@ -327,6 +310,21 @@ class SqliteStore:
         """Return every stored job, ordered by id; unparsable ones come back broken."""
         with self._read() as conn:
             return [self._job(row) for row in conn.execute(Q["jobs_all"])]
+
+    def sync_jobs(self, plan: SyncPlan) -> None:
+        """Read every job, apply the writes and removals ``plan`` returns, in one transaction."""
+        with self._write() as conn:
+            # Read under BEGIN IMMEDIATE, so no other process writes between plan and apply.
+            writes, removals = plan([self._job(row) for row in conn.execute(Q["jobs_all"])])
+            for job in writes:
+                row = job_to_row(job)
+                exists = conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job.id,)).fetchone()
+                _put_job(conn, Q["job_update"] if exists else Q["job_insert"], job, row)
+            for job_id in removals:
+                # remove_job's statements, inside this transaction instead of one of its own.
+                if conn.execute(Q["job_delete"], (job_id,)).rowcount == 0:
+                    raise JobNotFound(f"no job {job_id!r}")
+                conn.execute(Q["runs_delete_pending_of_job"], (job_id,))
 
     def named_targets(self) -> list[tuple[str, str]]:
         """The distinct (kind, ref) of stored jobs whose target is found by name."""

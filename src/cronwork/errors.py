@@ -7,7 +7,31 @@ class CronworkError(Exception):
     """Base class of the errors cronwork raises."""
 
 
-class ScheduleError(CronworkError, ValueError):
+class _Located:
+    """Structured data beside the message: which job, which field, which value was refused.
+
+    The message stays the whole human story; the attributes let each face (CLI, job files,
+    an API) point at the field without parsing the message.
+    """
+
+    job_id: str | None
+    field: str | None
+    value: object
+
+    def __init__(
+        self,
+        *args: object,
+        job_id: str | None = None,
+        field: str | None = None,
+        value: object = None,
+    ) -> None:
+        super().__init__(*args)
+        self.job_id = job_id
+        self.field = field
+        self.value = value
+
+
+class ScheduleError(_Located, CronworkError, ValueError):
     """A schedule text or object that cannot be parsed or can never fire."""
 
 
@@ -15,7 +39,7 @@ class DurationError(ScheduleError):
     """A duration such as a timeout or an interval that cannot be parsed."""
 
 
-class JobError(CronworkError, ValueError):
+class JobError(_Located, CronworkError, ValueError):
     """A job definition that is invalid: bad policy, bad target, unknown dependency, cycle."""
 
 

@@ -5,17 +5,28 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from cronwork.errors import JobError, ScheduleError
+from cronwork.errors import JobError, ScheduleError, TargetError
 from cronwork.policies import Misfire, OnTimeout, Overlap
-from cronwork.targets import Target
-from cronwork.timing import Schedule
+from cronwork.targets import Command, Target, import_target
+from cronwork.timing import MAX_DURATION, Schedule, format_duration
+from cronwork.timing.base import LATEST
+from cronwork.timing.durations import refuse_non_ascii_digits
 
-JOB_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@/-]{0,199}$")
+# \Z, not $: $ also matches before a trailing newline, and "backup\n" is not an id.
+JOB_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@/-]{0,199}\Z")
+_ID_RULE = "use 1-200 letters, digits and _ . : @ / -, starting with a letter, digit or _"
+
+# The documented limits of the numeric settings (docs/policies.md, "Limits"). Far above any
+# real need, and far below what SQLite's 64-bit INTEGER and datetime arithmetic can hold.
+MAX_RETRIES = 1000
+MAX_INSTANCES = 10_000
+EXECUTORS = ("thread", "process", "async", "command")
 
 # The settings make_job takes besides id, target and schedule: the one list the faces (the
 # scheduler's modify_job, job files) share.
@@ -104,53 +115,266 @@ _JOB_FIELD_SET = frozenset(_JOB_FIELDS)
 
 
 def validate_job(job: Job) -> Job:
-    """Check every field of ``job``; raise JobError naming the field, else return it."""
-    if not isinstance(job.id, str) or not JOB_ID.match(job.id):
-        raise JobError(
-            f"job id {job.id!r} is invalid: use 1-200 letters, digits and _ . : @ / -, "
-            "starting with a letter, digit or _"
-        )
+    """Check every field of ``job``; raise JobError naming the job and field, else return it.
+
+    The one validator: make_job, the scheduler's add_job and modify_job, and job files all
+    end here, so they accept and refuse the same values.
+    """
+    check_job_id(job.id)
     where = f"job {job.id!r}"
+    if not isinstance(job.target, Target):
+        raise _error(job.id, "target", job.target, f"must be a Target, got {_kind(job.target)}")
     if not isinstance(job.schedule, Schedule):
-        raise JobError(f"{where}: schedule must be a Schedule, got {type(job.schedule).__name__}")
-    if job.timeout is not None and job.timeout <= timedelta(0):
-        raise JobError(f"{where}: timeout must be positive, got {job.timeout}")
-    if not isinstance(job.retries, int) or isinstance(job.retries, bool) or job.retries < 0:
-        raise JobError(f"{where}: retries must be a whole number >= 0, got {job.retries!r}")
-    if job.retry_backoff < timedelta(0):
-        raise JobError(f"{where}: retry_backoff must not be negative")
-    if job.retry_backoff_max < job.retry_backoff:
-        raise JobError(f"{where}: retry_backoff_max must be at least retry_backoff")
-    if not isinstance(job.max_instances, int) or job.max_instances < 1:
-        raise JobError(f"{where}: max_instances must be a whole number >= 1")
-    if job.misfire_grace < timedelta(0):
-        raise JobError(f"{where}: misfire_grace must not be negative")
+        raise _error(
+            job.id, "schedule", job.schedule, f"must be a Schedule, got {_kind(job.schedule)}"
+        )
+    _check_durations(job)
+    _check_enums(job)
+    _check_whole(job.id, "retries", job.retries, 0, MAX_RETRIES)
+    _check_whole(job.id, "max_instances", job.max_instances, 1, MAX_INSTANCES)
+    for name in ("start_at", "end_at"):
+        _check_moment(job.id, name, getattr(job, name))
     if job.start_at and job.end_at and job.end_at < job.start_at:
-        raise JobError(f"{where}: end_at {job.end_at} is before start_at {job.start_at}")
-    if job.dependency_timeout is not None and job.dependency_timeout <= timedelta(0):
-        raise JobError(f"{where}: dependency_timeout must be positive")
+        raise JobError(
+            f"{where}: end_at {job.end_at} is before start_at {job.start_at}",
+            job_id=job.id,
+            field="end_at",
+            value=job.end_at,
+        )
+    _check_ids(job)
+    _check_run_settings(job)
+    if not isinstance(job.paused, bool):
+        raise _error(
+            job.id, "paused", job.paused, f"must be True or False, got {_kind(job.paused)}"
+        )
+    if job.origin is not None and not isinstance(job.origin, str):
+        raise _error(job.id, "origin", job.origin, f"must be text, got {_kind(job.origin)}")
+    check_executor(job.id, job.executor, job.target, _runnable_at_hand(job.target))
+    return job
+
+
+def check_job_id(job_id: object) -> None:
+    """Raise JobError unless ``job_id`` is a valid job id."""
+    if not isinstance(job_id, str) or not JOB_ID.match(job_id):
+        raise JobError(
+            f"job id {job_id!r} is invalid: {_ID_RULE}", job_id=None, field="id", value=job_id
+        )
+
+
+def check_executor(
+    job_id: str,
+    executor: object,
+    target: Target,
+    runnable: Callable[..., Any] | Command | None,
+) -> None:
+    """Raise JobError unless ``executor`` can run ``target``.
+
+    ``runnable`` is what the target resolves to when that is known now (a function or a
+    Command), else None: an import path that is not imported yet is checked when it resolves.
+    """
+    if executor is None:
+        return
+    if not isinstance(executor, str):
+        raise _error(job_id, "executor", executor, f"must be text, got {_kind(executor)}")
+    if executor not in EXECUTORS:
+        allowed = ", ".join(repr(name) for name in EXECUTORS)
+        raise _error(job_id, "executor", executor, f"{executor!r} is not one of {allowed}")
+    problem = _executor_problem(executor, target, runnable)
+    if problem is not None:
+        # A TargetError (a JobError): the target is what this executor cannot run.
+        raise TargetError(
+            f"job {job_id!r}: executor {problem}", job_id=job_id, field="executor", value=executor
+        )
+
+
+def _executor_problem(
+    executor: str, target: Target, runnable: Callable[..., Any] | Command | None
+) -> str | None:
+    from cronwork.executors.base import is_async_callable
+
+    is_command = target.kind == "command" or isinstance(runnable, Command)
+    if executor == "command":
+        return None if is_command else "'command' runs Command targets, not functions"
+    if is_command:
+        return (
+            f"{executor!r} runs functions, not the Command {target.ref!r}; "
+            "use executor='command' or leave executor unset"
+        )
+    if executor == "process" and target.kind == "callable":
+        return (
+            "'process' needs a module-level function that the child process can import, "
+            f"not {target.ref!r}"
+        )
+    if runnable is None:
+        return None
+    if executor == "async" and not is_async_callable(runnable):
+        # It would run on the event loop itself and block every other job meanwhile.
+        return (
+            f"'async' runs coroutine functions, but {target.ref!r} is a plain function that "
+            "would block the event loop; use 'thread' or 'process', or make it async def"
+        )
+    if executor == "thread" and is_async_callable(runnable):
+        return (
+            f"'thread' would call the coroutine function {target.ref!r} without awaiting it; "
+            "use 'async' or 'process'"
+        )
+    return None
+
+
+def _runnable_at_hand(target: Target) -> Callable[..., Any] | Command | None:
+    """What ``target`` runs, if known without importing anything new."""
+    if target.command is not None:
+        return target.command
+    if target.func is not None:
+        return target.func
+    if target.kind == "call" and target.ref.partition(":")[0] in sys.modules:
+        try:
+            return import_target(target.ref)
+        except TargetError:
+            return None  # reported by whoever resolves the target
+    return None
+
+
+def _error(job_id: str, name: str, value: object, problem: str) -> JobError:
+    return JobError(f"job {job_id!r}: {name} {problem}", job_id=job_id, field=name, value=value)
+
+
+def _kind(value: object) -> str:
+    return f"{type(value).__name__} {value!r}"
+
+
+def _check_durations(job: Job) -> None:
+    durations: tuple[tuple[str, timedelta | None, bool], ...] = (
+        ("timeout", job.timeout, True),
+        ("retry_backoff", job.retry_backoff, False),
+        ("retry_backoff_max", job.retry_backoff_max, False),
+        ("misfire_grace", job.misfire_grace, False),
+        ("jitter", job.jitter, True),
+        ("dependency_timeout", job.dependency_timeout, True),
+    )
+    for name, value, optional in durations:
+        if value is None and optional:
+            continue
+        if not isinstance(value, timedelta):
+            raise _error(job.id, name, value, f"must be a timedelta, got {_kind(value)}")
+        if value < timedelta(0) or (optional and value == timedelta(0)):
+            need = "positive" if optional else "not negative"
+            raise _error(job.id, name, value, f"must be {need}, got {format_duration(value)}")
+        if value > MAX_DURATION:
+            raise _error(
+                job.id,
+                name,
+                value,
+                f"{format_duration(value)} is too long: it must be at most "
+                f"{format_duration(MAX_DURATION)}",
+            )
+    if job.retry_backoff_max < job.retry_backoff:
+        raise _error(
+            job.id, "retry_backoff_max", job.retry_backoff_max, "must be at least retry_backoff"
+        )
+
+
+def _check_enums(job: Job) -> None:
+    enums: tuple[tuple[str, object, type[OnTimeout] | type[Overlap] | type[Misfire]], ...] = (
+        ("on_timeout", job.on_timeout, OnTimeout),
+        ("overlap", job.overlap, Overlap),
+        ("misfire", job.misfire, Misfire),
+    )
+    for name, value, enum in enums:
+        if not isinstance(value, enum):
+            raise _error(job.id, name, value, f"must be a {enum.__name__}, got {_kind(value)}")
+
+
+def _check_whole(job_id: str, name: str, value: object, low: int, high: int) -> None:
+    # bool is an int subclass, and True is no count.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _error(job_id, name, value, f"must be a whole number, got {_kind(value)}")
+    if value < low:
+        raise _error(job_id, name, value, f"must be a whole number >= {low}, got {value}")
+    if value > high:
+        raise _error(job_id, name, value, f"is {value}; it must be at most {high}")
+
+
+def _check_moment(job_id: str, name: str, value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise _error(job_id, name, value, f"must be a timezone-aware datetime, got {_kind(value)}")
+    if value >= LATEST:
+        raise _error(
+            job_id, name, value, f"{value.isoformat()} must be before {LATEST.date().isoformat()}"
+        )
+
+
+def _check_ids(job: Job) -> None:
+    if not isinstance(job.depends_on, tuple):
+        raise _error(job.id, "depends_on", job.depends_on, "must be a tuple of job ids")
+    for dep in job.depends_on:
+        if not isinstance(dep, str) or not JOB_ID.match(dep):
+            raise _error(job.id, "depends_on", dep, f"{dep!r} is not a valid job id: {_ID_RULE}")
     if job.id in job.depends_on:
-        raise JobError(f"{where}: a job cannot depend on itself")
+        raise _error(
+            job.id, "depends_on", job.id, "lists the job itself: a job cannot depend on itself"
+        )
+
+
+def _check_run_settings(job: Job) -> None:
+    if not isinstance(job.args, tuple):
+        raise _error(job.id, "args", job.args, f"must be a list of values, got {_kind(job.args)}")
+    if not isinstance(job.kwargs, Mapping):
+        raise _error(job.id, "kwargs", job.kwargs, f"must be a mapping, got {_kind(job.kwargs)}")
+    if not isinstance(job.tags, tuple):
+        raise _error(job.id, "tags", job.tags, f"must be a list of text, got {_kind(job.tags)}")
     for tag in job.tags:
         if not isinstance(tag, str) or not tag:
-            raise JobError(f"{where}: tags must be non-empty strings, got {tag!r}")
+            raise _error(job.id, "tags", tag, f"must be non-empty strings, got {tag!r}")
+    _check_json(job.id, "args", list(job.args))
+    _check_json(job.id, "kwargs", dict(job.kwargs))
+
+
+def _check_json(job_id: str, name: str, value: list[Any] | dict[Any, Any]) -> None:
+    """Raise JobError unless ``value`` survives a JSON round trip unchanged in kind."""
     try:
-        json.dumps(list(job.args))
-        json.dumps(dict(job.kwargs))
+        # allow_nan=False: NaN and Infinity are not JSON, and stores would write invalid text.
+        json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise JobError(f"{where}: args and kwargs must be JSON values ({exc})") from None
-    return job
+        raise _error(job_id, name, value, f"must hold JSON values only ({exc})") from None
+    # json.dumps turns keys 1, 1.5, True and None into strings: the run would get others.
+    pending: list[object] = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if not isinstance(key, str):
+                    raise _error(
+                        job_id,
+                        name,
+                        value,
+                        f"keys must be strings, got {type(key).__name__} {key!r}",
+                    )
+                pending.append(inner)
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
 
 
 def coerce_enum(
     enum: type[Overlap] | type[Misfire] | type[OnTimeout], value: object, what: str, job_id: str
 ) -> Any:
     """Return ``enum(value)`` or raise JobError listing the allowed values."""
-    try:
-        return enum(value if isinstance(value, str) else str(value))
-    except ValueError:
-        allowed = ", ".join(repr(m.value) for m in enum)
-        raise JobError(f"job {job_id!r}: {what} {value!r} is not one of {allowed}") from None
+    if isinstance(value, enum):
+        return value
+    if isinstance(value, str):
+        try:
+            return enum(value)
+        except ValueError:
+            pass
+    allowed = ", ".join(repr(m.value) for m in enum)
+    raise JobError(
+        f"job {job_id!r}: {what} {value!r} is not one of {allowed}",
+        job_id=job_id,
+        field=what,
+        value=value,
+    )
 
 
 def ids(values: Iterable[str] | str | None) -> tuple[str, ...]:
@@ -168,7 +392,7 @@ def _duration(value: object, what: str, job_id: str, *, allow_zero: bool = False
     try:
         return parse_duration(value, what=what, allow_zero=allow_zero)
     except ScheduleError as exc:
-        raise JobError(f"job {job_id!r}: {exc}") from None
+        raise JobError(f"job {job_id!r}: {exc}", job_id=job_id, field=what, value=value) from None
 
 
 def _moment(value: object, what: str, job_id: str, tz: Any) -> datetime | None:
@@ -176,16 +400,32 @@ def _moment(value: object, what: str, job_id: str, tz: Any) -> datetime | None:
         return None
     if isinstance(value, str):
         try:
+            refuse_non_ascii_digits(value, f"{what} {value!r}")
             value = datetime.fromisoformat(value)
-        except ValueError:
+        except ScheduleError as exc:
             raise JobError(
-                f"job {job_id!r}: {what} {value!r} is not an ISO 8601 date-time"
+                f"job {job_id!r}: {exc}", job_id=job_id, field=what, value=value
             ) from None
+        except ValueError:
+            raise _error(job_id, what, value, f"{value!r} is not an ISO 8601 date-time") from None
     if not isinstance(value, datetime):
-        raise JobError(f"job {job_id!r}: {what} must be a datetime, got {type(value).__name__}")
+        raise _error(job_id, what, value, f"must be a datetime, got {type(value).__name__}")
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
     return value
+
+
+def _values(value: object, what: str, job_id: str, shape: str) -> tuple[Any, ...]:
+    # A string or a mapping is iterable, but "abc" as args or tags is never three items.
+    if not isinstance(value, (list, tuple)):
+        raise _error(job_id, what, value, f"must be a list of {shape}, got {_kind(value)}")
+    return tuple(value)
+
+
+def _schedule_error(job_id: str, schedule: object, exc: ScheduleError) -> ScheduleError:
+    return ScheduleError(
+        f"job {job_id!r}: schedule: {exc}", job_id=job_id, field="schedule", value=schedule
+    )
 
 
 def make_job(
@@ -219,15 +459,11 @@ def make_job(
     from cronwork.timing import parse_schedule
     from cronwork.timing.zones import resolve_zone
 
-    if not isinstance(job_id, str) or not JOB_ID.match(job_id):
-        raise JobError(
-            f"job id {job_id!r} is invalid: use 1-200 letters, digits and _ . : @ / -, "
-            "starting with a letter, digit or _"
-        )
+    check_job_id(job_id)
     try:
         zone = resolve_zone(tz if tz is not None else getattr(schedule, "tz", None))
     except ScheduleError as exc:
-        raise JobError(f"job {job_id!r}: {exc}") from None
+        raise JobError(f"job {job_id!r}: {exc}", job_id=job_id, field="tz", value=tz) from None
     start = _moment(start_at, "start_at", job_id, zone)
     end = _moment(end_at, "end_at", job_id, zone)
     jitter_td = None if jitter is None else _duration(jitter, "jitter", job_id)
@@ -241,12 +477,10 @@ def make_job(
             jitter=jitter_td,
         )
     except ScheduleError as exc:
-        raise ScheduleError(f"job {job_id!r}: schedule: {exc}") from None
-    if executor is not None and executor not in ("thread", "process", "async", "command"):
-        raise JobError(
-            f"job {job_id!r}: executor {executor!r} is not one of 'thread', 'process', "
-            "'async', 'command'"
-        )
+        raise _schedule_error(job_id, schedule, exc) from None
+    check_executor(job_id, executor, target, None)
+    if kwargs is not None and not isinstance(kwargs, Mapping):
+        raise _error(job_id, "kwargs", kwargs, f"must be a mapping, got {_kind(kwargs)}")
     job = Job(
         id=job_id,
         target=target,
@@ -263,9 +497,9 @@ def make_job(
         start_at=start,
         end_at=end,
         jitter=jitter_td,
-        args=tuple(args),
+        args=_values(args, "args", job_id, "values"),
         kwargs=dict(kwargs or {}),
-        tags=tuple(tags),
+        tags=_values(tags, "tags", job_id, "text"),
         executor=executor,
         depends_on=ids(depends_on),
         dependency_timeout=None

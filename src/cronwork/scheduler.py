@@ -45,7 +45,7 @@ from cronwork.dependencies import (
     upstream_of,
 )
 from cronwork.dueruns import DueRuns, ReadyRuns
-from cronwork.errors import CronworkError, JobError, JobNotFound, TargetError
+from cronwork.errors import CronworkError, JobError, JobNotFound, ScheduleError, TargetError
 from cronwork.events import FINAL_EVENTS, Event, EventType, Listener, Listeners
 from cronwork.executors import (
     CommandExecutor,
@@ -60,12 +60,20 @@ from cronwork.executors import (
     default_executor_name,
     format_error,
 )
-from cronwork.jobs import POLICY_SETTINGS, RUN_SETTINGS, Job, make_job, validate_job
+from cronwork.jobs import (
+    POLICY_SETTINGS,
+    RUN_SETTINGS,
+    Job,
+    check_executor,
+    make_job,
+    validate_job,
+)
 from cronwork.policies import OnTimeout, Overlap
 from cronwork.runs import Run, RunStatus, due_time
 from cronwork.stores import MemoryStore, Store, open_store
 from cronwork.stores.base import Claim, retry_of
 from cronwork.targets import Command, Target, TaskRegistry, make_target, resolve_target
+from cronwork.timing import Bounded, Jittered, Schedule
 
 __all__ = ["AsyncScheduler", "Scheduler"]
 
@@ -104,6 +112,35 @@ DISPATCH_TICK = 0.001
 _SETTINGS = (*POLICY_SETTINGS, *RUN_SETTINGS, "depends_on")
 _SCHEDULE_SETTINGS = frozenset({"schedule", "start_at", "end_at", "jitter", "timezone"})
 _MODIFIABLE = frozenset({*_SETTINGS, "target", "schedule", "timezone", "paused"})
+
+
+def _first_run(job: Job, now: datetime) -> datetime | None:
+    """The first slot of a job being added or rescheduled; refuse a schedule that never fires.
+
+    A one-shot already past, an end_at already past, or bounds that hold no slot would be
+    stored as a job that silently never runs. Event-driven schedules have no slot by design.
+    """
+    first = job.schedule.next_after(now)
+    if first is None and not _is_triggered(job.schedule):
+        if job.end_at is not None and job.end_at <= now:
+            reason = f"its end_at {job.end_at.isoformat()} has passed"
+        else:
+            reason = "its time has passed"
+        raise ScheduleError(
+            f'job {job.id!r}: schedule "{job.schedule.source}" never fires: {reason} '
+            f"(now is {now.isoformat()})",
+            job_id=job.id,
+            field="end_at" if "end_at" in reason else "schedule",
+            value=job.schedule.source,
+        )
+    return first
+
+
+def _is_triggered(schedule: Schedule) -> bool:
+    # Bounds and jitter wrap a schedule without forwarding is_triggered.
+    while isinstance(schedule, (Bounded, Jittered)):
+        schedule = schedule.base
+    return schedule.is_triggered
 
 
 def make_node_id() -> str:
@@ -1524,15 +1561,11 @@ class _Base:
             raise TargetError(f"job {job_id!r}: {exc}") from None
         if resolved_target.kind in ("call", "task"):
             try:
-                resolve_target(resolved_target, self.tasks)
+                runnable = resolve_target(resolved_target, self.tasks)
             except TargetError as exc:
                 raise TargetError(f"job {job_id!r}: {exc}") from None
-        executor = settings.get("executor")
-        if executor == "process" and resolved_target.kind == "callable":
-            raise TargetError(
-                f"job {job_id!r}: executor='process' needs a module-level function that the "
-                f"child process can import, not {resolved_target.ref!r}"
-            )
+            # A task's function is known only here; make_job checks the other kinds.
+            check_executor(job_id, settings.get("executor"), resolved_target, runnable)
         tz = timezone if timezone is not None else self.timezone
         schedule = self._shared_schedule(schedule, tz, settings)
         return make_job(job_id, resolved_target, schedule, tz=tz, **settings)
@@ -1568,7 +1601,7 @@ class _Base:
         if upstream_of(job):
             check_new_job(self.store, job)
         now = self.clock.now()
-        job = job.replace(next_run_at=job.schedule.next_after(now), created_at=now)
+        job = job.replace(next_run_at=_first_run(job, now), created_at=now)
         job = self.store.add_job(job, replace=replace)
         self._notify(job.id, job)
         self._emit_job(EventType.JOB_ADDED, job.id, job)
@@ -1600,9 +1633,11 @@ class _Base:
                 )
             )
         now = self.clock.now()
-        paused = bool(changes.get("paused", old.paused))
+        paused = changes.get("paused", old.paused)
         next_run_at = old.next_run_at
-        if schedule_changed or (old.paused and not paused):
+        if schedule_changed:
+            next_run_at = _first_run(job, now)
+        elif old.paused and not paused:
             next_run_at = job.schedule.next_after(now)
         job = job.replace(
             paused=paused,
@@ -1611,6 +1646,7 @@ class _Base:
             origin=old.origin,
             created_at=old.created_at,
         )
+        validate_job(job)
         if upstream_of(job):
             check_new_job(self.store, job)
         job = self.store.update_job(job)

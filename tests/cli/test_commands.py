@@ -232,3 +232,31 @@ def test_a_bad_store_url_is_a_user_error(cli) -> None:  # type: ignore[no-untype
 def test_history_status_filter_is_checked(cli) -> None:  # type: ignore[no-untyped-def]
     assert cli("history", "--status", "nope").code == 2
     assert cli("history", "--status", "failed").out == "no runs yet\n"
+
+
+def test_add_refuses_what_the_validator_refuses_naming_job_and_field(cli) -> None:  # type: ignore[no-untyped-def]
+    cases = [
+        (("--retries", "99999999999999999999999"), "retries"),
+        (("--retries", "1001"), "at most 1000"),
+        (("--timeout", "999999999d"), "timeout 999999999d is too long"),
+        (("--retry-backoff", "99999999d"), "retry_backoff"),
+        (("--tag", ""), "tags"),
+    ]
+    for options, message in cases:
+        result = cli("add", "x", "every 1h", *options, "--", "true")
+        assert result.code == 1, options
+        assert result.err.startswith("error: job 'x': "), result.err
+        assert message in result.err, result.err
+    for schedule, message in [
+        ("every ５m", "non-ASCII digit"),
+        ("every 1ms", 'schedule "every 1ms"'),
+        ("every 999999999d", "at most 366d"),
+        ("at 2020-01-01 00:00", "never fires"),
+    ]:
+        result = cli("add", "x", schedule, "--", "true")
+        assert result.code == 1, schedule
+        assert result.err.startswith("error: job 'x': schedule"), result.err
+        assert message in result.err, result.err
+    nan = cli("add", "x", "every 1h", "--call", "json:dumps", "--kwargs", '{"obj": NaN}')
+    assert nan.code == 1 and "JSON" in nan.err, nan.err
+    assert cli("list", "--json").out.strip() in ("[]", "")

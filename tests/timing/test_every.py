@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from cronwork.errors import ScheduleError
 from cronwork.timing import EverySchedule, parse_schedule
-from cronwork.timing.every import EPOCH
+from cronwork.timing.every import EPOCH, MAX_INTERVAL
 
 BERLIN = ZoneInfo("Europe/Berlin")
 UTC_ZONE = ZoneInfo("UTC")
@@ -80,7 +80,7 @@ def test_the_moment_may_be_in_any_zone() -> None:
 
 
 def test_exhausted_at_the_end_of_time() -> None:
-    schedule = EverySchedule(timedelta(days=1000), UTC_ZONE)
+    schedule = EverySchedule(MAX_INTERVAL, UTC_ZONE)
     assert schedule.next_after(datetime.max.replace(tzinfo=UTC) - timedelta(days=10)) is None
 
 
@@ -111,7 +111,7 @@ def test_describe() -> None:
     assert anchored.describe() == "Every 1h, counted from 2026-01-01 00:30 CET"
 
 
-intervals = st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=400))
+intervals = st.timedeltas(min_value=timedelta(seconds=1), max_value=MAX_INTERVAL)
 instants = st.datetimes(
     min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
 )

@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING
 from cronwork.errors import DurationError, ScheduleError
 from cronwork.timing.base import Schedule, require_aware
 from cronwork.timing.cron import CronSchedule
-from cronwork.timing.durations import format_duration, parse_duration
+from cronwork.timing.durations import (
+    MAX_DURATION,
+    format_duration,
+    parse_duration,
+    refuse_non_ascii_digits,
+)
 from cronwork.timing.every import EverySchedule
 from cronwork.timing.once import OnceSchedule
 from cronwork.timing.phrases import KEYWORDS, PhraseSchedule
@@ -31,6 +36,7 @@ if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
 __all__ = [
+    "MAX_DURATION",
     "Bounded",
     "CronSchedule",
     "DurationError",
@@ -133,9 +139,20 @@ def _base(spec: object, zone: ZoneInfo, job_id: str | None, start: datetime | No
 
 def _parse_text(spec: str, zone: ZoneInfo, job_id: str | None, start: datetime | None) -> Schedule:
     text = spec.strip()
-    words = text.lower().split()
-    if not words:
+    if not text:
         raise ScheduleError(f"schedule is empty; {_FORMS}")
+    try:
+        refuse_non_ascii_digits(text, f'schedule "{text}"')
+        return _parse_form(text, zone, job_id, start)
+    except ScheduleError as error:
+        # Every kind's error names the text it refused, whichever layer raised it.
+        if text in str(error):
+            raise
+        raise type(error)(f'schedule "{text}": {error}') from None
+
+
+def _parse_form(text: str, zone: ZoneInfo, job_id: str | None, start: datetime | None) -> Schedule:
+    words = text.lower().split()
     head = words[0]
     is_word = head in ("every", "at") or head in KEYWORDS
     if text.startswith("@") or (len(words) in (5, 6, 7) and not is_word):
@@ -155,7 +172,7 @@ def _parse_text(spec: str, zone: ZoneInfo, job_id: str | None, start: datetime |
         return _once(text, text, zone)
     if text[0].isdigit() or text[0] == "." or _ISO_DURATION.match(text):
         return _every(text, text, zone, start)
-    raise ScheduleError(f'schedule "{spec}" is not understood; {_FORMS}')
+    raise ScheduleError(f'schedule "{text}" is not understood; {_FORMS}')
 
 
 def _is_interval(rest: str) -> bool:

@@ -8,6 +8,11 @@ from zoneinfo import ZoneInfo
 
 from cronwork.errors import ScheduleError
 
+# The latest instant a schedule bound or a one-shot may name: a thousand years below
+# datetime.max, so that adding any job duration (at most durations.MAX_DURATION) or a
+# zone offset to a slot never overflows.
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
 
 def require_aware(moment: datetime, what: str = "moment") -> None:
     """Raise ScheduleError unless ``moment`` is a timezone-aware datetime."""

@@ -22,9 +22,14 @@ import re
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
-from cronwork.errors import DurationError
+from cronwork.errors import DurationError, ScheduleError
 
-__all__ = ["format_duration", "parse_duration"]
+__all__ = ["MAX_DURATION", "format_duration", "parse_duration", "refuse_non_ascii_digits"]
+
+# The longest duration any job setting or interval may have. Far below timedelta.max, so that
+# a slot plus any of them (or all of them added up) stays inside datetime's range for every
+# date before base.LATEST (year 9000).
+MAX_DURATION = timedelta(days=366)
 
 _MICROS = {
     "w": 7 * 86_400_000_000,
@@ -102,10 +107,22 @@ def parse_duration(spec: object, *, allow_zero: bool = False, what: str = "durat
     text = spec.strip()
     if not text:
         raise DurationError(f"{what} is empty; expected a duration {_EXAMPLES}")
+    refuse_non_ascii_digits(text, f"{what} {_show(spec)}", DurationError)
     if text.startswith("-"):
         raise DurationError(f"{what} {_show(spec)} is negative; it must be positive")
     micros = _parse_iso(spec, text, what) if text[0] in "Pp" else _parse_units(spec, text, what)
     return _checked(spec, _from_micros(spec, micros, what), allow_zero, what)
+
+
+def refuse_non_ascii_digits(
+    text: str, what: str, error: type[DurationError] | type[ScheduleError] = ScheduleError
+) -> None:
+    """Raise ``error`` if ``text`` holds a digit other than 0-9 (such as "５" or "٣")."""
+    # Python's int(), Decimal() and regex \d read them, cron fields do not: refusing them
+    # everywhere keeps every schedule and duration text meaning the same to every parser.
+    for char in text:
+        if not char.isascii() and char.isnumeric():
+            raise error(f"{what} contains the non-ASCII digit {char!r}; write digits as 0-9")
 
 
 def format_duration(td: timedelta) -> str:

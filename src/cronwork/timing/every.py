@@ -7,14 +7,17 @@ from zoneinfo import ZoneInfo
 
 from cronwork.errors import ScheduleError
 from cronwork.timing.base import Schedule, require_aware
-from cronwork.timing.durations import format_duration
+from cronwork.timing.durations import MAX_DURATION, format_duration
 from cronwork.timing.zones import format_instant
 
-__all__ = ["EPOCH", "MIN_INTERVAL", "EverySchedule"]
+__all__ = ["EPOCH", "MAX_INTERVAL", "MIN_INTERVAL", "EverySchedule"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Below a second the claim/dispatch round trip of a store dominates the interval itself.
 MIN_INTERVAL = timedelta(seconds=1)
+# Longer intervals are rarely meant (use a cron expression for yearly jobs), and huge ones
+# overflow datetime when the next slot is computed.
+MAX_INTERVAL = MAX_DURATION
 
 
 class EverySchedule(Schedule):
@@ -36,6 +39,11 @@ class EverySchedule(Schedule):
         if interval < MIN_INTERVAL:
             raise ScheduleError(
                 f"interval {format_duration(interval)} is shorter than the minimum of 1s"
+            )
+        if interval > MAX_INTERVAL:
+            raise ScheduleError(
+                f"interval {format_duration(interval)} is too long: it must be at most "
+                f"{format_duration(MAX_INTERVAL)}; for yearly jobs use a cron expression"
             )
         if not isinstance(tz, ZoneInfo):
             raise ScheduleError(f"tz must be a zoneinfo.ZoneInfo, got {type(tz).__name__}")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from cronwork.errors import ScheduleError
-from cronwork.timing.base import Schedule, require_aware
+from cronwork.timing.base import LATEST, Schedule, require_aware
 from cronwork.timing.zones import format_instant, localize
 
 __all__ = ["OnceSchedule"]
@@ -29,6 +29,11 @@ class OnceSchedule(Schedule):
         if when.tzinfo is None or when.utcoffset() is None:
             when = localize(when, tz)
         require_aware(when, "when")
+        if when >= LATEST:
+            raise ScheduleError(
+                f"one-shot time {when.isoformat()} is too late: it must be before "
+                f"{LATEST.date().isoformat()}"
+            )
         self.tz = tz
         self.when = when.astimezone(UTC)
         self.source = f"at {self.when.astimezone(tz).isoformat()}"

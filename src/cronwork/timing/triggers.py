@@ -19,7 +19,8 @@ Outcome = Literal["success", "failure", "finish"]
 
 _KEYWORDS: dict[str, Outcome] = {"after": "success", "on_failure": "failure", "on_finish": "finish"}
 _TEXT = re.compile(r"^\s*(after|on_failure|on_finish)\s*[:( ]\s*(.*?)\s*\)?\s*$", re.IGNORECASE)
-_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@/-]{0,199}$")
+# \Z, not $: $ also matches before a trailing newline.
+_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@/-]{0,199}\Z")
 
 
 class TriggeredSchedule(Schedule):

@@ -406,3 +406,40 @@ def test_errors_carry_job_field_and_value_with_the_message_unchanged() -> None:
     plain = ScheduleError("plain")
     assert (plain.job_id, plain.field, plain.value) == (None, None, None)
     assert isinstance(TargetError("x", field="target"), JobError)
+
+
+# -- job files reach the same validator ------------------------------------------------------
+
+
+def job_file_problems(body: str, **options: Any) -> list[str]:
+    from cronwork.config import JobFileError, parse_job_file
+
+    text = f"jobs:\n  - id: x\n    schedule: every 1h\n{body}"
+    with pytest.raises(JobFileError) as caught:
+        parse_job_file(text, name="jobs.yaml", **options)
+    return caught.value.problems
+
+
+@pytest.mark.parametrize(
+    ("body", "found"),
+    [
+        ("    command: [echo]\n    retries: 99999999999999999999999\n", "at most 1000"),
+        ("    command: [echo]\n    max_instances: 10001\n", "at most 10000"),
+        ('    command: [echo]\n    timeout: "999999999d"\n', "at most 366d"),
+        ("    command: [echo]\n    executor: thread\n", "runs functions, not the Command"),
+        ("    call: json:dumps\n    executor: command\n", "runs Command targets"),
+        ("    call: json:dumps\n    kwargs: {x: .nan}\n", "JSON"),
+        ('    command: [echo]\n    timeout: "５m"\n', "non-ASCII digit"),
+    ],
+)
+def test_job_files_are_checked_by_the_same_validator(body: str, found: str) -> None:
+    (problem,) = job_file_problems(body)
+    assert problem.startswith('jobs.yaml:'), problem
+    assert 'job "x"' in problem and found in problem, problem
+
+
+def test_a_job_file_call_target_is_checked_against_its_executor_once_imported() -> None:
+    (problem,) = job_file_problems(
+        f"    call: {__name__}:work\n    executor: async\n", check_imports=True
+    )
+    assert "plain function" in problem

@@ -434,7 +434,7 @@ def job_file_problems(body: str, **options: Any) -> list[str]:
 )
 def test_job_files_are_checked_by_the_same_validator(body: str, found: str) -> None:
     (problem,) = job_file_problems(body)
-    assert problem.startswith('jobs.yaml:'), problem
+    assert problem.startswith("jobs.yaml:"), problem
     assert 'job "x"' in problem and found in problem, problem
 
 

@@ -12,7 +12,8 @@ Accepted forms:
 - ``int`` and ``float`` as seconds; ``timedelta`` as is.
 
 A bare number inside a string (``"30"``) is refused: in a job file it is too easy to mean
-minutes and get seconds.
+minutes and get seconds. Digits must be ASCII ``0-9`` (``"５m"`` is refused). Job settings and
+intervals are further bounded by ``MAX_DURATION`` (366 days), checked by their callers.
 """
 
 from __future__ import annotations

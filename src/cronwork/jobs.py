@@ -422,7 +422,8 @@ def _values(value: object, what: str, job_id: str, shape: str) -> tuple[Any, ...
     return tuple(value)
 
 
-def _schedule_error(job_id: str, schedule: object, exc: ScheduleError) -> ScheduleError:
+def schedule_error(job_id: str, schedule: object, exc: ScheduleError) -> ScheduleError:
+    """The error for a schedule of job ``job_id`` that ``exc`` refused, naming job and field."""
     return ScheduleError(
         f"job {job_id!r}: schedule: {exc}", job_id=job_id, field="schedule", value=schedule
     )
@@ -477,8 +478,7 @@ def make_job(
             jitter=jitter_td,
         )
     except ScheduleError as exc:
-        raise _schedule_error(job_id, schedule, exc) from None
-    check_executor(job_id, executor, target, None)
+        raise schedule_error(job_id, schedule, exc) from None
     if kwargs is not None and not isinstance(kwargs, Mapping):
         raise _error(job_id, "kwargs", kwargs, f"must be a mapping, got {_kind(kwargs)}")
     job = Job(

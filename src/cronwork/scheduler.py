@@ -66,6 +66,7 @@ from cronwork.jobs import (
     Job,
     check_executor,
     make_job,
+    schedule_error,
     validate_job,
 )
 from cronwork.policies import OnTimeout, Overlap
@@ -122,16 +123,15 @@ def _first_run(job: Job, now: datetime) -> datetime | None:
     """
     first = job.schedule.next_after(now)
     if first is None and not _is_triggered(job.schedule):
+        what, reason = "schedule", "its time has passed"
         if job.end_at is not None and job.end_at <= now:
-            reason = f"its end_at {job.end_at.isoformat()} has passed"
-        else:
-            reason = "its time has passed"
+            what, reason = "end_at", f"its end_at {job.end_at.isoformat()} has passed"
         raise ScheduleError(
             f'job {job.id!r}: schedule "{job.schedule.source}" never fires: {reason} '
             f"(now is {now.isoformat()})",
             job_id=job.id,
-            field="end_at" if "end_at" in reason else "schedule",
-            value=job.schedule.source,
+            field=what,
+            value=job.end_at if what == "end_at" else job.schedule.source,
         )
     return first
 
@@ -1567,7 +1567,10 @@ class _Base:
             # A task's function is known only here; make_job checks the other kinds.
             check_executor(job_id, settings.get("executor"), resolved_target, runnable)
         tz = timezone if timezone is not None else self.timezone
-        schedule = self._shared_schedule(schedule, tz, settings)
+        try:
+            schedule = self._shared_schedule(schedule, tz, settings)
+        except ScheduleError as exc:
+            raise schedule_error(job_id, schedule, exc) from None
         return make_job(job_id, resolved_target, schedule, tz=tz, **settings)
 
     def _shared_schedule(self, schedule: object, tz: Any, settings: Mapping[str, Any]) -> object:

@@ -443,3 +443,16 @@ def test_a_job_file_call_target_is_checked_against_its_executor_once_imported() 
         f"    call: {__name__}:work\n    executor: async\n", check_imports=True
     )
     assert "plain function" in problem
+
+
+@pytest.mark.parametrize("schedule", ["every 1ms", "every ５m", "61 * * * *", "whenever"])
+def test_add_job_schedule_errors_name_the_job_and_the_schedule(schedule: str) -> None:
+    with pytest.raises(ScheduleError) as caught:
+        scheduler().add_job("j", work, schedule)
+    assert str(caught.value).startswith("job 'j': schedule"), caught.value
+    assert schedule in str(caught.value)
+    assert (caught.value.job_id, caught.value.field, caught.value.value) == (
+        "j",
+        "schedule",
+        schedule,
+    )

@@ -13,7 +13,7 @@ from typing import Any
 
 from cronwork.errors import JobError, ScheduleError, TargetError
 from cronwork.policies import Misfire, OnTimeout, Overlap
-from cronwork.targets import Command, Target, import_target
+from cronwork.targets import Command, Target, import_target, make_target
 from cronwork.timing import MAX_DURATION, Schedule, format_duration
 from cronwork.timing.base import LATEST
 from cronwork.timing.durations import refuse_non_ascii_digits
@@ -431,7 +431,7 @@ def schedule_error(job_id: str, schedule: object, exc: ScheduleError) -> Schedul
 
 def make_job(
     job_id: str,
-    target: Target,
+    target: object,
     schedule: object,
     *,
     tz: Any = None,
@@ -462,6 +462,13 @@ def make_job(
 
     check_job_id(job_id)
     try:
+        # A Target as stores keep it, or what a user passes (a function, a Command, a path).
+        resolved = make_target(target)
+    except TargetError as exc:
+        raise TargetError(
+            f"job {job_id!r}: {exc}", job_id=job_id, field="target", value=target
+        ) from None
+    try:
         zone = resolve_zone(tz if tz is not None else getattr(schedule, "tz", None))
     except ScheduleError as exc:
         raise JobError(f"job {job_id!r}: {exc}", job_id=job_id, field="tz", value=tz) from None
@@ -483,7 +490,7 @@ def make_job(
         raise _error(job_id, "kwargs", kwargs, f"must be a mapping, got {_kind(kwargs)}")
     job = Job(
         id=job_id,
-        target=target,
+        target=resolved,
         schedule=sched,
         timeout=None if timeout is None else _duration(timeout, "timeout", job_id),
         on_timeout=coerce_enum(OnTimeout, on_timeout, "on_timeout", job_id),

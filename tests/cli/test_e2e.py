@@ -231,10 +231,10 @@ def test_bad_input_is_one_line_exit_1_and_changes_nothing(tmp_path: Path) -> Non
     assert cronwork(tmp_path, "list", "--json").stdout == before
 
 
-def test_help_is_fast(tmp_path: Path) -> None:
-    # The budget is 300 ms on a quiet machine; a loaded CI box gets some slack.
-    best = min(_timed(tmp_path) for _ in range(3))
-    assert best < 0.6, best
+def test_help_loads_neither_the_engine_nor_heavy_modules() -> None:
+    # What keeps `cronwork --help` and completion quick: the command imports the engine, the
+    # store drivers, Rich and YAML only when a command needs them. Timing it belongs in
+    # benchmarks, not in a suite that runs on loaded machines.
     code = (
         "import sys, cronwork.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('yaml', 'rich', 'sqlite3', 'asyncio') or m == 'cronwork.scheduler'))"
@@ -243,14 +243,6 @@ def test_help_is_fast(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert loaded.stdout.strip() == "[]"
-
-
-def _timed(cwd: Path) -> float:
-    start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "cronwork", "--help"], cwd=cwd, capture_output=True, check=True
-    )
-    return time.perf_counter() - start
 
 
 @pytest.mark.slow

@@ -1254,9 +1254,9 @@ class Engine:
             elif name == "async":
                 executor = CoroutineExecutor()
             elif name == "process":
-                executor = ProcessExecutor()
+                executor = ProcessExecutor(self.s.node)
             elif name == "command":
-                executor = CommandExecutor()
+                executor = CommandExecutor(self.s.node)
             else:
                 raise JobError(f"unknown executor {name!r}")
             self._executors[name] = executor

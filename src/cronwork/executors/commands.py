@@ -1,10 +1,17 @@
 """Run a `Command` as a subprocess in its own process group.
 
 The command starts a new session (``start_new_session=True``), so its pid is also its process
-group id: at the deadline or on cancel the whole group gets SIGTERM, then SIGKILL after
-``kill_grace``, and children the command left in the background die with it. stdout and stderr
-share one pipe whose reader keeps only the last ``output_limit`` bytes, so a command printing
-gigabytes costs a fixed amount of memory.
+group id. At the deadline or on cancel the run's processes get SIGTERM, then SIGKILL after
+``kill_grace``: its process group, and on Linux every process carrying the run's tag
+(``CRONWORK_RUN_TAG`` in the environment, see `procs`), so children that left the group with
+``setsid`` or a double fork die with it too. stdout and stderr share one pipe whose reader keeps
+only the last ``output_limit`` bytes, so a command printing gigabytes costs a fixed amount of
+memory.
+
+A command never outlives its scheduler unnoticed. On Linux its first process gets SIGKILL when
+the scheduler dies (a parent-death signal), and a watchdog process kills the rest of every run
+still going; a restarted scheduler ends whatever is left of its dead predecessor's runs before
+it marks them lost (see Engine.start).
 
 When a command exits by itself, background children it leaves behind are not killed (cron does
 not either); we stop reading their output shortly after the command itself has exited.
@@ -15,8 +22,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 from collections.abc import Callable
+from typing import Any
 
 from cronwork.errors import TargetError
 from cronwork.executors.base import (
@@ -27,6 +36,16 @@ from cronwork.executors.base import (
     log_extra,
     logger,
 )
+from cronwork.executors.procs import (
+    TAG_VAR,
+    Proc,
+    die_with_parent,
+    has_proc,
+    read_proc,
+    run_processes,
+    signal_all,
+    watchdog,
+)
 from cronwork.runs import RunStatus
 from cronwork.targets import Command
 
@@ -34,6 +53,8 @@ from cronwork.targets import Command
 # a background child that holds the pipe open must not keep the run alive.
 DRAIN_GRACE = 0.5
 _POLL = 0.05
+# SIGKILL rounds after the grace: a process forking as fast as it is killed must not hold the run.
+_KILL_ROUNDS = 20
 
 
 class TailProtocol(asyncio.Protocol):
@@ -135,20 +156,72 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
 
 
-async def terminate_group(proc: asyncio.subprocess.Process, grace: float) -> None:
-    """SIGTERM the process group led by ``proc``, SIGKILL it after ``grace``, reap the leader."""
-    pgid = proc.pid
-    _signal_group(pgid, signal.SIGTERM)
+class RunProcesses:
+    """What a run started: its first process (leading its own group) and everything tagged.
+
+    ``leader`` is the first process as /proc showed it right after the start (None where there
+    is no /proc); the group is signalled only while that very process, alive or a zombie not
+    yet reaped, still holds the group's id, so a reused id is never hit.
+    """
+
+    def __init__(self, proc: asyncio.subprocess.Process, tag: str) -> None:
+        self.proc = proc
+        self.tag = tag
+        self.tracked = has_proc()
+        leader = read_proc(proc.pid)
+        # Popen returns after the child's exec, so by now it leads its own group; anything
+        # else is not our child (it ended, was reaped, and the pid went to someone else).
+        self.leader = leader if leader is not None and leader.pgrp == proc.pid else None
+
+    def _group_is_ours(self) -> bool:
+        if not self.tracked:
+            # Without /proc: the leader is our child, so its pid (the group id) cannot be
+            # reused before we reap it.
+            return self.proc.returncode is None
+        if self.leader is None:
+            return False
+        current = read_proc(self.leader.pid)
+        return current is not None and current.start == self.leader.start
+
+    def others(self) -> list[Proc]:
+        """The run's live processes found through /proc (empty where there is none)."""
+        if not self.tracked:
+            return []
+        return run_processes(self.tag, self.leader)
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the group and to every other process of the run."""
+        if self._group_is_ours():
+            _signal_group(self.proc.pid, signum)
+        signal_all(self.others(), signum)
+
+    def alive(self) -> bool:
+        """True while any process of the run runs (zombies do not count)."""
+        if self.tracked:
+            return bool(self.others())
+        return self.proc.returncode is None or _group_alive(self.proc.pid)
+
+
+async def terminate_group(processes: RunProcesses, grace: float) -> None:
+    """SIGTERM the run's processes, SIGKILL what is left after ``grace``, reap the leader."""
+    proc = processes.proc
+    # The /proc scans read every process's environment: done off the loop.
+    await asyncio.to_thread(processes.signal, signal.SIGTERM)
     loop = asyncio.get_running_loop()
     give_up = loop.time() + grace
-    # Members other than the leader are not our children, so there is nothing to wait on:
-    # poll the group until it is empty or the grace is over.
+    # Most processes are not our children, so there is nothing to wait on: poll until none
+    # is left or the grace is over.
     while loop.time() < give_up:
-        if proc.returncode is not None and not _group_alive(pgid):
+        if proc.returncode is not None and not await asyncio.to_thread(processes.alive):
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(proc.wait()), _POLL)
-    _signal_group(pgid, signal.SIGKILL)
+    for _ in range(_KILL_ROUNDS):
+        await asyncio.to_thread(processes.signal, signal.SIGKILL)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(proc.wait()), _POLL)
+        if proc.returncode is not None and not await asyncio.to_thread(processes.alive):
+            break
     await proc.wait()
 
 
@@ -177,29 +250,52 @@ def spawn_error(exc: OSError, program: str, cwd: str | None) -> str:
 class GroupExecution(BaseExecution):
     """A run whose work is a child process leading its own process group.
 
-    Subclasses implement ``_execute``: spawn with ``start_new_session=True``, store the process
-    in ``self._proc``, call ``_kill_if_stopping()`` once it exists, and return the outcome.
+    Subclasses implement ``_execute``: spawn with ``**self._spawn_options()`` and the
+    environment of ``self._tagged_environment()``, hand the process to ``_started()`` once it
+    exists, and return the outcome.
     """
 
     kind = "subprocess"
 
-    def __init__(self, invocation: Invocation, on_overdue: Callable[[], None] | None) -> None:
+    def __init__(
+        self, invocation: Invocation, on_overdue: Callable[[], None] | None, node: str
+    ) -> None:
         super().__init__(invocation, on_overdue)
+        # Unique to this start: another scheduler (another database) may use the same run id.
+        self.tag = f"{node}/{invocation.context.run_id}/{secrets.token_hex(4)}"
         self._proc: asyncio.subprocess.Process | None = None
+        self._processes: RunProcesses | None = None
         self._killer: asyncio.Task[None] | None = None
         self.task = self.loop.create_task(self._run())
 
     async def _execute(self) -> Outcome:
         raise NotImplementedError
 
+    def _spawn_options(self) -> dict[str, Any]:
+        """Popen options every run's process gets: its own session, and death with us."""
+        return {"start_new_session": True, "preexec_fn": die_with_parent()}
+
+    def _tagged_environment(self, env: dict[str, str]) -> dict[str, str]:
+        env[TAG_VAR] = self.tag
+        return env
+
+    def _started(self, proc: asyncio.subprocess.Process) -> None:
+        self._proc = proc
+        self._processes = RunProcesses(proc, self.tag)
+        if self._processes.tracked:
+            watchdog().watch(self.tag)
+        # cancel() or the deadline may have come while the process was being spawned.
+        if self._stopping is not None:
+            self._stop(*self._stopping)
+
     async def _run(self) -> None:
         try:
             outcome = await self._execute()
         except asyncio.CancelledError:
             # The loop is going away (asyncio.run cancels leftover tasks): there is no time for
-            # a grace period, and the group must not outlive us.
-            if self._proc is not None and self._proc.returncode is None:
-                _signal_group(self._proc.pid, signal.SIGKILL)
+            # a grace period, and nothing of the run may outlive us.
+            if self._processes is not None and self._processes.proc.returncode is None:
+                self._processes.signal(signal.SIGKILL)
             self._finish(Outcome(RunStatus.CANCELLED, error="event loop shut down"))
             raise
         except Exception as exc:  # a bug here must still end the run, not hang the engine
@@ -209,12 +305,10 @@ class GroupExecution(BaseExecution):
             outcome = Outcome(
                 RunStatus.FAILED, error=f"cronwork could not run the {self.kind}: {exc}"
             )
+        finally:
+            if self._processes is not None and self._processes.tracked:
+                watchdog().forget(self.tag)
         self._finish(outcome)
-
-    def _kill_if_stopping(self) -> None:
-        # cancel() or the deadline may have come while the process was being spawned.
-        if self._stopping is not None:
-            self._stop(*self._stopping)
 
     async def _reap(
         self, proc: asyncio.subprocess.Process
@@ -227,13 +321,13 @@ class GroupExecution(BaseExecution):
         # process exited by itself changes nothing.
         return returncode, self._stopping if self._killer is not None else None
 
-    async def _kill(self, proc: asyncio.subprocess.Process) -> None:
-        await terminate_group(proc, self.invocation.kill_grace)
+    async def _kill(self, processes: RunProcesses) -> None:
+        await terminate_group(processes, self.invocation.kill_grace)
 
     def _stop(self, status: RunStatus, reason: str) -> None:
-        proc = self._proc
-        if proc is not None and proc.returncode is None and self._killer is None:
-            self._killer = self.loop.create_task(self._kill(proc))
+        processes = self._processes
+        if processes is not None and processes.proc.returncode is None and self._killer is None:
+            self._killer = self.loop.create_task(self._kill(processes))
 
 
 class CommandExecution(GroupExecution):
@@ -241,10 +335,12 @@ class CommandExecution(GroupExecution):
 
     kind = "command"
 
-    def __init__(self, invocation: Invocation, on_overdue: Callable[[], None] | None) -> None:
+    def __init__(
+        self, invocation: Invocation, on_overdue: Callable[[], None] | None, node: str
+    ) -> None:
         assert isinstance(invocation.target, Command)
         self.command = invocation.target
-        super().__init__(invocation, on_overdue)
+        super().__init__(invocation, on_overdue, node)
 
     def _environment(self) -> dict[str, str]:
         ctx = self.invocation.context
@@ -254,7 +350,7 @@ class CommandExecution(GroupExecution):
         env["CRONWORK_RUN_ID"] = ctx.run_id
         env["CRONWORK_SCHEDULED_FOR"] = ctx.scheduled_for.isoformat()
         env["CRONWORK_ATTEMPT"] = str(ctx.attempt)
-        return env
+        return self._tagged_environment(env)
 
     async def _execute(self) -> Outcome:
         cmd = self.command
@@ -268,7 +364,7 @@ class CommandExecution(GroupExecution):
                     stderr=pipe.write_fd,
                     cwd=cmd.cwd,
                     env=self._environment(),
-                    start_new_session=True,
+                    **self._spawn_options(),
                 )
             else:
                 proc = await asyncio.create_subprocess_exec(
@@ -278,14 +374,13 @@ class CommandExecution(GroupExecution):
                     stderr=pipe.write_fd,
                     cwd=cmd.cwd,
                     env=self._environment(),
-                    start_new_session=True,
+                    **self._spawn_options(),
                 )
         except OSError as exc:
             pipe.abandon()
             return Outcome(RunStatus.FAILED, error=spawn_error(exc, cmd.argv[0], cmd.cwd))
         pipe.close_write_end()
-        self._proc = proc
-        self._kill_if_stopping()
+        self._started(proc)
         await pipe.open()
         returncode, stopping = await self._reap(proc)
         data = await pipe.drain(DRAIN_GRACE)
@@ -305,6 +400,11 @@ class CommandExecutor(TaskExecutor):
 
     name = "command"
 
+    def __init__(self, node: str | None = None) -> None:
+        super().__init__()
+        # Runs are tagged with the node id, so that a restart can find a dead node's processes.
+        self.node = node if node is not None else f"{os.getpid()}.{secrets.token_hex(3)}"
+
     def start(
         self, invocation: Invocation, on_overdue: Callable[[], None] | None = None
     ) -> CommandExecution:
@@ -314,7 +414,7 @@ class CommandExecutor(TaskExecutor):
             raise TargetError(
                 f"the command executor runs Command targets, not {invocation.target!r}"
             )
-        return self._track(CommandExecution(invocation, on_overdue))
+        return self._track(CommandExecution(invocation, on_overdue, self.node))
 
     async def shutdown(self, wait: bool = True) -> None:
         """Refuse new runs; wait for running commands, or stop them when ``wait`` is False."""

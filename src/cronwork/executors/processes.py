@@ -14,8 +14,8 @@ if it returns one) and writes ``{"ok": true}`` or ``{"ok": false, "error": <trac
 dedicated pipe. The child's stdout and stderr share a second pipe whose last
 ``output_limit`` bytes become the run's output, as for commands (with ``capture_output`` off
 they are inherited instead). The return value is discarded: an `Outcome` has no place for
-it. Timeouts and cancels reuse the command machinery: SIGTERM to the group, SIGKILL after
-``kill_grace``.
+it. Timeouts and cancels reuse the command machinery: SIGTERM to the group and everything tagged
+with the run, SIGKILL after ``kill_grace``; like a command, the child dies with its scheduler.
 
 Targets must be importable by reference: module-level functions, not lambdas or functions
 defined inside other functions. Arguments must be JSON (tuples arrive as lists). Functions
@@ -33,6 +33,7 @@ import importlib.util
 import inspect
 import json
 import os
+import secrets
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -171,10 +172,14 @@ class ProcessExecution(GroupExecution):
     kind = "process"
 
     def __init__(
-        self, invocation: Invocation, on_overdue: Callable[[], None] | None, payload: dict[str, Any]
+        self,
+        invocation: Invocation,
+        on_overdue: Callable[[], None] | None,
+        payload: dict[str, Any],
+        node: str,
     ) -> None:
         self._payload = payload
-        super().__init__(invocation, on_overdue)
+        super().__init__(invocation, on_overdue, node)
 
     async def _execute(self) -> Outcome:
         results = PipeReader(limit=None)
@@ -191,7 +196,8 @@ class ProcessExecution(GroupExecution):
                 stdout=output.write_fd if output is not None else None,
                 stderr=output.write_fd if output is not None else None,
                 pass_fds=(results.write_fd,),
-                start_new_session=True,
+                env=self._tagged_environment(dict(os.environ)),
+                **self._spawn_options(),
             )
         except OSError as exc:
             results.abandon()
@@ -202,8 +208,7 @@ class ProcessExecution(GroupExecution):
         if output is not None:
             output.close_write_end()
             await output.open()
-        self._proc = proc
-        self._kill_if_stopping()
+        self._started(proc)
         await results.open()
         assert proc.stdin is not None
         # The child dies without reading everything when it is killed early.
@@ -238,6 +243,11 @@ class ProcessExecutor(TaskExecutor):
 
     name = "process"
 
+    def __init__(self, node: str | None = None) -> None:
+        super().__init__()
+        # Runs are tagged with the node id, so that a restart can find a dead node's processes.
+        self.node = node if node is not None else f"{os.getpid()}.{secrets.token_hex(3)}"
+
     def start(
         self, invocation: Invocation, on_overdue: Callable[[], None] | None = None
     ) -> ProcessExecution:
@@ -269,7 +279,7 @@ class ProcessExecutor(TaskExecutor):
             raise TargetError(
                 f"arguments of {module}:{qualname} must be JSON to cross into a process: {exc}"
             ) from None
-        return self._track(ProcessExecution(invocation, on_overdue, payload))
+        return self._track(ProcessExecution(invocation, on_overdue, payload, self.node))
 
     async def shutdown(self, wait: bool = True) -> None:
         """Refuse new runs; wait for running processes, or stop them when ``wait`` is False."""

@@ -1,0 +1,86 @@
+"""Processes a command started are killed with it, even those that left its process group."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from test_command_executor import assert_all_gone, make_ctx, read_pids, run
+
+from cronwork.executors import CommandExecutor, Invocation, Outcome
+from cronwork.runs import RunStatus
+from cronwork.targets import Command
+
+# Each script starts a process that outlives its own parent's process group one way or another,
+# writes that process's pid to $PIDS, and then waits far longer than the test.
+ESCAPES = {
+    "setsid": 'setsid sleep 300 & echo $! > "$PIDS"; sleep 305',
+    "double fork": "(setsid sh -c 'echo $$ > \"$PIDS\"; exec sleep 300' &) ; sleep 305",
+    "nohup": 'nohup sleep 300 > /dev/null 2>&1 & echo $! > "$PIDS"; sleep 305',
+    "new group": 'perl -e \'setpgrp(0, 0); exec "sleep", "300"\' & echo $! > "$PIDS"; sleep 305',
+}
+
+
+def escapee_command(tmp_path: Path, script: str) -> tuple[Command, Path]:
+    pids = tmp_path / "pids"
+    return Command(["sh", "-c", script], env={"PIDS": str(pids)}), pids
+
+
+def escapee_alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("escape", list(ESCAPES))
+def test_the_timeout_kill_reaches_processes_that_left_the_group(
+    tmp_path: Path, escape: str
+) -> None:
+    command, pids = escapee_command(tmp_path, ESCAPES[escape])
+    outcome = run(Invocation(command, context=make_ctx(), timeout=1.0, kill_grace=1.0))
+    assert outcome.status is RunStatus.TIMED_OUT
+    [escapee] = read_pids(pids, 1)
+    assert_all_gone([escapee])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("escape", list(ESCAPES))
+def test_cancel_reaches_processes_that_left_the_group(tmp_path: Path, escape: str) -> None:
+    command, pids = escapee_command(tmp_path, ESCAPES[escape])
+
+    async def main() -> tuple[Outcome, int]:
+        executor = CommandExecutor()
+        execution = executor.start(Invocation(command, context=make_ctx(), kill_grace=1.0))
+        [escapee] = await asyncio.to_thread(read_pids, pids, 1)
+        assert escapee_alive(escapee)
+        execution.cancel("operator said stop")
+        return await asyncio.wait_for(execution.wait(), 10), escapee
+
+    outcome, escapee = asyncio.run(main())
+    assert outcome.status is RunStatus.CANCELLED
+    assert_all_gone([escapee])
+
+
+@pytest.mark.slow
+def test_a_process_of_someone_else_carrying_a_run_id_is_left_alone(tmp_path: Path) -> None:
+    # Another scheduler (another database) may have a run with the same id: only the
+    # processes this run started are killed, not everything with CRONWORK_RUN_ID=run-c.
+    bystander = psutil.Popen(
+        ["sleep", "300"], env={**os.environ, "CRONWORK_RUN_ID": "run-c", "CRONWORK_JOB_ID": "job-c"}
+    )
+    try:
+        command, pids = escapee_command(tmp_path, ESCAPES["setsid"])
+        outcome = run(Invocation(command, context=make_ctx(), timeout=0.5, kill_grace=0.5))
+        assert outcome.status is RunStatus.TIMED_OUT
+        assert_all_gone(read_pids(pids, 1))
+        time.sleep(0.2)
+        assert bystander.is_running() and bystander.status() != psutil.STATUS_ZOMBIE
+    finally:
+        bystander.kill()
+        bystander.wait()

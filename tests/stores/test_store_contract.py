@@ -531,6 +531,43 @@ def test_expired_leases_mark_runs_lost(store: Store) -> None:
     assert store.expire_leases(at(1000)) == []
 
 
+def test_owners_are_the_nodes_holding_unfinished_runs(store: Store) -> None:
+    for job_id in ["a", "b", "c"]:
+        store.add_job(job(job_id, next_run_at=T0))
+    store.add_run(run("a", at(60), trigger="manual"))  # unowned: nobody's
+    taken = {r.job_id: r for r in claim(store, T0, node="n1").runs}
+    store.save_runs([taken["c"].replace(status=RunStatus.SUCCEEDED, finished_at=at(1))])
+    store.add_job(job("d", next_run_at=T0))
+    store.add_job(job("e", next_run_at=T0))
+    others = {r.job_id: r for r in claim(store, T0, node="n2").runs}
+    store.save_runs([others["e"].replace(status=RunStatus.FAILED, finished_at=at(1))])
+    assert sorted(store.owners()) == ["n1", "n2"]
+    assert sorted(r.job_id for r in store.unfinished_runs("n1")) == ["a", "b"]
+    assert [r.job_id for r in store.unfinished_runs("n2")] == ["d"]
+    assert store.unfinished_runs("n3") == []
+
+
+def test_runs_of_a_dead_node_are_lost_at_once_with_their_retries(store: Store) -> None:
+    store.add_job(job("a", next_run_at=T0, retries=1, retry_backoff="5s", retry_backoff_max="5s"))
+    store.add_job(job("b", next_run_at=T0))
+    dead = {r.job_id: r for r in claim(store, T0, node="dead").runs}
+    store.save_runs([dead["a"].replace(status=RunStatus.RUNNING, started_at=T0)])
+    store.add_job(job("c", next_run_at=T0))
+    [alive] = claim(store, T0, node="alive").runs
+    # Long before the lease runs out.
+    lost = store.expire_leases(at(1), dead=["dead"])
+    assert sorted(r.job_id for r in lost) == ["a", "b"]
+    for record in lost:
+        assert record.status is RunStatus.LOST
+        assert record.finished_at == at(1)
+        assert record.error == "lost: node 'dead' ended while the run was unfinished"
+        assert store.get_run(record.id) == record
+    assert store.get_run(alive.id).status is RunStatus.SCHEDULED
+    retry, _first = store.runs("a")
+    assert (retry.attempt, retry.trigger, retry.node) == (2, "retry", None)
+    assert store.expire_leases(at(2), dead=["dead"]) == []
+
+
 def test_unowned_runs_never_expire(store: Store) -> None:
     store.add_job(job("a", next_run_at=None))
     store.add_run(run("a", T0, trigger="manual"))

@@ -10,7 +10,7 @@ even when several processes claim from one database.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -151,12 +151,21 @@ class Store(Protocol):
         """Extend the lease of every unfinished run owned by ``node``; return how many."""
         ...
 
-    def expire_leases(self, now: datetime) -> list[Run]:
+    def owners(self) -> list[str]:
+        """The nodes that own unfinished runs."""
+        ...
+
+    def unfinished_runs(self, node: str) -> list[Run]:
+        """The unfinished (scheduled or running) runs owned by ``node``."""
+        ...
+
+    def expire_leases(self, now: datetime, dead: Collection[str] = ()) -> list[Run]:
         """Mark unfinished owned runs whose lease ran out as lost and return them.
 
-        In the same transaction, insert the next attempt (``retry_of``) of each lost run whose
-        job has retries left, so a crash right after the expiry cannot drop the retry; a later
-        ``add_run`` of the same attempt returns None.
+        Runs owned by a node in ``dead`` (known to have ended, see ``node_is_dead``) are lost
+        at once, whatever their lease says. In the same transaction, insert the next attempt
+        (``retry_of``) of each lost run whose job has retries left, so a crash right after the
+        expiry cannot drop the retry; a later ``add_run`` of the same attempt returns None.
         """
         ...
 
@@ -227,6 +236,13 @@ claimed_on_time: Callable[..., Run] = functools.partial(
     ),
     Run(id="", job_id="", scheduled_for=datetime.min),
 )
+
+
+def lost_error(node: str, dead: Collection[str]) -> str:
+    """Why a run owned by ``node`` was lost: its node ended, or stopped renewing its lease."""
+    if node in dead:
+        return f"lost: node {node!r} ended while the run was unfinished"
+    return f"lost: node {node!r} stopped renewing its lease"
 
 
 def is_active(job: Job) -> bool:

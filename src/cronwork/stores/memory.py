@@ -10,7 +10,7 @@ import marshal
 import struct
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +24,7 @@ from cronwork.stores.base import (
     SyncPlan,
     claimed_on_time,
     is_active,
+    lost_error,
     plan_claim,
     retry_of,
 )
@@ -632,16 +633,28 @@ class MemoryStore:
                     count += 1
         return count
 
-    def expire_leases(self, now: datetime) -> list[Run]:
-        """Mark owned unfinished runs with an expired lease as lost."""
+    def owners(self) -> list[str]:
+        """The nodes that own unfinished runs."""
+        with self._lock:
+            return sorted({run.node for run in self._runs.values() if run.node is not None})
+
+    def unfinished_runs(self, node: str) -> list[Run]:
+        """The unfinished runs owned by ``node``."""
+        with self._lock:
+            return [run for run in self._runs.values() if run.node == node]
+
+    def expire_leases(self, now: datetime, dead: Collection[str] = ()) -> list[Run]:
+        """Mark owned unfinished runs with an expired lease, or of a dead node, as lost."""
         lost = []
         with self._lock:
             for run in list(self._runs.values()):
-                if run.node is not None and run.lease_until is not None and run.lease_until < now:
+                if run.node is None:
+                    continue
+                if run.node in dead or (run.lease_until is not None and run.lease_until < now):
                     done = run.replace(
                         status=RunStatus.LOST,
                         finished_at=now,
-                        error=f"lost: node {run.node!r} stopped renewing its lease",
+                        error=lost_error(run.node, dead),
                     )
                     self._finish(done)
                     lost.append(done)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from importlib import resources
@@ -22,7 +22,14 @@ from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound, StoreError
 from cronwork.jobs import Job
 from cronwork.policies import on_time_slots
 from cronwork.runs import Run, RunStatus
-from cronwork.stores.base import Claim, SyncPlan, claimed_on_time, plan_claim, retry_of
+from cronwork.stores.base import (
+    Claim,
+    SyncPlan,
+    claimed_on_time,
+    lost_error,
+    plan_claim,
+    retry_of,
+)
 from cronwork.stores.rows import (
     JobCache,
     batch,
@@ -553,18 +560,29 @@ class SqliteStore:
         with self._write() as conn:
             return conn.execute(Q["runs_renew"], (to_micros(until), node)).rowcount
 
-    def expire_leases(self, now: datetime) -> list[Run]:
-        """Mark unfinished owned runs whose lease ran out as lost and return them."""
+    def owners(self) -> list[str]:
+        """The nodes that own unfinished runs."""
+        with self._read() as conn:
+            return sorted(row[0] for row in conn.execute(Q["run_owners"]))
+
+    def unfinished_runs(self, node: str) -> list[Run]:
+        """The unfinished runs owned by ``node``."""
+        with self._read() as conn:
+            rows = conn.execute(Q["runs_unfinished_of_node"], (node,)).fetchall()
+        return [run_from_row(row) for row in rows]
+
+    def expire_leases(self, now: datetime, dead: Collection[str] = ()) -> list[Run]:
+        """Mark unfinished owned runs whose lease ran out, or of a dead node, as lost."""
         at = to_micros(now)
         lost = []
         with self._write() as conn:
-            for row in conn.execute(Q["runs_expired"], (at,)).fetchall():
+            rows = conn.execute(Q["runs_expired"], (at, batch(sorted(dead)))).fetchall()
+            for row in rows:
                 run = run_from_row(row)
+                assert run.node is not None
                 lost.append(
                     run.replace(
-                        status=RunStatus.LOST,
-                        finished_at=now,
-                        error=f"lost: node {run.node!r} stopped renewing its lease",
+                        status=RunStatus.LOST, finished_at=now, error=lost_error(run.node, dead)
                     )
                 )
             conn.executemany(Q["run_mark_lost"], [(at, r.error, int(r.id)) for r in lost])

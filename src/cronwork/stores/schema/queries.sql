@@ -181,8 +181,16 @@ DELETE FROM runs WHERE job_id = ? AND status = 'scheduled' AND started_at IS NUL
 UPDATE runs SET lease_until = ? WHERE node = ? AND status IN ('scheduled', 'running')
 
 -- name: runs_expired
+-- Takes the instant and a JSON array of nodes known to have ended.
 SELECT * FROM runs
-WHERE status IN ('scheduled', 'running') AND lease_until < ? AND node IS NOT NULL
+WHERE status IN ('scheduled', 'running') AND node IS NOT NULL
+  AND (lease_until < ? OR node IN (SELECT value FROM json_each(?)))
+
+-- name: run_owners
+SELECT DISTINCT node FROM runs WHERE status IN ('scheduled', 'running') AND node IS NOT NULL
+
+-- name: runs_unfinished_of_node
+SELECT * FROM runs WHERE node = ? AND status IN ('scheduled', 'running') ORDER BY id
 
 -- name: run_mark_lost
 UPDATE runs SET status = 'lost', finished_at = ?, error = ?

@@ -60,6 +60,7 @@ from cronwork.executors import (
     default_executor_name,
     format_error,
 )
+from cronwork.executors.procs import kill_runs, node_is_dead, node_stamp, run_of
 from cronwork.jobs import (
     POLICY_SETTINGS,
     RUN_SETTINGS,
@@ -144,8 +145,15 @@ def _is_triggered(schedule: Schedule) -> bool:
 
 
 def make_node_id() -> str:
-    """A node id unique to this process: ``host:pid:random``."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    """A node id unique to this process: ``host:pid:random:place-start`` (see node_is_dead).
+
+    ``place-start`` says which boot and pid namespace the pid belongs to and when the process
+    started, so that a later scheduler on this machine can tell this one has ended even if the
+    pid was reused; it is left out where it cannot be known (no /proc).
+    """
+    node = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    stamp = node_stamp()
+    return node if stamp is None else f"{node}:{stamp}"
 
 
 _as_started = field_copier(Run, "status", "node", "queued_at", "started_at")
@@ -374,7 +382,9 @@ class Engine:
         if attach is not None:
             self._detach_clock = attach(self)
         now = self.clock.now()
-        await self._handle_lost(await self._off_loop(self.store.expire_leases, now))
+        # Before the first claim: a retry of a dead predecessor's run must not start while
+        # that run's processes still live.
+        await self._handle_lost(await self._off_loop(self._expire, now))
         await self._off_loop(self._check_targets, now)
         self._downstream = await self._off_loop(self._load_triggers)
         self._froze = self.s.freeze_gc and gcfreeze.hold()
@@ -784,7 +794,7 @@ class Engine:
         # run would stall the loop; it is checked once at start.
         if not s.inline and now >= self._next_expire:
             self._next_expire = now + s.lease
-            await self._handle_lost(await self._db(self.store.expire_leases, now))
+            await self._handle_lost(await self._db(self._expire, now))
         if s.poll is not None and now >= self._next_poll:
             self._next_poll = now + s.poll
             for run in await self._db(self.store.cancel_requests, s.node):
@@ -807,6 +817,18 @@ class Engine:
         if now >= self._next_prune:
             self._next_prune = now + PRUNE_EVERY
             self._spawn(self._off_loop(self._prune, now))
+
+    def _expire(self, now: datetime) -> list[Run]:
+        """Lose the runs of nodes known to have ended, once what is left of their processes
+        is killed, and the runs whose lease ran out."""
+        dead = [n for n in self.store.owners() if n != self.s.node and node_is_dead(n)]
+        # Scheduled runs too: the record of a start may not have been written when it died.
+        unfinished = {
+            f"{node}/{run.id}" for node in dead for run in self.store.unfinished_runs(node)
+        }
+        if unfinished:
+            kill_runs(lambda tag: run_of(tag) in unfinished)
+        return self.store.expire_leases(now, dead)
 
     def _prune(self, now: datetime) -> None:
         removed = self.store.prune(now, keep_last=self.s.keep_runs, older_than=self.s.keep_runs_for)

@@ -187,7 +187,7 @@ class RunProcesses:
         """The run's live processes found through /proc (empty where there is none)."""
         if not self.tracked:
             return []
-        return run_processes(self.tag, self.leader)
+        return run_processes(self.tag.__eq__, self.leader)
 
     def signal(self, signum: int) -> None:
         """Send ``signum`` to the group and to every other process of the run."""

@@ -88,45 +88,56 @@ def has_proc() -> bool:
     return os.path.isdir(f"{PROC}/self")
 
 
-def carries_tag(pid: int, prefix: bytes) -> bool:
-    """True if the environment ``pid`` started with has a run tag starting with ``prefix``."""
+def tag_of(pid: int) -> str | None:
+    """The run tag in the environment ``pid`` started with, if any."""
     try:
         with open(f"{PROC}/{pid}/environ", "rb") as f:
             environ = f.read()
     except OSError:
         # Gone, or someone else's process: either way not one we may signal.
-        return False
-    start = TAG_VAR.encode() + b"=" + prefix
-    return any(entry.startswith(start) for entry in environ.split(b"\0"))
+        return None
+    start = TAG_VAR.encode() + b"="
+    for entry in environ.split(b"\0"):
+        if entry.startswith(start):
+            return entry[len(start) :].decode("utf-8", "replace")
+    return None
 
 
-def run_processes(tag_prefix: str, leader: Proc | None = None) -> list[Proc]:
-    """The live processes of a run: those carrying a tag starting with ``tag_prefix``, the
-    members of their process groups and of ``leader``'s, and the descendants of all of them.
+def run_of(tag: str) -> str:
+    """The ``<node>/<run id>`` part of a run tag: what every start of that run shares."""
+    return tag.rpartition("/")[0]
+
+
+def run_processes(ours: Callable[[str], bool], leader: Proc | None = None) -> list[Proc]:
+    """The live processes of some runs: those whose tag ``ours`` accepts, the members of their
+    process groups and of ``leader``'s, and the descendants of all of them.
 
     A group counts only while a member of it is known to be ours (tagged, or the leader with its
     recorded start time): a group id cannot be reused while it has a member, so it is then ours.
     """
     procs = [p for p in snapshot() if not p.zombie]
-    prefix = tag_prefix.encode()
-    ours = {p.pid: p for p in procs if carries_tag(p.pid, prefix)}
-    groups = {p.pgrp for p in ours.values()}
+    found = {}
+    for p in procs:
+        tag = tag_of(p.pid)
+        if tag is not None and ours(tag):
+            found[p.pid] = p
+    groups = {p.pgrp for p in found.values()}
     if leader is not None:
         current = read_proc(leader.pid)
         if current is not None and current.start == leader.start:
             groups.add(leader.pid)
-    ours.update((p.pid, p) for p in procs if p.pgrp in groups)
+    found.update((p.pid, p) for p in procs if p.pgrp in groups)
     children: dict[int, list[Proc]] = {}
     for p in procs:
         children.setdefault(p.ppid, []).append(p)
-    pending = list(ours)
+    pending = list(found)
     while pending:
         for child in children.get(pending.pop(), ()):
-            if child.pid not in ours:
-                ours[child.pid] = child
+            if child.pid not in found:
+                found[child.pid] = child
                 pending.append(child.pid)
-    ours.pop(os.getpid(), None)  # never ourselves, whatever a caller's tag says
-    return list(ours.values())
+    found.pop(os.getpid(), None)  # never ourselves, whatever a caller's tag says
+    return list(found.values())
 
 
 def send(proc: Proc, signum: int) -> bool:
@@ -160,11 +171,12 @@ def signal_all(procs: Iterable[Proc], signum: int) -> int:
     return sum(send(proc, signum) for proc in procs)
 
 
-def kill_run(tag_prefix: str, leader: Proc | None = None, wait: float = 5.0) -> None:
-    """SIGKILL every process of a run until none is left (or ``wait`` seconds passed)."""
+def kill_runs(ours: Callable[[str], bool], wait: float = 5.0) -> None:
+    """SIGKILL every process of the runs whose tag ``ours`` accepts until none is left (or
+    ``wait`` seconds passed)."""
     give_up = time.monotonic() + wait
     for _ in range(_KILL_ROUNDS):
-        procs = run_processes(tag_prefix, leader)
+        procs = run_processes(ours)
         if not procs:
             return
         signal_all(procs, signal.SIGKILL)
@@ -345,5 +357,5 @@ def watch() -> None:
             tags.add(line[1:])
         elif line.startswith("-"):
             tags.discard(line[1:])
-    for tag in tags:
-        kill_run(tag)
+    if tags:
+        kill_runs(tags.__contains__)

@@ -84,3 +84,14 @@ def test_a_process_of_someone_else_carrying_a_run_id_is_left_alone(tmp_path: Pat
     finally:
         bystander.kill()
         bystander.wait()
+
+
+@pytest.mark.slow
+def test_an_untagged_group_member_ignoring_sigterm_dies_after_the_grace(tmp_path: Path) -> None:
+    # It cleared its environment (no tag) and outlives the first process, which SIGTERM ends.
+    pids = tmp_path / "pids"
+    script = f"env -i sh -c 'trap \"\" TERM; echo $$ > {pids}; exec sleep 300' & wait"
+    command = Command(["sh", "-c", script])
+    outcome = run(Invocation(command, context=make_ctx(), timeout=0.5, kill_grace=0.5))
+    assert outcome.status is RunStatus.TIMED_OUT
+    assert_all_gone(read_pids(pids, 1))

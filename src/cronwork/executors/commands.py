@@ -172,6 +172,9 @@ class RunProcesses:
         # Popen returns after the child's exec, so by now it leads its own group; anything
         # else is not our child (it ended, was reaped, and the pid went to someone else).
         self.leader = leader if leader is not None and leader.pgrp == proc.pid else None
+        # Every process found so far (pid -> start time): one still alive keeps its group
+        # known to be the run's after the first process has ended and been reaped.
+        self.known: dict[int, int] = {}
 
     def _group_is_ours(self) -> bool:
         if not self.tracked:
@@ -187,13 +190,18 @@ class RunProcesses:
         """The run's live processes found through /proc (empty where there is none)."""
         if not self.tracked:
             return []
-        return run_processes(self.tag.__eq__, self.leader)
+        found = run_processes(self.tag.__eq__, self.leader, self.known)
+        self.known.update((p.pid, p.start) for p in found)
+        return found
 
     def signal(self, signum: int) -> None:
         """Send ``signum`` to the group and to every other process of the run."""
+        # Found before the group is signalled: once the first process has ended, its group's
+        # other members are known to be ours only through this scan.
+        found = self.others()
         if self._group_is_ours():
             _signal_group(self.proc.pid, signum)
-        signal_all(self.others(), signum)
+        signal_all(found, signum)
 
     def alive(self) -> bool:
         """True while any process of the run runs (zombies do not count)."""

@@ -108,18 +108,22 @@ def run_of(tag: str) -> str:
     return tag.rpartition("/")[0]
 
 
-def run_processes(ours: Callable[[str], bool], leader: Proc | None = None) -> list[Proc]:
+def run_processes(
+    ours: Callable[[str], bool], leader: Proc | None = None, known: dict[int, int] | None = None
+) -> list[Proc]:
     """The live processes of some runs: those whose tag ``ours`` accepts, the members of their
     process groups and of ``leader``'s, and the descendants of all of them.
 
-    A group counts only while a member of it is known to be ours (tagged, or the leader with its
-    recorded start time): a group id cannot be reused while it has a member, so it is then ours.
+    A group counts only while a member of it is known to be ours: tagged, the leader with its
+    recorded start time (alive or a zombie), or a process found before, ``known`` as pid ->
+    start time. A group id cannot be reused while the group has a member, so it is then ours.
     """
     procs = [p for p in snapshot() if not p.zombie]
+    known = known or {}
     found = {}
     for p in procs:
         tag = tag_of(p.pid)
-        if tag is not None and ours(tag):
+        if (tag is not None and ours(tag)) or known.get(p.pid) == p.start:
             found[p.pid] = p
     groups = {p.pgrp for p in found.values()}
     if leader is not None:

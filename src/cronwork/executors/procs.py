@@ -274,12 +274,13 @@ class Watchdog:
     The parent-death signal reaches a command's first process only; its children would live
     on. The watchdog reads run tags from a pipe (``+tag`` when a run starts, ``-tag`` when it
     ends); when the pipe reaches end of file, which the kernel makes happen when the scheduler
-    dies however it dies, it kills the processes of every run still listed and exits.
+    dies however it dies, it kills the processes of every run still listed and exits. It forks
+    away from its launcher at once, so it is not a child of the scheduler (nothing to reap).
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._pipe: int | None = None
         self._tags: set[str] = set()
 
     def watch(self, tag: str) -> None:
@@ -296,32 +297,35 @@ class Watchdog:
                 self._send(f"-{tag}\n")
 
     def _send(self, line: str) -> None:
-        for _ in range(2):
-            proc = self._proc
-            if proc is None or proc.poll() is not None:
-                # A new watchdog is handed the current tags, this change included.
-                self._spawn()
-                return
-            assert proc.stdin is not None
+        if self._pipe is not None:
             try:
-                proc.stdin.write(line.encode())
-                proc.stdin.flush()
+                # Non-blocking, and a line is shorter than PIPE_BUF, so it is written whole
+                # or not at all: a stuck watchdog must not stall the event loop.
+                os.write(self._pipe, line.encode())
+                return
+            except BlockingIOError:
                 return
             except OSError:
-                self._proc = None  # it died: start another with the current tags
+                os.close(self._pipe)
+                self._pipe = None
+        # None yet, or it died: a new one is handed the current tags, this change included.
+        self._spawn()
 
     def _spawn(self) -> None:
         if not sys.executable or not has_proc():
             return
         code = (
-            "import importlib.util as u, sys; "
-            "s = u.spec_from_file_location('cronwork_watchdog', sys.argv[1]); "
+            "import os, sys\n"
+            "if os.fork(): os._exit(0)\n"
+            "import importlib.util as u\n"
+            "s = u.spec_from_file_location('cronwork_watchdog', sys.argv[1])\n"
             "m = sys.modules[s.name] = u.module_from_spec(s); s.loader.exec_module(m); m.watch()"
         )
+        read_end, write_end = os.pipe()
         try:
-            proc = subprocess.Popen(
+            launcher = subprocess.Popen(
                 [sys.executable, "-I", "-S", "-c", code, __file__],
-                stdin=subprocess.PIPE,
+                stdin=read_end,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 # Out of the scheduler's process group: a Ctrl-C or a signal to the group
@@ -329,12 +333,15 @@ class Watchdog:
                 start_new_session=True,
             )
         except OSError:
+            os.close(write_end)
             return
-        assert proc.stdin is not None
+        finally:
+            os.close(read_end)
+        launcher.wait()
         with contextlib.suppress(OSError):
-            proc.stdin.write("".join(f"+{tag}\n" for tag in self._tags).encode())
-            proc.stdin.flush()
-        self._proc = proc
+            os.write(write_end, "".join(f"+{tag}\n" for tag in sorted(self._tags)).encode())
+        os.set_blocking(write_end, False)
+        self._pipe = write_end
 
 
 _WATCHDOG: Watchdog | None = None

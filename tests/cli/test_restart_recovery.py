@@ -147,6 +147,7 @@ def test_a_command_dies_with_its_killed_scheduler_and_the_restart_retries_it_at_
     assert [run["attempt"] for run in runs] == [2]
     lost = [r for r in cronwork_json(tmp_path, "history", "slow") if r["attempt"] == 1]
     assert [run["status"] for run in lost] == ["lost"]
+    assert "ended while the run was unfinished" in lost[0]["error"]
 
     lines = [line.split() for line in (tmp_path / "copies.log").read_text().splitlines()]
     # The first copy never reached its end, and the retry started after it was gone.

@@ -17,7 +17,6 @@ import functools
 import json
 import os
 import re
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -123,18 +122,15 @@ def origin_of(path: str | os.PathLike[str]) -> str:
 
 
 def add_import_path(path: str | os.PathLike[str]) -> str:
-    """Put the job file's folder first on sys.path (and PYTHONPATH, for child processes).
+    """Put the job file's folder last on sys.path, so ``call`` targets import from beside it.
 
     So ``call = "tasks:hello"`` imports ``tasks.py`` beside the job file, from wherever
-    ``cronwork run`` was started. Returns the folder.
+    ``cronwork run`` was started; being last, a ``json.py`` there never replaces an installed
+    module (a target named like one is refused, see cronwork.importpaths). Returns the folder.
     """
-    folder = str(Path(path).resolve().parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    current = os.environ.get("PYTHONPATH", "")
-    if folder not in current.split(os.pathsep):
-        os.environ["PYTHONPATH"] = folder + (os.pathsep + current if current else "")
-    return folder
+    from cronwork.importpaths import append_user_folder
+
+    return append_user_folder(Path(path).resolve().parent)
 
 
 def load_job_file(

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from cronwork.errors import TargetError
+from cronwork.importpaths import shadowing
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,9 @@ def import_target(path: str) -> Callable[..., Any]:
     if not IMPORT_PATH.match(path):
         raise TargetError(f"{path!r} is not an import path of the form 'package.module:function'")
     module_name, _, attr = path.partition(":")
+    hidden = shadowing(module_name)
+    if hidden is not None:
+        raise TargetError(hidden)
     try:
         obj: Any = importlib.import_module(module_name)
     except Exception as exc:  # any import-time failure makes the target unresolvable

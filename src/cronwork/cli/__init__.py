@@ -158,8 +158,9 @@ def run(
 
     The file's jobs replace the ones it defined before (jobs added from the command line
     stay), all at once or not at all; a job the file dropped that others depend on needs
-    --force. The file's folder goes first on sys.path so call = "tasks:hello" imports tasks.py
-    beside it. The first signal waits for running jobs, a second stops at once.
+    --force. call = "tasks:hello" imports tasks.py beside the file (its folder, then the
+    current one, go after the installed modules on sys.path). The first signal waits for
+    running jobs, a second stops at once.
     """
     if log_format not in ("human", "json"):
         raise typer.BadParameter("use human or json", param_hint="--log-format")
@@ -256,8 +257,9 @@ def add(
     args: tuple[Any, ...] = ()
     target: Any
     if call is not None:
-        if os.getcwd() not in sys.path:
-            sys.path.insert(0, os.getcwd())
+        from cronwork.importpaths import append_user_folder
+
+        append_user_folder(os.getcwd())
         target = call
         args = tuple(command or ())
     elif command:
@@ -547,10 +549,11 @@ def validate(
     from datetime import UTC, datetime
 
     from cronwork.cli.render import console, when
-    from cronwork.config import add_import_path, load_job_file, plan_sync
+    from cronwork.cli.serve import add_target_folders
+    from cronwork.config import load_job_file, plan_sync
     from cronwork.targets import TaskRegistry
 
-    add_import_path(file)
+    add_target_folders(file)
     # The command line has no registered tasks: a task target could never run from here.
     job_file = load_job_file(file, check_imports=True, tasks=TaskRegistry())
     from rich.table import Table

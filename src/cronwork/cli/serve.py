@@ -176,6 +176,20 @@ def _cancel_running(scheduler: Scheduler) -> None:
                 log(logging.WARNING, f"cannot cancel run {run.id}: {exc}", job_id=run.job_id)
 
 
+def add_target_folders(file: Path | None) -> None:
+    """Let call targets import from the job file's folder, then from the current one.
+
+    Both go after the installed modules on sys.path, so a sqlite3.py lying there never
+    replaces the real one.
+    """
+    from cronwork.config import add_import_path
+    from cronwork.importpaths import append_user_folder
+
+    if file is not None:
+        add_import_path(file)
+    append_user_folder(os.getcwd())
+
+
 def serve(
     file: Path | None,
     *,
@@ -190,18 +204,16 @@ def serve(
 
     ``force`` lets the sync remove jobs that other jobs depend on.
     """
-    from cronwork.config import Settings, add_import_path, load_job_file, sync_job_file
+    from cronwork.config import Settings, load_job_file, sync_job_file
     from cronwork.targets import TaskRegistry
 
-    # Like `python -m`, import call targets from the current folder too; the job file's
-    # folder goes in front of it (add_import_path), so tasks.py beside the file wins.
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
     job_file = None
     if file is not None:
-        add_import_path(file)
+        add_target_folders(file)
         # The command line has no registered tasks: a task target could never run from here.
         job_file = load_job_file(file, check_imports=True, tasks=TaskRegistry())
+    else:
+        add_target_folders(None)
     settings = job_file.settings if job_file is not None else Settings()
     setup_logging(log_format, log_level or settings.log_level or "info")
     url = store or settings.store or default_store

@@ -190,6 +190,9 @@ class ProcessExecution(GroupExecution):
         try:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
+                # -P: no working folder first on sys.path, where a json.py would replace the
+                # module the bootstrap imports; the parent's path comes in the payload.
+                "-P",
                 "-c",
                 _BOOTSTRAP,
                 stdin=asyncio.subprocess.PIPE,

@@ -1,0 +1,111 @@
+"""The user's folders on sys.path: after everything installed, so they never shadow it.
+
+``cronwork run jobs.toml`` imports ``call = "tasks:hello"`` from the job file's folder and
+``cronwork add --call`` from the current folder. Those folders go at the end of sys.path: a
+``json.py`` or ``sqlite3.py`` lying there is never imported in place of the real module. A
+target whose module has the name of an installed one would then silently be the installed
+one, so ``import_target`` asks :func:`shadowing` first and fails with a clear message.
+"""
+
+from __future__ import annotations
+
+# Only modules that are loaded before any user code: ``python -m cronwork`` imports this one
+# while the working folder is still first on sys.path.
+import importlib.util
+import os
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# The folders cronwork itself appended, in the order they were added.
+_user_folders: list[str] = []
+
+
+def append_user_folder(folder: str | os.PathLike[str]) -> str:
+    """Put ``folder`` last on sys.path (once) and remember it as the user's; return it."""
+    from pathlib import Path
+
+    text = str(Path(folder).resolve())
+    if text not in _user_folders:
+        _user_folders.append(text)
+    if text not in sys.path:
+        sys.path.append(text)
+    return text
+
+
+def user_folders() -> list[str]:
+    """The folders appended by :func:`append_user_folder`, first added first."""
+    return list(_user_folders)
+
+
+def drop_script_folder() -> None:
+    """Remove the current folder that ``python -m`` put first on sys.path.
+
+    The ``cronwork`` console script never has it there; ``python -m cronwork`` must behave the
+    same, or a ``sqlite3.py`` in the working folder replaces the standard library's.
+    """
+    if sys.flags.safe_path or not sys.path:
+        return
+    if sys.path[0] in ("", os.getcwd()):
+        del sys.path[0]
+
+
+def shadowing(module: str) -> str | None:
+    """Why ``module`` would not be imported from the user's folder that holds it, or None.
+
+    Only the top-level name matters: ``yaml.py`` beside the job file cannot be imported while
+    PyYAML is installed, and neither can ``yaml/tasks.py``.
+    """
+    from pathlib import Path
+
+    top = module.partition(".")[0]
+    for folder in _user_folders:
+        mine = _module_file(Path(folder), top)
+        if mine is None:
+            continue
+        found = _installed_origin(top)
+        if found is None or _is_within(found, folder):
+            return None
+        kind = "standard library module" if top in sys.stdlib_module_names else "installed module"
+        return (
+            f"{mine} cannot be imported: the name {top!r} is taken by the {kind} {found}; "
+            f"rename {mine.name}"
+        )
+    return None
+
+
+def _module_file(folder: Path, name: str) -> Path | None:
+    single = folder / f"{name}.py"
+    if single.is_file():
+        return single
+    package = folder / name
+    if package.is_dir() and any(package.glob("*.py")):
+        return package
+    return None
+
+
+def _installed_origin(name: str) -> str | None:
+    loaded = sys.modules.get(name)
+    try:
+        spec = loaded.__spec__ if loaded is not None else importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if spec.origin not in (None, "built-in", "frozen", "namespace"):
+        return str(spec.origin)
+    locations = list(spec.submodule_search_locations or ())
+    if locations:
+        return str(locations[0])
+    return f"({spec.origin or 'built in'})"
+
+
+def _is_within(path: str, folder: str) -> bool:
+    from pathlib import Path
+
+    try:
+        return Path(path).resolve().is_relative_to(folder)
+    except OSError:
+        return False

@@ -231,6 +231,7 @@ def test_a_bad_store_url_is_a_user_error(cli) -> None:  # type: ignore[no-untype
 
 def test_history_status_filter_is_checked(cli) -> None:  # type: ignore[no-untyped-def]
     assert cli("history", "--status", "nope").code == 2
+    cli("add", "keep", "every 1h", "--", "true")
     assert cli("history", "--status", "failed").out == "no runs yet\n"
 
 

@@ -10,14 +10,17 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from cronwork.stores import SqliteStore
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 CONSOLE_SCRIPT = Path(sys.executable).with_name("cronwork")
@@ -176,3 +179,103 @@ def test_a_target_module_named_like_an_installed_one_is_a_clear_error(
     assert str(tmp_path / "json.py") in error
     assert "standard library" in error and "rename" in error
     assert "mine" not in cronwork(tmp_path, "list", entry=entry).stdout
+
+
+# -- item 8: a new database is private -----------------------------------------------------
+
+
+def test_a_new_database_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    ok(cronwork(tmp_path, "add", "backup", "0 3 * * *", "--", "true", umask=0o022))
+    assert (tmp_path / "cronwork.db").stat().st_mode & 0o777 == 0o600
+
+
+# -- item 9: reading never writes ----------------------------------------------------------
+
+READERS = [
+    ("list",),
+    ("show", "backup"),
+    ("history",),
+    ("history", "backup"),
+    ("logs", "1"),
+]
+CHANGERS = [
+    ("remove", "backup"),
+    ("pause", "backup"),
+    ("resume", "backup"),
+    ("trigger", "backup"),
+    ("stop", "backup"),
+]
+
+
+def test_no_command_but_add_and_run_creates_a_missing_store(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text('[[jobs]]\nid = "a"\nschedule = "every 1h"\ncommand = ["true"]\n')
+    before = fingerprint(tmp_path)
+    store = "sqlite:///typo.db"
+    for args in [*READERS, *CHANGERS]:
+        error = one_line_error(cronwork(tmp_path, *args, "--store", store))
+        assert f"no database file {tmp_path / 'typo.db'}" in error, (args, error)
+        assert fingerprint(tmp_path) == before, args
+    # validate compares with the store; a missing one is named, and would start empty.
+    out = ok(cronwork(tmp_path, "validate", str(jobs), "--store", store))
+    assert f"no database file {tmp_path / 'typo.db'} yet" in out
+    assert "1 added" in out
+    assert fingerprint(tmp_path) == before
+
+
+def foreign_database(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE foo (x INTEGER)")
+    conn.execute("INSERT INTO foo VALUES (1)")
+    conn.commit()
+    conn.close()
+
+
+def test_a_foreign_sqlite_file_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    foreign_database(tmp_path / "app.db")
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text('[[jobs]]\nid = "a"\nschedule = "every 1h"\ncommand = ["true"]\n')
+    before = fingerprint(tmp_path)
+    for args in [*READERS, *CHANGERS, ("validate", str(jobs))]:
+        error = one_line_error(cronwork(tmp_path, *args, "--store", "sqlite:///app.db"))
+        assert "app.db is not a cronwork database" in error, (args, error)
+        assert "foo" in error
+        assert fingerprint(tmp_path) == before, args
+    conn = sqlite3.connect(tmp_path / "app.db")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    conn.close()
+
+
+def test_reading_changes_no_byte_of_a_closed_database(tmp_path: Path) -> None:
+    ok(cronwork(tmp_path, "add", "backup", "0 3 * * *", "--", "true"))
+    database = tmp_path / "cronwork.db"
+    before = database.read_bytes()
+    for args in READERS:
+        cronwork(tmp_path, *args)
+    assert database.read_bytes() == before
+    # A reader of a WAL file may have to leave an empty -wal and the -shm index behind.
+    wal = tmp_path / "cronwork.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+
+
+@pytest.fixture
+def held_open(tmp_path: Path) -> Iterator[SqliteStore]:
+    """The store, created by `cronwork add`, then held open with uncheckpointed writes."""
+    ok(cronwork(tmp_path, "add", "backup", "0 3 * * *", "--", "true"))
+    store = SqliteStore(tmp_path / "cronwork.db")
+    store.open()
+    yield store
+    store.close()
+
+
+def test_reading_sees_what_a_process_holding_the_store_open_wrote(
+    tmp_path: Path, held_open: SqliteStore
+) -> None:
+    job = held_open.get_job("backup")
+    held_open.add_job(job.replace(id="second"))
+    assert (tmp_path / "cronwork.db-wal").stat().st_size > 0
+    listed = ok(cronwork(tmp_path, "list"))
+    assert "backup" in listed and "second" in listed
+    # The writer goes on writing after the reader has gone.
+    held_open.add_job(job.replace(id="third"))
+    assert "third" in ok(cronwork(tmp_path, "list"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 
@@ -18,6 +18,11 @@ from cronwork.errors import CronworkError
 
 if TYPE_CHECKING:
     from cronwork.scheduler import Scheduler
+    from cronwork.stores import Store
+
+# What a command may do to the store's file: `add` (and `run`) create it; commands on jobs
+# that must exist already only open a cronwork database; the looking commands only read.
+Access = Literal["create", "existing", "read"]
 
 DEFAULT_STORE = "sqlite:///cronwork.db"
 STORE_ENV = "CRONWORK_STORE"
@@ -49,11 +54,7 @@ app = typer.Typer(
 def _complete_job_id(ctx: typer.Context, incomplete: str) -> list[str]:
     """Shell completion of job ids from the store the command line names."""
     try:
-        store = _store_url(ctx.params.get("store"))
-        from cronwork.stores import open_store
-
-        opened = open_store(store)
-        opened.open()
+        opened = _open_store(_store_url(ctx.params.get("store")), "read")
         try:
             return [job.id for job in opened.jobs() if job.id.startswith(incomplete)]
         finally:
@@ -88,11 +89,30 @@ def _store_url(store: str | None, file_store: str | None = None) -> str:
     return store or file_store or DEFAULT_STORE
 
 
-def _scheduler(store: str | None) -> Scheduler:
+def _open_store(url: str, access: Access) -> Store:
+    """The store at ``url``, opened as ``access`` allows: only `create` makes a new file."""
+    from cronwork.stores import SqliteStore, open_store, sqlite_path_from_url
+
+    text = url.strip()
+    if text.startswith("sqlite://"):
+        store: Store = SqliteStore(sqlite_path_from_url(text), access=access)
+    else:
+        store = open_store(text)
+    store.open()
+    return store
+
+
+def _scheduler(store: str | None, access: Access) -> Scheduler:
     """A scheduler that is not started: management calls go straight to the store."""
     from cronwork.scheduler import Scheduler
 
-    return Scheduler(_store_url(store))
+    opened = _open_store(_store_url(store), access)
+    _opened.append(opened)
+    return Scheduler(opened)
+
+
+# Stores the commands opened, closed by main() however the command ends.
+_opened: list[Store] = []
 
 
 def _examples(*lines: str) -> str:
@@ -278,7 +298,7 @@ def add(
             raise typer.BadParameter("must be a JSON object", param_hint="--kwargs")
     from cronwork.timing import parse_schedule
 
-    sched = _scheduler(store)
+    sched = _scheduler(store, "create")
     options: dict[str, Any] = {}
     if retry_backoff is not None:
         options["retry_backoff"] = retry_backoff
@@ -318,21 +338,21 @@ def remove(
     store: StoreOption = None,
 ) -> None:
     """Remove a job; its run history stays. A job others depend on needs --force."""
-    _scheduler(store).remove_job(job_id, force=force)
+    _scheduler(store, "existing").remove_job(job_id, force=force)
     _say(f"removed {job_id}")
 
 
 @app.command(epilog=_examples("cronwork pause backup"))
 def pause(job_id: JobIdArgument, store: StoreOption = None) -> None:
     """Pause a job: no new runs until resumed (a running one goes on)."""
-    _scheduler(store).pause_job(job_id)
+    _scheduler(store, "existing").pause_job(job_id)
     _say(f"paused {job_id}")
 
 
 @app.command(epilog=_examples("cronwork resume backup"))
 def resume(job_id: JobIdArgument, store: StoreOption = None) -> None:
     """Resume a paused job from its next slot after now."""
-    _scheduler(store).resume_job(job_id)
+    _scheduler(store, "existing").resume_job(job_id)
     _say(f"resumed {job_id}")
 
 
@@ -345,7 +365,7 @@ def trigger(
     store: StoreOption = None,
 ) -> None:
     """Run a job now, outside its schedule (a running scheduler starts it within a second)."""
-    run_ = _scheduler(store).trigger(job_id)
+    run_ = _scheduler(store, "existing").trigger(job_id)
     if quiet:
         sys.stdout.write(f"{run_.id}\n")
     else:
@@ -355,7 +375,7 @@ def trigger(
 @app.command(epilog=_examples("cronwork stop backup"))
 def stop(job_id: JobIdArgument, store: StoreOption = None) -> None:
     """Cancel what is running (or waiting to run) of a job; its processes are killed."""
-    cancelled = _scheduler(store).stop(job_id)
+    cancelled = _scheduler(store, "existing").stop(job_id)
     count = len(cancelled) if isinstance(cancelled, (list, tuple)) else int(cancelled or 0)
     if count:
         _say(f"stopping {job_id}: {count} run{'s' if count != 1 else ''} cancelled")
@@ -371,7 +391,7 @@ def list_(store: StoreOption = None, as_json: JsonOption = False) -> None:
     """List jobs: id, schedule, next run, last status, paused."""
     from cronwork.cli import render
 
-    sched = _scheduler(store)
+    sched = _scheduler(store, "read")
     jobs = sched.jobs()
     last = {job.id: next(iter(sched.runs(job_id=job.id, limit=1)), None) for job in jobs}
     if as_json:
@@ -395,7 +415,7 @@ def show(
     """Show one job: its definition, next fire times and recent runs."""
     from cronwork.cli import render
 
-    sched = _scheduler(store)
+    sched = _scheduler(store, "read")
     job = sched.get_job(job_id)
     recent = sched.runs(job_id=job_id, limit=runs) if runs else []
     if as_json:
@@ -442,7 +462,7 @@ def history(
         except ValueError:
             allowed = ", ".join(s.value for s in RunStatus)
             raise typer.BadParameter(f"use one of {allowed}", param_hint="--status") from None
-    sched = _scheduler(store)
+    sched = _scheduler(store, "read")
     found = sched.runs(job_id=job_id, status=wanted, limit=limit)
     if job_id is not None and not found and not _has_history(sched, job_id):
         sched.get_job(job_id)  # raises JobNotFound for an id that never existed
@@ -466,7 +486,7 @@ def logs(
     store: StoreOption = None,
 ) -> None:
     """Print a run's captured output, then its error (with traceback) if it has one."""
-    sched = _scheduler(store)
+    sched = _scheduler(store, "read")
     found = _get_run(sched, run_id)
     if found.output:
         sys.stdout.write(found.output if found.output.endswith("\n") else found.output + "\n")
@@ -581,8 +601,15 @@ def validate(
     disabled = f", {len(job_file.disabled)} disabled" if job_file.disabled else ""
     out.print(f"[green]ok[/green]: {file}: {len(job_file.jobs)} jobs{disabled}")
     if store is not None:
-        sched = _scheduler(store)
-        report = plan_sync(sched.jobs(), job_file)
+        missing = _missing_file(store)
+        if missing is not None:
+            report = plan_sync([], job_file)
+            out.print(
+                f"{store} has no database file {missing} yet; `cronwork run` would create "
+                f"it and make: {report.summary()}"
+            )
+            return
+        report = plan_sync(_scheduler(store, "read").jobs(), job_file)
         out.print(f"against {store}, `cronwork run` would make: {report.summary()}")
         if report.needed:
             # `cronwork run` would refuse this sync: fail the way it would.
@@ -591,16 +618,35 @@ def validate(
             raise JobFileError(report.needed_problems(file))
 
 
+def _missing_file(url: str) -> Path | None:
+    """The absolute path of a SQLite store URL's file if it does not exist, else None."""
+    from cronwork.stores import sqlite_path_from_url
+
+    text = url.strip()
+    if not text.startswith("sqlite://"):
+        return None
+    path = sqlite_path_from_url(text)
+    return None if path.exists() else path.absolute()
+
+
 def _fail(message: str) -> NoReturn:
     sys.stderr.write(f"error: {message}\n")
     raise SystemExit(1)
+
+
+def _run_command(command: Any, argv: list[str] | None) -> None:
+    try:
+        command.main(args=argv, prog_name="cronwork")
+    finally:
+        while _opened:
+            _opened.pop().close()
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``cronwork`` console script."""
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="cronwork")
+        _run_command(command, argv)
     except CronworkError as exc:
         problems = getattr(exc, "problems", None)
         if problems and len(problems) > 1:

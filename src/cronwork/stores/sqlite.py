@@ -9,6 +9,7 @@ connection behind a lock, so any thread may call it. See docs/persistence.md for
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Sequence
@@ -44,6 +45,14 @@ from cronwork.stores.rows import (
 from cronwork.timing.triggers import TriggeredSchedule
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+Access = Literal["create", "existing", "read"]
+
+# A new file holds command env values (passwords), kwargs and output: owner only. The umask
+# may narrow it further; SQLite gives the -wal and -shm files the mode of the database.
+_NEW_FILE_MODE = 0o600
+_TABLE_NAMES = (
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+)
 
 
 # Deleting in slices keeps the write lock short, so claims of other processes are not held up
@@ -123,7 +132,10 @@ class SqliteStore:
 
     ``busy_timeout`` is how long to wait for another process's write before failing with
     StoreError; ``synchronous`` is SQLite's durability setting (FULL by default: a committed
-    claim survives power loss, so a slot never fires twice even then).
+    claim survives power loss, so a slot never fires twice even then). ``access`` is what
+    opening may do: ``create`` a missing file (readable by its owner only) and migrate it;
+    only open an ``existing`` cronwork database, migrating an older one; or ``read`` an
+    existing one at the current version without writing anything.
     """
 
     def __init__(
@@ -132,13 +144,17 @@ class SqliteStore:
         *,
         busy_timeout: float = 5.0,
         synchronous: Synchronous = "FULL",
+        access: Access = "create",
     ) -> None:
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
         self.busy_timeout = busy_timeout
         if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise StoreError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
+        if access not in ("create", "existing", "read"):
+            raise StoreError(f"access must be create, existing or read, not {access!r}")
         self.synchronous = synchronous
+        self.access = access
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._cache = JobCache()
@@ -149,28 +165,33 @@ class SqliteStore:
     # -- connection ---------------------------------------------------------------------
 
     def open(self) -> None:
-        """Create or migrate the schema; a file from a newer cronwork is refused untouched."""
+        """Open the file as ``access`` allows; a file from a newer cronwork is refused untouched."""
         with self._lock:
             if self._conn is not None:
                 return
-            try:
-                conn = sqlite3.connect(
-                    self.path,
-                    timeout=self.busy_timeout,
-                    isolation_level=None,
-                    check_same_thread=False,
+            if self.access == "create":
+                self._create_private()
+            elif not self.path.exists():
+                raise StoreError(
+                    f"no database file {self.path.absolute()}: check the store URL "
+                    "(only `cronwork add` and `cronwork run` create one)"
                 )
-            except sqlite3.Error as exc:
-                raise self._error(exc) from None
+            conn = self._connect()
             try:
                 conn.row_factory = sqlite3.Row
                 # Read the version before anything that writes, so a newer file stays as it is.
-                self._check_version(conn)
-                conn.execute("PRAGMA journal_mode = WAL").fetchone()
-                conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+                version = self._check_version(conn)
+                if self.access != "create":
+                    self._check_cronwork(conn, version)
+                if self.access == "read":
+                    conn.execute("PRAGMA query_only = ON")
+                else:
+                    conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                    conn.execute(f"PRAGMA synchronous = {self.synchronous}")
                 conn.execute("PRAGMA foreign_keys = OFF")
                 conn.execute("PRAGMA cache_size = -65536")
-                self._migrate(conn)
+                if self.access != "read":
+                    self._migrate(conn)
             except sqlite3.Error as exc:
                 conn.close()
                 raise self._error(exc) from None
@@ -178,6 +199,57 @@ class SqliteStore:
                 conn.close()
                 raise
             self._conn = conn
+
+    def _create_private(self) -> None:
+        """Create a missing file readable by its owner only; an existing file keeps its mode."""
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _NEW_FILE_MODE)
+        except FileExistsError:
+            return  # another process may have just created it: its mode is its creator's
+        except OSError as exc:
+            raise StoreError(
+                f"cannot open database {self.path} ({exc.strerror}): does its folder exist "
+                "and is it writable?"
+            ) from None
+        # An empty file is an empty SQLite database; SQLite writes the header on first use.
+        os.close(fd)
+
+    def _connect(self) -> sqlite3.Connection:
+        target: str | Path = self.path
+        if self.access == "read":
+            # mode=ro: SQLite never writes the file. On a WAL file nobody has open it may
+            # still create an empty -wal and the -shm index (with the file's mode), which a
+            # reader needs and which hold no data.
+            target = self.path.resolve().as_uri() + "?mode=ro"
+        elif self.access == "existing":
+            target = self.path.resolve().as_uri() + "?mode=rw"
+        try:
+            return sqlite3.connect(
+                target,
+                timeout=self.busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                uri=self.access != "create",
+            )
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+
+    def _check_cronwork(self, conn: sqlite3.Connection, version: int) -> None:
+        """Refuse a file that is not a cronwork database, or (to read) an older schema."""
+        names = [row[0] for row in conn.execute(_TABLE_NAMES)]
+        if version == 0 or not {"jobs", "runs"} <= set(names):
+            tables = f"its tables: {', '.join(names)}" if names else "it has no tables"
+            raise StoreError(
+                f"database {self.path} is not a cronwork database ({tables}); point the "
+                "store at a cronwork database, or at a new file with `cronwork add` or "
+                "`cronwork run`"
+            )
+        if self.access == "read" and version < SCHEMA_VERSION:
+            raise StoreError(
+                f"database {self.path} has schema version {version}, older than this "
+                f"cronwork's {SCHEMA_VERSION}: a command that writes (such as `cronwork run` "
+                "or `cronwork pause`) migrates it; reading commands leave it as it is"
+            )
 
     def close(self) -> None:
         """Close the connection; idempotent. A later call opens it again."""

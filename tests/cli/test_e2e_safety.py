@@ -15,11 +15,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cronwork.runs import Run, RunStatus
 from cronwork.stores import SqliteStore
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -279,3 +281,70 @@ def test_reading_sees_what_a_process_holding_the_store_open_wrote(
     # The writer goes on writing after the reader has gone.
     held_open.add_job(job.replace(id="third"))
     assert "third" in ok(cronwork(tmp_path, "list"))
+
+
+# -- item 14: the command line speaks its own flags ----------------------------------------
+
+
+def test_a_duplicate_id_names_the_replace_flag(tmp_path: Path) -> None:
+    ok(cronwork(tmp_path, "add", "backup", "0 3 * * *", "--", "true"))
+    error = one_line_error(cronwork(tmp_path, "add", "backup", "0 4 * * *", "--", "true"))
+    assert "--replace" in error and "replace=True" not in error
+    ok(cronwork(tmp_path, "add", "backup", "0 4 * * *", "--replace", "--", "true"))
+
+
+def running_run(store: SqliteStore, job_id: str) -> Run:
+    now = datetime.now(UTC)
+    run = Run(
+        id="",
+        job_id=job_id,
+        scheduled_for=now - timedelta(minutes=1),
+        status=RunStatus.RUNNING,
+        node="elsewhere",
+        started_at=now - timedelta(minutes=1),
+        lease_until=now + timedelta(hours=1),
+    )
+    stored = store.add_run(run)
+    assert stored is not None
+    return stored
+
+
+def test_trigger_says_when_overlap_skips_the_run_at_once(
+    tmp_path: Path, held_open: SqliteStore
+) -> None:
+    running = running_run(held_open, "backup")
+    result = cronwork(tmp_path, "trigger", "backup")
+    error = one_line_error(result)
+    assert "triggered" not in result.stdout
+    runs = held_open.runs(job_id="backup")
+    skipped = [r for r in runs if r.trigger == "manual"]
+    assert [r.status for r in skipped] == [RunStatus.SKIPPED]
+    assert error == (
+        f"error: run {skipped[0].id} of backup skipped: run {running.id} is still running "
+        "(overlap=skip)\n"
+    )
+    assert skipped[0].error == f"skipped: run {running.id} is still running (overlap=skip)"
+
+    quiet = cronwork(tmp_path, "trigger", "-q", "backup")
+    one_line_error(quiet)
+    newest = held_open.runs(job_id="backup", limit=1)[0]
+    assert newest.status is RunStatus.SKIPPED
+    assert quiet.stdout == f"{newest.id}\n"
+
+
+@pytest.mark.parametrize(
+    ("overlap", "says"),
+    [
+        ("queue", "queued behind run {running} (overlap=queue)"),
+        ("replace", "replacing run {running}, which is cancelled (overlap=replace)"),
+    ],
+)
+def test_trigger_says_what_overlap_does_to_a_run_that_still_starts(
+    tmp_path: Path, held_open: SqliteStore, overlap: str, says: str
+) -> None:
+    ok(cronwork(tmp_path, "add", "other", "0 3 * * *", "--overlap", overlap, "--", "true"))
+    running = running_run(held_open, "other")
+    out = ok(cronwork(tmp_path, "trigger", "other"))
+    pending = [r for r in held_open.runs(job_id="other") if r.trigger == "manual"]
+    assert [r.status for r in pending] == [RunStatus.SCHEDULED]
+    assert out == f"triggered other: run {pending[0].id}, {says.format(running=running.id)}\n"

@@ -218,6 +218,9 @@ def test_no_command_but_add_and_run_creates_a_missing_store(tmp_path: Path) -> N
         error = one_line_error(cronwork(tmp_path, *args, "--store", store))
         assert f"no database file {tmp_path / 'typo.db'}" in error, (args, error)
         assert fingerprint(tmp_path) == before, args
+    # add creates the file, but not for input it refuses.
+    one_line_error(cronwork(tmp_path, "add", "x", "every soon", "--store", store, "--", "true"))
+    assert fingerprint(tmp_path) == before
     # validate compares with the store; a missing one is named, and would start empty.
     out = ok(cronwork(tmp_path, "validate", str(jobs), "--store", store))
     assert f"no database file {tmp_path / 'typo.db'} yet" in out

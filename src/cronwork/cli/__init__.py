@@ -300,7 +300,6 @@ def add(
             raise typer.BadParameter("must be a JSON object", param_hint="--kwargs")
     from cronwork.timing import parse_schedule
 
-    sched = _scheduler(store, "create")
     options: dict[str, Any] = {}
     if retry_backoff is not None:
         options["retry_backoff"] = retry_backoff
@@ -308,6 +307,8 @@ def add(
         schedule_obj = parse_schedule(schedule, tz=tz, job_id=job_id)
     except CronworkError as exc:
         raise CronworkError(f"job {job_id!r}: schedule: {exc}") from None
+    # Only now: a schedule typo must not leave a new, empty database behind.
+    sched = _scheduler(store, "create")
     from cronwork.errors import DuplicateJob
 
     try:

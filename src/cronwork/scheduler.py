@@ -200,6 +200,15 @@ def _log_slot(run: Run, what: str, reason: str) -> None:
         )
 
 
+def _catching_up(run: Run) -> bool:
+    """True for a run of a slot that had passed when it was claimed: a misfire, or a slot
+    late within ``misfire_grace`` (the engine was stopped or blocked)."""
+    if run.trigger == "misfire":
+        return True
+    created = run.created_at
+    return run.trigger == "schedule" and created is not None and run.scheduled_for < created
+
+
 class _Active:
     """A run that holds one of the ``max_running`` places.
 
@@ -971,7 +980,10 @@ class Engine:
         inflight = self._inflight.get(job.id)
         if inflight:
             policy = job.overlap
-            if run.trigger == "misfire" and policy is not Overlap.ALLOW:
+            if _catching_up(run) and (
+                policy is not Overlap.ALLOW or len(inflight) >= job.max_instances
+            ):
+                # Catch-up runs wait for the job's current run rather than skip each other.
                 self._queued.setdefault(job.id, deque()).append((run.replace(queued_at=now), job))
                 return
             if policy is Overlap.SKIP:
@@ -987,7 +999,7 @@ class Engine:
                 return
             if policy is Overlap.QUEUE:
                 waiting = self._queued.setdefault(job.id, deque())
-                if any(r.trigger != "misfire" for r, _ in waiting):
+                if not all(_catching_up(r) for r, _ in waiting):
                     self._skip(run, job, "a run is already waiting (overlap=queue)")
                 else:
                     waiting.append((run.replace(queued_at=now), job))

@@ -968,7 +968,8 @@ class Engine:
     def _arrive(self, run: Run, now: datetime) -> None:
         job = self._jobs.get(run.job_id)
         if job is None:
-            return  # removed after the claim; the store dropped its pending runs
+            self._removed(run)
+            return
         if run.cancel_requested:
             self._finish_unstarted(run, job, RunStatus.CANCELLED, "cancelled before start")
             return
@@ -1145,6 +1146,10 @@ class Engine:
                 continue
             self._drop_ready(run_id, f"replaced by run {run.id} (overlap=replace)")
 
+    def _removed(self, run: Run) -> None:
+        # The store leaves claimed runs of a removed job to us, so each keeps a record.
+        self._finish_unstarted(run, None, RunStatus.CANCELLED, "cancelled: its job was removed")
+
     def _skip(self, run: Run, job: Job, reason: str) -> None:
         _log_slot(run, "skipped", reason)
         self._finish_unstarted(run, job, RunStatus.SKIPPED, f"skipped: {reason}")
@@ -1193,6 +1198,7 @@ class Engine:
             current = self._jobs.get(job.id)
             if current is None:
                 self._leave(job.id, run.id)
+                self._removed(_as_queued(run, queued_at or run.queued_at))
                 continue
             self._start(run, current, queued_at)
 
@@ -1326,7 +1332,8 @@ class Engine:
         active.outcome = outcome
         active.finished_at = self.clock.now()
         run = active.run
-        job = self._jobs.get(run.job_id, active.job)
+        current = self._jobs.get(run.job_id)
+        job = active.job if current is None else current
         del self._active[run.id]
         self._save(active)
         status = outcome.status
@@ -1347,7 +1354,13 @@ class Engine:
             self._poke()
         else:
             self._release(active)
-        retrying = not succeeded and status.retryable and run.attempt <= job.retries
+        # A removed job (current is None) is not retried: its retry would have no job.
+        retrying = (
+            not succeeded
+            and status.retryable
+            and run.attempt <= job.retries
+            and current is not None
+        )
         if retrying and not self._stopping:
             self._spawn(self._retry(active.record(), job))
         if self._waiting:
@@ -1916,7 +1929,7 @@ class Scheduler(_Base):
         return self._modify_job(job_id, changes)
 
     def remove_job(self, job_id: str, *, force: bool = False) -> None:
-        """Remove a job and its pending runs; running runs finish, history is kept.
+        """Remove a job; running runs finish, claimed ones end cancelled, history is kept.
 
         A job that others depend on is only removed with ``force=True``.
         """
@@ -2042,7 +2055,7 @@ class AsyncScheduler(_Base):
         return await self._call(self._modify_job, job_id, changes)
 
     async def remove_job(self, job_id: str, *, force: bool = False) -> None:
-        """Remove a job and its pending runs; running runs finish, history is kept.
+        """Remove a job; running runs finish, claimed ones end cancelled, history is kept.
 
         A job that others depend on is only removed with ``force=True``.
         """

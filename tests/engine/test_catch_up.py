@@ -7,32 +7,19 @@ file), with the fake clock moved on while no engine runs.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from enginekit import START, run_async
 
 from cronwork import AsyncScheduler, RunStatus
-from cronwork.stores import MemoryStore, Store, open_store
+from cronwork.stores import Store
 from cronwork.testing import FakeClock
 
 MINUTE = timedelta(minutes=1)
 # The engine stops after the slots of minutes 1 and 2 ran, and comes back at 7:30, so the
 # slots of minutes 3 to 7 passed while it was down.
 BACK_AT = START + timedelta(minutes=7, seconds=30)
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    opened = open_store(f"sqlite:///{tmp_path / 'outage.db'}")
-    opened.open()
-    yield opened
-    opened.close()
 
 
 async def outage(clock: FakeClock, store: Store, misfire: str, grace: str) -> dict[str, list[int]]:

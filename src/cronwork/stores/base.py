@@ -69,7 +69,11 @@ class Store(Protocol):
         ...
 
     def remove_job(self, job_id: str) -> None:
-        """Delete the job and its pending (scheduled, unstarted) runs; history is kept."""
+        """Delete the job and its pending runs that no engine claimed; history is kept.
+
+        A run an engine claimed stays: the engine may have started or ended it already (it
+        writes records in batches), so it records the run's real outcome, or cancels it.
+        """
         ...
 
     def sync_jobs(self, plan: SyncPlan) -> None:

@@ -263,7 +263,7 @@ class MemoryStore:
                 heapq.heappush(self._pending, entry)
 
     def remove_job(self, job_id: str) -> None:
-        """Delete the job and its pending runs; history is kept."""
+        """Delete the job and its unclaimed pending runs; history is kept."""
         with self._lock:
             if self._jobs.pop(job_id, None) is None:
                 raise JobNotFound(f"no job {job_id!r}")
@@ -271,7 +271,9 @@ class MemoryStore:
             self._parked.pop(job_id, None)
             for run_id in list(self._open.get(job_id, ())):
                 run = self._runs[run_id]
-                if run.status is RunStatus.SCHEDULED and run.started_at is None:
+                # A claimed run is the engine's to record (see Store.remove_job).
+                unclaimed = run.node is None and run.started_at is None
+                if unclaimed and run.status is RunStatus.SCHEDULED:
                     self._delete_open(run)
 
     def get_job(self, job_id: str) -> Job:

@@ -371,7 +371,7 @@ class SqliteStore:
         return job
 
     def remove_job(self, job_id: str) -> None:
-        """Delete the job and its pending runs; history is kept."""
+        """Delete the job and its unclaimed pending runs; history is kept."""
         with self._write() as conn:
             if conn.execute(Q["job_delete"], (job_id,)).rowcount == 0:
                 raise JobNotFound(f"no job {job_id!r}")

@@ -175,7 +175,10 @@ WHERE job_id = ? AND finished_at IS NOT NULL AND status = ?
 ORDER BY finished_at DESC, id DESC LIMIT 1
 
 -- name: runs_delete_pending_of_job
-DELETE FROM runs WHERE job_id = ? AND status = 'scheduled' AND started_at IS NULL
+-- Only unowned runs: an engine may already have started or ended a run it claimed, and it
+-- writes that outcome later.
+DELETE FROM runs
+WHERE job_id = ? AND status = 'scheduled' AND started_at IS NULL AND node IS NULL
 
 -- name: runs_renew
 UPDATE runs SET lease_until = ? WHERE node = ? AND status IN ('scheduled', 'running')

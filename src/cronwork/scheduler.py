@@ -25,7 +25,7 @@ import secrets
 import socket
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -200,6 +200,27 @@ def _log_slot(run: Run, what: str, reason: str) -> None:
         )
 
 
+def _isolated(
+    items: Iterable[T], step: Callable[[T], object], failed: Callable[[T, Exception], None]
+) -> None:
+    """Apply ``step`` to each item; one whose step raises goes to ``failed``, and the rest
+    still get theirs.
+
+    Every loop of the engine over a batch (of runs, jobs, ids) goes through here, so that an
+    unexpected error on one item's path never strands the others of its batch.
+    """
+    for item in items:
+        try:
+            step(item)
+        except Exception as exc:
+            failed(item, exc)
+
+
+def _noted(run: Run, error: str) -> Run:
+    """``run`` with ``error`` added to its error text."""
+    return run.replace(error=f"{run.error}\n{error}" if run.error else error)
+
+
 def _catching_up(run: Run) -> bool:
     """True for a run of a slot that had passed when it was claimed: a misfire, or a slot
     late within ``misfire_grace`` (the engine was stopped or blocked)."""
@@ -283,6 +304,11 @@ class _Waiting:
     run: Run
     job: Job
     deadline: datetime
+
+
+# A waiting run's dependency check: the stale upstream jobs, then the message to give up
+# with (None: keep waiting), or the error the check raised.
+_Verdict = tuple[_Waiting, list[str], str | Exception | None]
 
 
 @dataclass
@@ -600,11 +626,53 @@ class Engine:
         self._flush_scheduled = False
         batch = self._batch()
         if batch:
-            try:
-                self.store.save_runs(batch)
-            except Exception:
-                logger.exception("could not record %d run(s)", len(batch))
+            self._write(batch)
         self._poke()
+
+    def _write(self, batch: list[Run]) -> None:
+        """Save a batch of records; on the store thread unless the store is inline.
+
+        When the batch fails, its records are saved one by one, so that a record the store
+        refuses costs only its own run (see _unrecordable); when every one fails too, the
+        store itself is failing, and that is logged once.
+        """
+        try:
+            self.store.save_runs(batch)
+            return
+        except Exception as exc:
+            if len(batch) == 1:
+                self._unrecordable(batch[0], exc)
+                return
+            first: Exception = exc
+        refused: list[tuple[Run, Exception]] = []
+        _isolated(
+            batch,
+            lambda run: self.store.save_runs([run]),
+            lambda run, error: refused.append((run, error)),
+        )
+        if len(refused) == len(batch):
+            logger.error("could not record %d run(s)", len(batch), exc_info=first)
+            return
+        for run, error in refused:
+            self._unrecordable(run, error)
+
+    def _unrecordable(self, run: Run, exc: Exception) -> None:
+        """A record the store refused: save the run as failed with the error, if it ended."""
+        logger.error(
+            "could not record run %s of job %s",
+            run.id,
+            run.job_id,
+            exc_info=exc,
+            extra=_extra(run.job_id, run.id),
+        )
+        if not run.status.finished:
+            return  # its final record is still to come
+        note = f"the engine could not record this run ({run.status.value}): {format_error(exc)}"
+        failed = run.replace(status=RunStatus.FAILED, output=None, error=note)
+        try:
+            self.store.save_runs([failed])
+        except Exception:
+            logger.exception("run %s of job %s is left unrecorded", run.id, run.job_id)
 
     def _start_flush(self) -> None:
         self._flush_scheduled = False
@@ -626,8 +694,8 @@ class Engine:
         batch = self._batch()
         if batch:
             try:
-                await self._db(self.store.save_runs, batch)
-            except Exception:
+                await self._db(self._write, batch)
+            except Exception:  # the store thread itself is gone
                 logger.exception("could not record %d run(s)", len(batch))
         self._poke()
 
@@ -702,18 +770,25 @@ class Engine:
     def _take(self, claim: Claim, jobs: dict[str, Job]) -> None:
         self._jobs.update(jobs)
         if claim.missed:
-            log_missed = logger.isEnabledFor(logging.INFO)
-            for missed in claim.missed:
-                if log_missed:
-                    logger.info(
-                        "job %s missed its slot %s",
-                        missed.job_id,
-                        missed.scheduled_for.isoformat(),
-                        extra=_extra(missed.job_id, missed.id),
-                    )
-                self._emit(EventType.RUN_MISSED, missed, jobs.get(missed.job_id), missed.error)
+            _isolated(claim.missed, self._announce_missed, self._chore_fault)
         self._due.add(claim.runs)
         self._arm_dispatch()
+
+    def _announce_missed(self, missed: Run) -> None:
+        if missed.status is RunStatus.FAILED:
+            # A slot the store could not plan (see stores.base.plan_claim).
+            logger.error(
+                "job %s could not run its slot %s: %s",
+                missed.job_id,
+                missed.scheduled_for.isoformat(),
+                (missed.error or "").split("\n", 1)[0],
+                extra=_extra(missed.job_id, missed.id),
+            )
+            kind = EventType.RUN_FAILED
+        else:
+            _log_slot(missed, "missed", "the engine was not running or was blocked")
+            kind = EventType.RUN_MISSED
+        self._emit(kind, missed, self._jobs.get(missed.job_id), missed.error)
 
     def _claim(self, now: datetime) -> tuple[Claim, dict[str, Job]]:
         s = self.s
@@ -806,12 +881,11 @@ class Engine:
             await self._handle_lost(await self._db(self._expire, now))
         if s.poll is not None and now >= self._next_poll:
             self._next_poll = now + s.poll
-            for run in await self._db(self.store.cancel_requests, s.node):
-                self._cancel_local(run.id, "cancel requested")
+            requested = await self._db(self.store.cancel_requests, s.node)
+            _isolated([run.id for run in requested], self._cancel_requested, self._chore_fault)
         if self._cancel_ids:
             ids, self._cancel_ids = self._cancel_ids, set()
-            for run_id in ids:
-                self._cancel_local(run_id, "cancel requested")
+            _isolated(ids, self._cancel_requested, self._chore_fault)
         if now >= self._next_broken:
             self._next_broken = now + BROKEN_CHECK_EVERY
             self._spawn(self._off_loop(self._check_targets, now))
@@ -853,30 +927,35 @@ class Engine:
         for kind, ref in self.store.named_targets():
             errors[kind, ref] = self._target_error(Target(kind, ref))  # type: ignore[arg-type]
         failing = [pair for pair, error in errors.items() if error is not None]
-        for job in self.store.jobs_to_check(failing):
-            target = job.target
-            if job.broken is None and (target.func is not None or target.command is not None):
-                continue
-            pair = (target.kind, target.ref)
-            if pair not in errors or target.func is not None or target.command is not None:
-                errors[pair] = self._target_error(target)
-            error = errors[pair]
-            if error == job.broken:
-                continue
-            if error is not None:
-                logger.error("job %s is set aside: %s", job.id, error, extra=_extra(job.id))
-                fixed = job.replace(broken=error)
-                kind = EventType.JOB_BROKEN
-            else:
-                logger.info("job %s can run again", job.id, extra=_extra(job.id))
-                fixed = job.replace(broken=None, next_run_at=job.schedule.next_after(now))
-                kind = EventType.JOB_MODIFIED
-            try:
-                self.store.update_job(fixed)
-            except CronworkError:
-                continue
-            if self.s.listeners.wants(kind):
-                self.s.listeners.emit(Event(kind, job.id, now, job=fixed, detail=error))
+        jobs = self.store.jobs_to_check(failing)
+        _isolated(jobs, functools.partial(self._check_target, errors, now), self._chore_fault)
+
+    def _check_target(
+        self, errors: dict[tuple[str, str], str | None], now: datetime, job: Job
+    ) -> None:
+        target = job.target
+        if job.broken is None and (target.func is not None or target.command is not None):
+            return
+        pair = (target.kind, target.ref)
+        if pair not in errors or target.func is not None or target.command is not None:
+            errors[pair] = self._target_error(target)
+        error = errors[pair]
+        if error == job.broken:
+            return
+        if error is not None:
+            logger.error("job %s is set aside: %s", job.id, error, extra=_extra(job.id))
+            fixed = job.replace(broken=error)
+            kind = EventType.JOB_BROKEN
+        else:
+            logger.info("job %s can run again", job.id, extra=_extra(job.id))
+            fixed = job.replace(broken=None, next_run_at=job.schedule.next_after(now))
+            kind = EventType.JOB_MODIFIED
+        try:
+            self.store.update_job(fixed)
+        except CronworkError:
+            return
+        if self.s.listeners.wants(kind):
+            self.s.listeners.emit(Event(kind, job.id, now, job=fixed, detail=error))
 
     def _target_error(self, target: Target) -> str | None:
         try:
@@ -886,23 +965,40 @@ class Engine:
         return None
 
     async def _handle_lost(self, lost: Sequence[Run]) -> None:
-        for run in lost:
-            logger.warning(
-                "run %s of job %s was lost: %s",
-                run.id,
-                run.job_id,
-                run.error,
-                extra=_extra(run.job_id, run.id),
-            )
-            try:
-                job = await self._db(self.store.get_job, run.job_id)
-            except CronworkError:
-                job = None
-            self._emit(EventType.RUN_LOST, run, job)
-            if job is not None and run.attempt <= job.retries:
-                await self._retry(run, job)
-            elif job is not None:
-                self._fire_triggers_soon(job.id)
+        if not lost:
+            return
+        jobs = await self._db(self._jobs_of, lost)
+        retries: list[asyncio.Task[None]] = []
+        _isolated(lost, functools.partial(self._lost, jobs, retries), self._chore_fault)
+        if retries:
+            await asyncio.wait(retries)
+
+    def _jobs_of(self, runs: Sequence[Run]) -> dict[str, Job]:
+        """The stored jobs of these runs, by id; removed (or unreadable) ones are left out."""
+        jobs: dict[str, Job] = {}
+
+        def read(run: Run) -> None:
+            if run.job_id not in jobs:
+                with contextlib.suppress(JobNotFound):
+                    jobs[run.job_id] = self.store.get_job(run.job_id)
+
+        _isolated(runs, read, self._chore_fault)
+        return jobs
+
+    def _lost(self, jobs: dict[str, Job], retries: list[asyncio.Task[None]], run: Run) -> None:
+        logger.warning(
+            "run %s of job %s was lost: %s",
+            run.id,
+            run.job_id,
+            run.error,
+            extra=_extra(run.job_id, run.id),
+        )
+        job = jobs.get(run.job_id)
+        self._emit(EventType.RUN_LOST, run, job)
+        if job is not None and run.attempt <= job.retries:
+            retries.append(self._spawn(self._retry(run, job)))
+        elif job is not None:
+            self._fire_triggers_soon(job.id)
 
     # -- dispatch -------------------------------------------------------------------------
 
@@ -956,16 +1052,15 @@ class Engine:
     def _dispatch_due(self, now: datetime) -> None:
         # Looked up once a dispatch rather than once or twice per run (see _debug).
         self._debug = logger.isEnabledFor(logging.DEBUG)
-        dropped = self._dropped
-        for run in self._due.pop_due(now):
-            if dropped and run.id in dropped:
-                dropped.discard(run.id)
-                continue
-            self._arrive(run, now)
+        _isolated(self._due.pop_due(now), functools.partial(self._arrive, now=now), self._fault)
         self._pump()
         self._arm_dispatch()
 
     def _arrive(self, run: Run, now: datetime) -> None:
+        dropped = self._dropped
+        if dropped and run.id in dropped:
+            dropped.discard(run.id)  # cancelled while it waited to be due
+            return
         job = self._jobs.get(run.job_id)
         if job is None:
             self._removed(run)
@@ -1046,31 +1141,42 @@ class Engine:
             await self._write_now()
             verdicts = await self._db(self._dependency_verdicts, waiting, self.clock.now())
             now = self.clock.now()
-            for entry, missing, message in verdicts:
-                run_id = entry.run.id
-                if self._waiting.get(run_id) is not entry:
-                    continue  # cancelled or released meanwhile
-                if not missing:
-                    del self._waiting[run_id]
-                    self._deps_met.add(run_id)
-                    self._arrive(entry.run, now)
-                elif message is not None:
-                    del self._waiting[run_id]
-                    self._dependency_timeout(entry, message)
+            _isolated(
+                verdicts,
+                functools.partial(self._apply_verdict, now),
+                lambda verdict, exc: self._fault(verdict[0].run, exc),
+            )
             self._pump()
             if not self._dep_again:
                 return
 
-    def _dependency_verdicts(
-        self, waiting: list[_Waiting], now: datetime
-    ) -> list[tuple[_Waiting, list[str], str | None]]:
-        verdicts: list[tuple[_Waiting, list[str], str | None]] = []
-        for entry in waiting:
+    def _apply_verdict(self, now: datetime, verdict: _Verdict) -> None:
+        entry, missing, outcome = verdict
+        run_id = entry.run.id
+        if self._waiting.get(run_id) is not entry:
+            return  # cancelled or released meanwhile
+        if isinstance(outcome, Exception):
+            raise outcome  # the store could not tell; the run fails with that error
+        if not missing:
+            del self._waiting[run_id]
+            self._deps_met.add(run_id)
+            self._arrive(entry.run, now)
+        elif outcome is not None:
+            del self._waiting[run_id]
+            self._dependency_timeout(entry, outcome)
+
+    def _dependency_verdicts(self, waiting: list[_Waiting], now: datetime) -> list[_Verdict]:
+        """Per waiting run: the stale upstream jobs, and the give-up message or the error."""
+        verdicts: list[_Verdict] = []
+
+        def judge(entry: _Waiting) -> None:
             since, stale = stale_dependencies(self.store, entry.job, entry.run)
             message = None
             if stale and now >= entry.deadline:
                 message = missing_message(since, stale)
             verdicts.append((entry, [name for name, _ in stale], message))
+
+        _isolated(waiting, judge, lambda entry, exc: verdicts.append((entry, [], exc)))
         return verdicts
 
     def _dependency_timeout(self, entry: _Waiting, message: str) -> None:
@@ -1123,19 +1229,22 @@ class Engine:
             self._nudge()
 
     def _insert_triggered(self, names: list[str], now: datetime) -> list[tuple[Run, Job]]:
-        started = []
-        for name in names:
+        started: list[tuple[Run, Job]] = []
+
+        def trigger(name: str) -> None:
             try:
                 job = self.store.get_job(name)
             except JobNotFound:
-                continue
+                return
             run = triggered_run(self.store, job, now)
             if run is None:
-                continue
+                return
             # The slot is the upstream finish time, so a second node inserts nothing.
             stored = self.store.add_run(run)
             if stored is not None:
                 started.append((stored, job))
+
+        _isolated(names, trigger, self._chore_fault)
         return started
 
     def _replace(self, job: Job, run: Run, now: datetime) -> None:
@@ -1145,6 +1254,75 @@ class Engine:
                 active.cancel(f"replaced by run {run.id} (overlap=replace)")
                 continue
             self._drop_ready(run_id, f"replaced by run {run.id} (overlap=replace)")
+
+    def _fault(self, run: Run, exc: Exception) -> None:
+        """End ``run`` after an unexpected error on its path, and free what it held.
+
+        The one place where runs recover from engine faults (see _isolated). The run ends
+        failed with the error, and is retried per its job's policy; an outcome the engine
+        had reached before the fault (a run that ended, a slot skipped) stays, with the
+        error noted beside it.
+        """
+        logger.error(
+            "run %s of job %s failed in the engine",
+            run.id,
+            run.job_id,
+            exc_info=exc,
+            extra=_extra(run.job_id, run.id),
+        )
+        try:
+            self._end_after_fault(run, format_error(exc))
+        except Exception:
+            logger.exception("run %s of job %s could not be ended after that", run.id, run.job_id)
+
+    def _end_after_fault(self, run: Run, error: str) -> None:
+        run_id, job_id = run.id, run.job_id
+        self._forget(run_id)
+        active = self._active.pop(run_id, None)
+        # What the engine had reached for the run before the fault, if anything.
+        known = self._dirty.get(run_id)
+        if active is None and isinstance(known, _Active):
+            active = known
+        record: Run
+        if active is not None and active.outcome is None:
+            active.cancel(error)  # it may have started already: stop it
+            active.outcome = Outcome(RunStatus.FAILED, error=error)
+            active.finished_at = self.clock.now()
+            record = active.record()
+        elif active is not None:
+            record = _noted(active.record(), error)
+        elif isinstance(known, Run) and known.status.finished:
+            record = _noted(known, error)
+        else:
+            record = _as_unstarted(run, RunStatus.FAILED, self.clock.now(), error)
+        self._leave(job_id, run_id)
+        self._save(record)
+        job = self._jobs.get(job_id)
+        retry = job is not None and record.status.retryable and run.attempt <= job.retries
+        if retry and not self._stopping:
+            assert job is not None
+            # An attempt inserted before the fault makes this one a no-op (one per slot).
+            self._spawn(self._retry(record, job))
+        self._pump_soon()
+        self._emit(FINAL_EVENTS.get(record.status, EventType.RUN_FAILED), record, job, error)
+
+    def _forget(self, run_id: str) -> None:
+        """Take a run out of every queue of the engine (not out of ``_active``)."""
+        self._ready.remove(run_id)
+        self._waiting.pop(run_id, None)
+        self._deps_met.discard(run_id)
+        self._dropped.discard(run_id)
+        for job_id, waiting in list(self._queued.items()):
+            for entry in waiting:
+                if entry[0].id == run_id:
+                    waiting.remove(entry)
+                    if not waiting:
+                        del self._queued[job_id]
+                    return
+
+    def _chore_fault(self, item: object, exc: Exception) -> None:
+        """Log an error in one item of a chore (an announcement, a check); the rest go on."""
+        logger.error("the engine failed on %r; going on with the others", item, exc_info=exc)
 
     def _removed(self, run: Run) -> None:
         # The store leaves claimed runs of a removed job to us, so each keeps a record.
@@ -1191,16 +1369,36 @@ class Engine:
             self._enqueue(run, self._jobs.get(job_id, job), run.queued_at)
 
     def _pump(self) -> None:
+        if self._ready:
+            _isolated(self._startable(), self._start_ready, self._fault_ready)
+
+    def _startable(self) -> Iterator[tuple[Run, Job, datetime | None]]:
+        """Waiting runs, earliest first, while a place is free."""
         limit = self.s.max_running
         # Places first: len() is cheaper than the queue's Python-level truth test.
         while len(self._active) + len(self._lingering) < limit and self._ready:
-            run, job, queued_at = self._ready.pop()
-            current = self._jobs.get(job.id)
-            if current is None:
-                self._leave(job.id, run.id)
-                self._removed(_as_queued(run, queued_at or run.queued_at))
-                continue
-            self._start(run, current, queued_at)
+            yield self._ready.pop()
+
+    def _start_ready(self, entry: tuple[Run, Job, datetime | None]) -> None:
+        run, job, queued_at = entry
+        current = self._jobs.get(job.id)
+        if current is None:
+            self._leave(job.id, run.id)
+            self._removed(_as_queued(run, queued_at or run.queued_at))
+            return
+        self._start(run, current, queued_at)
+
+    def _fault_ready(self, entry: tuple[Run, Job, datetime | None], exc: Exception) -> None:
+        self._fault(entry[0], exc)
+
+    def _pump_soon(self) -> None:
+        """Fill free places on the next turn of the loop (not from inside a fault)."""
+        if self.loop is not None and not self._stopping:
+            self.loop.call_soon(self._pump_unless_stopping)
+
+    def _pump_unless_stopping(self) -> None:
+        if not self._stopping:
+            self._pump()
 
     def _resolve(self, job: Job) -> tuple[Callable[..., Any] | Command, Executor]:
         target = job.target
@@ -1230,9 +1428,11 @@ class Engine:
         return func, executor
 
     def _start(self, run: Run, job: Job, queued_at: datetime | None = None) -> None:
+        """Hand a run to its executor; an unexpected error propagates to the caller's
+        `_isolated` loop, whose `_fault` ends the run."""
         try:
             func, executor = self._resolve(job)
-        except Exception as exc:
+        except CronworkError as exc:  # a target that does not resolve, an unknown executor
             self._leave(job.id, run.id)
             self._finish_unstarted(run, job, RunStatus.FAILED, f"cannot start: {exc}")
             return
@@ -1263,13 +1463,7 @@ class Engine:
         active = _Active(run, job, self.s.node, now, queued_at or run.queued_at or now)
         # Only a soft deadline ever calls on_overdue.
         overdue = None if timeout is None else lambda: self._overdue(active)
-        try:
-            execution = executor.start(invocation, overdue)
-        except Exception as exc:
-            self._leave(job.id, run.id)
-            self._finish_unstarted(run, job, RunStatus.FAILED, format_error(exc))
-            return
-        active.execution = execution
+        execution = active.execution = executor.start(invocation, overdue)
         self._active[run.id] = active
         self._save(active)
         if self._debug:
@@ -1327,8 +1521,16 @@ class Engine:
         self._finished(active, outcome)
 
     def _finished(self, active: _Active, outcome: Outcome) -> None:
+        """An execution's done callback: record the outcome, then what follows from it."""
         if active.outcome is not None:
             return
+        # A batch of one (see _isolated), inline: this is the path of every run.
+        try:
+            self._record_outcome(active, outcome)
+        except Exception as exc:
+            self._fault(active.run, exc)
+
+    def _record_outcome(self, active: _Active, outcome: Outcome) -> None:
         active.outcome = outcome
         active.finished_at = self.clock.now()
         run = active.run
@@ -1398,6 +1600,20 @@ class Engine:
         self._poke()
 
     async def _retry(self, run: Run, job: Job) -> None:
+        """Insert the next attempt of ``run``; if that fails, note it on the run's record."""
+        try:
+            await self._insert_retry(run, job)
+        except Exception as exc:
+            logger.error(
+                "run %s of job %s could not be retried",
+                run.id,
+                run.job_id,
+                exc_info=exc,
+                extra=_extra(run.job_id, run.id),
+            )
+            self._save(_noted(run, f"not retried: {format_error(exc)}"))
+
+    async def _insert_retry(self, run: Run, job: Job) -> None:
         now = self.clock.now()
         attempt = retry_of(run, job, now)
         if attempt is None:
@@ -1454,6 +1670,9 @@ class Engine:
             return
         self._cancel_ids.update(run_ids)
         self._nudge()
+
+    def _cancel_requested(self, run_id: str) -> None:
+        self._cancel_local(run_id, "cancel requested")
 
     def _cancel_local(self, run_id: str, why: str) -> None:
         active = self._active.get(run_id)

@@ -52,3 +52,38 @@ def test_jobs_start_on_time_in_real_time() -> None:
     runs = scheduler.runs("tick", status="succeeded")
     assert len(runs) >= 2
     assert all(r.lateness is not None and r.lateness < 0.1 for r in runs)
+
+
+def _fail() -> None:
+    raise RuntimeError("flaky failure")
+
+
+def test_a_run_whose_deadline_overflows_does_not_stop_the_dispatch_timer() -> None:
+    from datetime import timedelta
+
+    from cronwork.stores import MemoryStore
+
+    store = MemoryStore()
+    with Scheduler(store) as scheduler:
+        for job_id in ("ok", "poison"):
+            scheduler.add_job(job_id, lambda: None, "every 1s", paused=True)
+        scheduler.add_job("flaky", _fail, "every 1s", retries=1, retry_backoff="0.2s", paused=True)
+        # Beyond what validation allows: written to the store directly.
+        store.update_job(store.get_job("poison").replace(timeout=timedelta(days=999_999_999)))
+        for job_id in ("ok", "poison", "flaky"):
+            scheduler.resume_job(job_id)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (
+            len(scheduler.runs("ok", status="succeeded")) < 3
+            or len(scheduler.runs("poison", status="failed")) < 3
+            or not any(r.attempt == 2 for r in scheduler.runs("flaky"))
+        ):
+            time.sleep(0.05)
+        for job_id in ("ok", "poison", "flaky"):
+            scheduler.pause_job(job_id)
+    assert len(scheduler.runs("ok", status="succeeded")) >= 3
+    poisoned = scheduler.runs("poison")
+    assert len(poisoned) >= 3
+    assert {r.status for r in poisoned} == {RunStatus.FAILED}
+    assert all("OverflowError" in (r.error or "") for r in poisoned)
+    assert any(r.attempt == 2 for r in scheduler.runs("flaky", status="failed"))

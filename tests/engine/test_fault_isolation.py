@@ -43,8 +43,13 @@ def poisoned(job_id: object) -> None:
         raise Injected(FAULT)
 
 
-async def three_minutes(clock: FakeClock, store: Store, **poison: Any) -> dict[str, list[Run]]:
-    """Run the four jobs for three slots; return each job's runs in (slot, attempt) order."""
+async def three_minutes(
+    clock: FakeClock, store: Store, late: timedelta = timedelta(0), **poison: Any
+) -> dict[str, list[Run]]:
+    """Run the four jobs for three slots; return each job's runs in (slot, attempt) order.
+
+    With ``late``, the engine starts that long after the first slot fell due.
+    """
     scheduler = AsyncScheduler(store, clock=clock, timezone="UTC")
     scheduler.on("*", lambda event: None)  # every event is built and emitted
     for job_id in ("ok1", "poison", "ok2"):
@@ -53,8 +58,9 @@ async def three_minutes(clock: FakeClock, store: Store, **poison: Any) -> dict[s
     if poison:
         # Settings validation would refuse: written to the store directly.
         store.update_job(store.get_job("poison").replace(**poison))
+    clock.advance(late)
     async with scheduler:
-        await clock.run_for(3 * MINUTE + timedelta(seconds=30))
+        await clock.run_for(3 * MINUTE + timedelta(seconds=30) - late)
     return {
         job_id: sorted(store.runs(job_id), key=lambda r: (r.scheduled_for, r.attempt))
         for job_id in ("ok1", "ok2", "flaky", "poison")
@@ -208,3 +214,20 @@ def store_target(func: Callable[..., Any]) -> Any:
     from cronwork.targets import make_target
 
     return make_target(func)
+
+
+@run_async
+async def test_a_slot_that_cannot_be_planned_fails_alone(clock: FakeClock, store: Store) -> None:
+    # The engine starts 70 s in, so the first slots are late: misfire_grace beyond the
+    # calendar makes the poison job's lateness check overflow in the claim.
+    runs = await three_minutes(
+        clock, store, late=timedelta(seconds=70), misfire_grace=timedelta(days=999_999_999)
+    )
+    assert_the_others_went_on(runs)
+    [first, *later] = runs["poison"]
+    assert slots([first]) == [(1, 1)]
+    assert first.status is RunStatus.FAILED
+    assert "cannot plan this slot: OverflowError" in (first.error or "")
+    # Its later slots came on time and ran.
+    assert slots(later) == [(2, 1), (3, 1)]
+    assert {r.status for r in later} == {RunStatus.SUCCEEDED}

@@ -668,6 +668,32 @@ def test_removing_a_job_leaves_its_claimed_runs_to_the_engine_that_holds_them(
     assert [r.status for r in store.runs("a")] == [RunStatus.SKIPPED]
 
 
+def test_a_slot_that_cannot_be_planned_fails_alone_and_the_claim_goes_on(store: Store) -> None:
+    store.add_job(job("a"))
+    store.add_job(job("b"))
+    # Beyond what validation allows: the late slot's misfire check overflows the calendar.
+    store.update_job(store.get_job("a").replace(misfire_grace=timedelta(days=999_999_999)))
+    taken = claim(store, at(5))
+    assert [r.job_id for r in taken.runs] == ["b"]
+    [failed] = taken.missed
+    assert (failed.job_id, failed.status, failed.scheduled_for) == ("a", RunStatus.FAILED, T0)
+    assert "OverflowError" in (failed.error or "")
+    assert store.get_job("a").next_run_at == at(10)  # it moves on to its next slot
+
+
+def test_a_retry_that_cannot_be_computed_does_not_fail_the_lease_expiry(store: Store) -> None:
+    huge = timedelta(days=99_999_999)
+    store.add_job(job("a", retries=1))
+    store.add_job(job("b", retries=1))
+    store.update_job(store.get_job("a").replace(retry_backoff=huge, retry_backoff_max=huge))
+    assert len(claim(store, T0).runs) == 2
+    lost = store.expire_leases(at(100))
+    assert sorted(r.job_id for r in lost) == ["a", "b"]
+    assert {r.status for r in store.runs()} >= {RunStatus.LOST}
+    retries = [r for r in store.runs(status=RunStatus.SCHEDULED) if r.attempt == 2]
+    assert [r.job_id for r in retries] == ["b"]
+
+
 def test_claim_returns_the_jobs_it_advanced(store: Store) -> None:
     store.add_job(job("a", "every 10s", next_run_at=T0))
     store.add_job(job("b", "every 10s", next_run_at=at(100)))

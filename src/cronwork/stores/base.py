@@ -10,6 +10,8 @@ even when several processes claim from one database.
 from __future__ import annotations
 
 import functools
+import logging
+import traceback
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +21,8 @@ from cronwork.copiers import field_copier
 from cronwork.jobs import Job
 from cronwork.policies import plan_slots, retry_delay
 from cronwork.runs import Run, RunStatus
+
+logger = logging.getLogger("cronwork.stores")
 
 
 @dataclass(slots=True)
@@ -272,3 +276,41 @@ def retry_of(run: Run, job: Job, now: datetime) -> Run | None:
         due_at=now + delay,
         trigger="retry",
     )
+
+
+def unplannable(
+    job: Job, slot: datetime, now: datetime, exc: Exception
+) -> tuple[Run, datetime | None]:
+    """The failed record of a due slot whose planning raised, and the job's next slot.
+
+    A claim plans many jobs in one transaction; one job whose settings break the arithmetic
+    (a date beyond the calendar, a schedule that raises) must cost only its own slot. The
+    job moves on to its next slot, or stops firing (None) when even that cannot be computed.
+    """
+    logger.error("job %s: cannot plan its slot %s", job.id, slot.isoformat(), exc_info=exc)
+    try:
+        next_at = job.schedule.next_after(slot)
+    except Exception:
+        logger.exception("job %s: cannot compute its next slot; it stops firing", job.id)
+        next_at = None
+    error = "".join(traceback.format_exception(exc)).rstrip("\n")
+    record = Run(
+        id="",
+        job_id=job.id,
+        scheduled_for=slot,
+        status=RunStatus.FAILED,
+        created_at=now,
+        finished_at=now,
+        error=f"cannot plan this slot: {type(exc).__name__}: {exc}\n{error}",
+    )
+    return record, next_at
+
+
+def next_attempt(run: Run, job: Job, now: datetime) -> Run | None:
+    """``retry_of`` inside a store's batch: a retry that cannot be computed is logged and left
+    out, so that one job's settings cannot fail the batch (the engine notes it on the run)."""
+    try:
+        return retry_of(run, job, now)
+    except Exception:
+        logger.exception("run %s of job %s: cannot compute its retry", run.id, run.job_id)
+        return None

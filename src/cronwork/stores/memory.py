@@ -25,8 +25,9 @@ from cronwork.stores.base import (
     claimed_on_time,
     is_active,
     lost_error,
+    next_attempt,
     plan_claim,
-    retry_of,
+    unplannable,
 )
 from cronwork.targets import Target
 from cronwork.timing.triggers import TriggeredSchedule
@@ -397,10 +398,20 @@ class MemoryStore:
                     heapq.heappop(due)
                     continue
                 next_at: datetime | None
-                if at < now and at < now - job.misfire_grace:
+                try:
+                    late = at < now and at < now - job.misfire_grace
+                    if late:
+                        job = self._job_now(job_id)
+                        late_runs, missed, next_at = plan_claim(job, now, horizon, node, lease)
+                    else:
+                        planned, next_at = on_time_slots(job.schedule, at, limit_at)
+                except Exception as exc:
+                    # One job's broken arithmetic costs its slot, not the whole claim.
+                    late, late_runs = True, []
+                    failed, next_at = unplannable(job, at, now, exc)
+                    missed = [failed]
+                if late:
                     # Misfires: the shared planner applies the policy and words the records.
-                    job = self._job_now(job_id)
-                    late_runs, missed, next_at = plan_claim(job, now, horizon, node, lease)
                     for run in late_runs:
                         stored = self._insert(run)
                         if stored is not None:
@@ -412,7 +423,6 @@ class MemoryStore:
                 else:
                     # Every slot on time (the common case): one record per slot built with
                     # its id rather than a blank run copied on insert.
-                    planned, next_at = on_time_slots(job.schedule, at, limit_at)
                     slots = all_slots[job_id]
                     opened = all_open[job_id]
                     for slot in planned:
@@ -661,7 +671,7 @@ class MemoryStore:
                     self._finish(done)
                     lost.append(done)
                     job = self._jobs.get(run.job_id)
-                    retry = retry_of(done, job, now) if job is not None else None
+                    retry = next_attempt(done, job, now) if job is not None else None
                     if retry is not None:
                         self._insert(retry)
         return lost

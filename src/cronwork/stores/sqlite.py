@@ -28,8 +28,9 @@ from cronwork.stores.base import (
     SyncPlan,
     claimed_on_time,
     lost_error,
+    next_attempt,
     plan_claim,
-    retry_of,
+    unplannable,
 )
 from cronwork.stores.rows import (
     JobCache,
@@ -471,19 +472,30 @@ class SqliteStore:
                     continue
                 slot = from_micros(next_micros)
                 next_at: datetime | None
-                if slot < now - job.misfire_grace:
-                    # Misfires: the shared planner applies the policy and words the records.
-                    if job.next_run_at != slot:
-                        job = evolve_job(job, next_run_at=slot)
-                    runs, late, next_at = plan_claim(job, now, horizon, node, lease)
-                    planned += runs
-                    missed += late
-                else:
-                    # Every slot on time, the common case: one [job, slot] pair per slot.
-                    slots, next_at = on_time_slots(job.schedule, slot, cut)
-                    on_time.append([job_id, next_micros])
-                    on_time += [[job_id, to_micros(later)] for later in slots[1:]]
-                next_times.append([job_id, to_micros(next_at)])
+                # Planned into locals first, so that a job whose arithmetic raises (a date
+                # beyond the calendar, a schedule that fails) costs its slot, not the claim.
+                runs: list[Run] = []
+                late: list[Run] = []
+                pairs: list[list[Any]] = []
+                try:
+                    if slot < now and slot < now - job.misfire_grace:
+                        # Misfires: the shared planner applies the policy and words the records.
+                        if job.next_run_at != slot:
+                            job = evolve_job(job, next_run_at=slot)
+                        runs, late, next_at = plan_claim(job, now, horizon, node, lease)
+                    else:
+                        # Every slot on time, the common case: one [job, slot] pair per slot.
+                        slots, next_at = on_time_slots(job.schedule, slot, cut)
+                        pairs = [[job_id, to_micros(later)] for later in slots]
+                    following = to_micros(next_at)
+                except Exception as exc:
+                    failed, next_at = unplannable(job, slot, now, exc)
+                    runs, late, pairs = [], [failed], []
+                    following = to_micros(next_at)
+                on_time += pairs
+                planned += runs
+                missed += late
+                next_times.append([job_id, following])
                 # The definition, as the engine needs it; its next_run_at may lag behind.
                 claim.jobs[job_id] = jobs[job_id]
             claim.runs = self._insert_claimed(conn, on_time, node, now, lease_until)
@@ -666,7 +678,7 @@ class SqliteStore:
             retries = []
             for run in lost:
                 job = jobs.get(run.job_id)
-                retry = retry_of(run, job, now) if job is not None else None
+                retry = next_attempt(run, job, now) if job is not None else None
                 if retry is not None:
                     retries.append(retry)
             self._insert(conn, retries)

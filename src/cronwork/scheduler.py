@@ -776,7 +776,7 @@ class Engine:
 
     def _announce_missed(self, missed: Run) -> None:
         if missed.status is RunStatus.FAILED:
-            # A slot the store could not plan (see stores.base.plan_claim).
+            # A slot the store could not plan (see stores.base.unplannable).
             logger.error(
                 "job %s could not run its slot %s: %s",
                 missed.job_id,

@@ -6,6 +6,7 @@ import asyncio
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -95,3 +96,42 @@ def test_an_untagged_group_member_ignoring_sigterm_dies_after_the_grace(tmp_path
     outcome = run(Invocation(command, context=make_ctx(), timeout=0.5, kill_grace=0.5))
     assert outcome.status is RunStatus.TIMED_OUT
     assert_all_gone(read_pids(pids, 1))
+
+
+class _Recorder:
+    """Stands in for the watchdog: which tags it knows, as it knows them."""
+
+    def __init__(self) -> None:
+        self.tags: set[str] = set()
+
+    def watch(self, tag: str) -> None:
+        self.tags.add(tag)
+
+    def forget(self, tag: str) -> None:
+        self.tags.discard(tag)
+
+
+@pytest.mark.parametrize("shell", [False, True], ids=["exec", "shell"])
+def test_the_watchdog_knows_a_run_before_its_process_exists(
+    monkeypatch: pytest.MonkeyPatch, shell: bool
+) -> None:
+    # A scheduler killed right after the fork leaves the run to the watchdog alone: it must
+    # have heard of the run by then, not once the spawn has returned.
+    recorder = _Recorder()
+    monkeypatch.setattr("cronwork.executors.commands.watchdog", lambda: recorder)
+    known_at_spawn: list[tuple[str, bool]] = []
+
+    def spy(original: Any) -> Any:
+        async def spawn(*args: Any, env: dict[str, str], **kwargs: Any) -> Any:
+            tag = env["CRONWORK_RUN_TAG"]
+            known_at_spawn.append((tag, tag in recorder.tags))
+            return await original(*args, env=env, **kwargs)
+
+        return spawn
+
+    for name in ("create_subprocess_exec", "create_subprocess_shell"):
+        monkeypatch.setattr(asyncio, name, spy(getattr(asyncio, name)))
+    outcome = run(Invocation(Command(["true"], shell=shell), context=make_ctx()))
+    assert outcome.status is RunStatus.SUCCEEDED
+    assert [known for _, known in known_at_spawn] == [True]
+    assert recorder.tags == set()  # and forgotten once the run is over

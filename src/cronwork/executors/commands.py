@@ -274,6 +274,7 @@ class GroupExecution(BaseExecution):
         self._proc: asyncio.subprocess.Process | None = None
         self._processes: RunProcesses | None = None
         self._killer: asyncio.Task[None] | None = None
+        self._watched = False  # whether the watchdog was told this run's tag
         self.task = self.loop.create_task(self._run())
 
     async def _execute(self) -> Outcome:
@@ -284,14 +285,21 @@ class GroupExecution(BaseExecution):
         return {"start_new_session": True, "preexec_fn": die_with_parent()}
 
     def _tagged_environment(self, env: dict[str, str]) -> dict[str, str]:
+        """``env`` with the run's tag, which the watchdog learns here, before the fork.
+
+        Told after the fork, the watchdog would miss a scheduler killed in between: the child
+        already runs (and may have started its own children) while the watchdog is still
+        being spawned, and a tag it never heard of is a run it never kills.
+        """
+        if has_proc() and not self._watched:
+            self._watched = True
+            watchdog().watch(self.tag)
         env[TAG_VAR] = self.tag
         return env
 
     def _started(self, proc: asyncio.subprocess.Process) -> None:
         self._proc = proc
         self._processes = RunProcesses(proc, self.tag)
-        if self._processes.tracked:
-            watchdog().watch(self.tag)
         # cancel() or the deadline may have come while the process was being spawned.
         if self._stopping is not None:
             self._stop(*self._stopping)
@@ -314,7 +322,7 @@ class GroupExecution(BaseExecution):
                 RunStatus.FAILED, error=f"cronwork could not run the {self.kind}: {exc}"
             )
         finally:
-            if self._processes is not None and self._processes.tracked:
+            if self._watched:
                 watchdog().forget(self.tag)
         self._finish(outcome)
 

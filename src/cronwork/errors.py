@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class CronworkError(Exception):
     """Base class of the errors cronwork raises."""
@@ -65,3 +67,14 @@ class StoreError(CronworkError):
 
 class ConfigError(CronworkError, ValueError):
     """A job file with an error; the message names the file, line, job and key."""
+
+
+class JobFileError(ConfigError):
+    """A job file with one or more problems; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        text = self.problems[0]
+        if len(self.problems) > 1:
+            text += f" (and {len(self.problems) - 1} more)"
+        super().__init__(text)

@@ -1,55 +1,30 @@
-"""The user's folders on sys.path: after everything installed, so they never shadow it.
+"""Which folders on sys.path are the user's, and whether one of their modules is hidden.
 
-``cronwork run jobs.toml`` imports ``call = "tasks:hello"`` from the job file's folder and
-``cronwork add --call`` from the current folder. Those folders go at the end of sys.path: a
-``json.py`` or ``sqlite3.py`` lying there is never imported in place of the real module. A
-target whose module has the name of an installed one would then silently be the installed
-one, so ``import_target`` asks :func:`shadowing` first and fails with a clear message.
+The command line (``cronwork.cli.importpaths``) appends the job file's folder and the
+current folder to sys.path, after everything installed, so a ``json.py`` or ``sqlite3.py``
+lying there never replaces the real module. A target whose module has the name of an
+installed one would then silently be the installed one, so ``import_target`` asks
+:func:`shadowing` first and fails with a clear message. This module only keeps the list and
+answers; it never changes sys.path.
 """
 
 from __future__ import annotations
 
-# Only modules that are loaded before any user code: ``python -m cronwork`` imports this one
-# while the working folder is still first on sys.path.
 import importlib.util
-import os
 import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-# The folders cronwork itself appended, in the order they were added.
+# The folders the command line appended, in the order they were added.
 _user_folders: list[str] = []
 
 
-def append_user_folder(folder: str | os.PathLike[str]) -> str:
-    """Put ``folder`` last on sys.path (once) and remember it as the user's; return it."""
-    from pathlib import Path
-
-    text = str(Path(folder).resolve())
-    if text not in _user_folders:
-        _user_folders.append(text)
-    if text not in sys.path:
-        sys.path.append(text)
-    return text
-
-
-def user_folders() -> list[str]:
-    """The folders appended by :func:`append_user_folder`, first added first."""
-    return list(_user_folders)
-
-
-def drop_script_folder() -> None:
-    """Remove the current folder that ``python -m`` put first on sys.path.
-
-    The ``cronwork`` console script never has it there; ``python -m cronwork`` must behave the
-    same, or a ``sqlite3.py`` in the working folder replaces the standard library's.
-    """
-    if sys.flags.safe_path or not sys.path:
-        return
-    if sys.path[0] in ("", os.getcwd()):
-        del sys.path[0]
+def note_user_folder(folder: str) -> None:
+    """Remember ``folder`` (absolute) as one the user's modules are imported from."""
+    if folder not in _user_folders:
+        _user_folders.append(folder)
 
 
 def shadowing(module: str) -> str | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cronwork.config import JobFileError, load_job_file, parse_job_file
+from cronwork.jobfile import JobFileError, load_job_file, parse_job_file
 from cronwork.policies import Overlap
 from cronwork.targets import TaskRegistry
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cronwork.config import JobFile, JobFileError, parse_job_file, plan_sync, sync_job_file
 from cronwork.errors import StoreError
+from cronwork.jobfile import JobFile, JobFileError, parse_job_file, plan_sync, sync_job_file
 from cronwork.jobs import make_job
 from cronwork.stores import MemoryStore, SqliteStore, Store
 from cronwork.targets import Command, make_target

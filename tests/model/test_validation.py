@@ -412,7 +412,7 @@ def test_errors_carry_job_field_and_value_with_the_message_unchanged() -> None:
 
 
 def job_file_problems(body: str, **options: Any) -> list[str]:
-    from cronwork.config import JobFileError, parse_job_file
+    from cronwork.jobfile import JobFileError, parse_job_file
 
     text = f"jobs:\n  - id: x\n    schedule: every 1h\n{body}"
     with pytest.raises(JobFileError) as caught:

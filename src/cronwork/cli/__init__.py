@@ -279,7 +279,7 @@ def add(
     args: tuple[Any, ...] = ()
     target: Any
     if call is not None:
-        from cronwork.importpaths import append_user_folder
+        from cronwork.cli.importpaths import append_user_folder
 
         append_user_folder(os.getcwd())
         target = call
@@ -650,9 +650,9 @@ def validate(
     """Check a job file and print each job's next three fire times; runs nothing."""
     from datetime import UTC, datetime
 
+    from cronwork.cli.importpaths import add_target_folders
     from cronwork.cli.render import console, when
-    from cronwork.cli.serve import add_target_folders
-    from cronwork.config import load_job_file, plan_sync
+    from cronwork.jobfile import load_job_file, plan_sync
     from cronwork.targets import TaskRegistry
 
     add_target_folders(file)
@@ -695,7 +695,7 @@ def validate(
         out.print(f"against {store}, `cronwork run` would make: {report.summary()}")
         if report.needed:
             # `cronwork run` would refuse this sync: fail the way it would.
-            from cronwork.config import JobFileError
+            from cronwork.jobfile import JobFileError
 
             raise JobFileError(report.needed_problems(file))
 

@@ -176,20 +176,6 @@ def _cancel_running(scheduler: Scheduler) -> None:
                 log(logging.WARNING, f"cannot cancel run {run.id}: {exc}", job_id=run.job_id)
 
 
-def add_target_folders(file: Path | None) -> None:
-    """Let call targets import from the job file's folder, then from the current one.
-
-    Both go after the installed modules on sys.path, so a sqlite3.py lying there never
-    replaces the real one.
-    """
-    from cronwork.config import add_import_path
-    from cronwork.importpaths import append_user_folder
-
-    if file is not None:
-        add_import_path(file)
-    append_user_folder(os.getcwd())
-
-
 def serve(
     file: Path | None,
     *,
@@ -204,7 +190,8 @@ def serve(
 
     ``force`` lets the sync remove jobs that other jobs depend on.
     """
-    from cronwork.config import Settings, load_job_file, sync_job_file
+    from cronwork.cli.importpaths import add_target_folders
+    from cronwork.jobfile import Settings, load_job_file, sync_job_file
     from cronwork.targets import TaskRegistry
 
     job_file = None

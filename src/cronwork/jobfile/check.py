@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from cronwork.errors import CronworkError, JobFileError
+from cronwork.errors import CronworkError, JobError, JobFileError, ScheduleError
 from cronwork.jobfile.sources import KeyPath, LineOf, parse_source, quote, read_source
 from cronwork.jobs import JOB_ID, POLICY_SETTINGS, RUN_SETTINGS, Job, make_job
 from cronwork.targets import IMPORT_PATH, Command, Target, TaskRegistry, import_target
@@ -341,7 +340,7 @@ class _Checker:
                 **options,
             )
         except CronworkError as exc:
-            key, message = _explain(str(exc), job_id, raw)
+            key, message = _explain(exc, job_id, raw)
             raise fail(key, message) from None
         return job_id, job, enabled
 
@@ -514,23 +513,20 @@ def _moment(value: Any) -> Any:
     return value
 
 
-# Which key a make_job message is about: the messages start with the field name.
-_MESSAGE_KEYS = {"unknown time zone": "tz", "time zone": "tz", "a job cannot depend": "depends_on"}
+def _explain(exc: CronworkError, job_id: str, raw: Mapping[str, Any]) -> tuple[str | None, str]:
+    """The key ``exc`` from make_job is about, and its message without the job's name.
 
-
-def _explain(message: str, job_id: str, raw: Mapping[str, Any]) -> tuple[str | None, str]:
+    The error names its field; a field the job does not set points at the job's id, except
+    a zone, which may come from [scheduler] or the caller: that points at the job itself.
+    """
+    message = str(exc)
     for prefix in (f"job {job_id!r}: ", f"job {quote(job_id)}: "):
         if message.startswith(prefix):
             message = message[len(prefix) :]
             break
-    for start, key in _MESSAGE_KEYS.items():
-        if message.startswith(start):
-            return key, message
-    word = re.match(r"[A-Za-z_]+", message)
-    if word and word.group(0) in raw:
-        return word.group(0), message
-    if word and word.group(0) == "schedule":
-        return "schedule", message
+    field = exc.field if isinstance(exc, (JobError, ScheduleError)) else None
+    if field is not None and (field in raw or field == "tz"):
+        return field, message
     return None, message
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from enginekit import START, run_async
 
 from cronwork import AsyncScheduler, RunStatus
-from cronwork.policies import retry_delay
+from cronwork.stores.slots import retry_delay
 from cronwork.testing import FakeClock
 
 

@@ -19,8 +19,8 @@ from typing import Protocol, runtime_checkable
 
 from cronwork.copiers import field_copier
 from cronwork.jobs import Job
-from cronwork.policies import plan_slots, retry_delay
 from cronwork.runs import Run, RunStatus
+from cronwork.stores.slots import retry_delay
 
 logger = logging.getLogger("cronwork.stores")
 
@@ -126,8 +126,9 @@ class Store(Protocol):
         """Atomically claim due work up to ``now + horizon`` for ``node``.
 
         For each active job (not paused, not broken) whose ``next_run_at`` is due, apply
-        ``plan_slots``: insert runs (status scheduled, owned by ``node``, lease until
-        ``now + lease``) and missed records, and write the job's new ``next_run_at``. Then adopt
+        ``plan_slots`` (``stores/slots.py``): insert runs (status scheduled, owned by ``node``,
+        lease until ``now + lease``) and missed records, and write the job's new
+        ``next_run_at``. Then adopt
         unowned scheduled runs (manual triggers, retries) whose due time has come, the same way.
         Slots that exist already are not inserted again.
         """
@@ -190,48 +191,6 @@ class Store(Protocol):
     ) -> int:
         """Delete finished runs beyond the newest ``keep_last`` per job or older than the age."""
         ...
-
-
-def plan_claim(
-    job: Job, now: datetime, horizon: timedelta, node: str, lease: timedelta
-) -> tuple[list[Run], list[Run], datetime | None]:
-    """The rows one due job's claim writes: (runs to execute, missed records, next_run_at).
-
-    Shared by every store so that the policy arithmetic lives in one place; ids are blank and
-    assigned by the store on insert.
-    """
-    plan = plan_slots(job, now, horizon)
-    runs = []
-    for slot in plan.run:
-        late = slot < now - job.misfire_grace
-        runs.append(
-            Run(
-                id="",
-                job_id=job.id,
-                scheduled_for=slot,
-                due_at=max(slot, now) if late else slot,
-                node=node,
-                created_at=now,
-                lease_until=now + lease,
-                trigger="misfire" if late else "schedule",
-            )
-        )
-    missed = [
-        Run(
-            id="",
-            job_id=job.id,
-            scheduled_for=slot,
-            status=RunStatus.MISSED,
-            created_at=now,
-            finished_at=now,
-            error=f"missed: the engine was not running or was blocked (misfire={job.misfire})",
-        )
-        for slot in plan.missed
-    ]
-    if plan.note and missed:
-        first = missed[0]
-        missed[0] = first.replace(error=f"{first.error}; {plan.note}")
-    return runs, missed, plan.next_run_at
 
 
 #: ``claimed_on_time(run_id, job_id, slot, node, now, lease_until, slot)``: the run of a slot

@@ -17,7 +17,6 @@ from typing import Any
 from cronwork.copiers import field_copier
 from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound
 from cronwork.jobs import Job
-from cronwork.policies import on_time_slots
 from cronwork.runs import Run, RunStatus, due_time
 from cronwork.stores.base import (
     Claim,
@@ -26,9 +25,9 @@ from cronwork.stores.base import (
     is_active,
     lost_error,
     next_attempt,
-    plan_claim,
     unplannable,
 )
+from cronwork.stores.slots import on_time_slots, plan_claim
 from cronwork.targets import Target
 from cronwork.timing.triggers import TriggeredSchedule
 

@@ -21,7 +21,6 @@ from typing import Any, Literal
 
 from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound, StoreError
 from cronwork.jobs import Job
-from cronwork.policies import on_time_slots
 from cronwork.runs import Run, RunStatus
 from cronwork.stores.base import (
     Claim,
@@ -29,7 +28,6 @@ from cronwork.stores.base import (
     claimed_on_time,
     lost_error,
     next_attempt,
-    plan_claim,
     unplannable,
 )
 from cronwork.stores.rows import (
@@ -43,6 +41,7 @@ from cronwork.stores.rows import (
     to_micros,
     with_id,
 )
+from cronwork.stores.slots import on_time_slots, plan_claim
 from cronwork.timing.triggers import TriggeredSchedule
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]

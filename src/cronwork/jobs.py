@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -12,15 +11,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cronwork.errors import JobError, ScheduleError, TargetError
+from cronwork.ids import check_job_id
 from cronwork.policies import Misfire, OnTimeout, Overlap
 from cronwork.targets import Command, Target, import_target, make_target
 from cronwork.timing import MAX_DURATION, Schedule, format_duration
 from cronwork.timing.base import LATEST
 from cronwork.timing.durations import refuse_non_ascii_digits
-
-# \Z, not $: $ also matches before a trailing newline, and "backup\n" is not an id.
-JOB_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@/-]{0,199}\Z")
-_ID_RULE = "use 1-200 letters, digits and _ . : @ / -, starting with a letter, digit or _"
 
 # The documented limits of the numeric settings (docs/policies.md, "Limits"). Far above any
 # real need, and far below what SQLite's 64-bit INTEGER and datetime arithmetic can hold.
@@ -151,14 +147,6 @@ def validate_job(job: Job) -> Job:
         raise _error(job.id, "origin", job.origin, f"must be text, got {_kind(job.origin)}")
     check_executor(job.id, job.executor, job.target, _runnable_at_hand(job.target))
     return job
-
-
-def check_job_id(job_id: object) -> None:
-    """Raise JobError unless ``job_id`` is a valid job id."""
-    if not isinstance(job_id, str) or not JOB_ID.match(job_id):
-        raise JobError(
-            f"job id {job_id!r} is invalid: {_ID_RULE}", job_id=None, field="id", value=job_id
-        )
 
 
 def check_executor(
@@ -310,8 +298,7 @@ def _check_ids(job: Job) -> None:
     if not isinstance(job.depends_on, tuple):
         raise _error(job.id, "depends_on", job.depends_on, "must be a tuple of job ids")
     for dep in job.depends_on:
-        if not isinstance(dep, str) or not JOB_ID.match(dep):
-            raise _error(job.id, "depends_on", dep, f"{dep!r} is not a valid job id: {_ID_RULE}")
+        check_job_id(dep, f"job {job.id!r}: depends_on", job_id=job.id, field="depends_on")
     if job.id in job.depends_on:
         raise _error(
             job.id, "depends_on", job.id, "lists the job itself: a job cannot depend on itself"

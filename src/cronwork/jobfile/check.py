@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from cronwork.errors import CronworkError, JobError, JobFileError, ScheduleError
+from cronwork.ids import invalid_job_id, is_job_id
 from cronwork.jobfile.sources import KeyPath, LineOf, parse_source, quote, read_source
-from cronwork.jobs import JOB_ID, POLICY_SETTINGS, RUN_SETTINGS, Job, make_job
+from cronwork.jobs import POLICY_SETTINGS, RUN_SETTINGS, Job, make_job
 from cronwork.targets import IMPORT_PATH, Command, Target, TaskRegistry, import_target
 
 SCHEDULER_KEYS = ("store", "max_running", "timezone", "log_level")
@@ -279,13 +280,8 @@ class _Checker:
         if job_id is None:
             self.problem(base, 'missing key "id"', f"job #{index + 1}")
             raise _Skip
-        if not isinstance(job_id, str) or not JOB_ID.match(job_id):
-            self.problem(
-                (*base, "id"),
-                f"id {job_id!r} is invalid: use 1-200 letters, digits and _ . : @ / -, "
-                "starting with a letter, digit or _",
-                f"job #{index + 1}",
-            )
+        if not is_job_id(job_id):
+            self.problem((*base, "id"), invalid_job_id(job_id, "id"), f"job #{index + 1}")
             raise _Skip
         label = _label(job_id)
 
@@ -322,8 +318,8 @@ class _Checker:
         depends = raw.get("depends_on", ())
         depends = (depends,) if isinstance(depends, str) else tuple(depends)
         for dep in depends:
-            if not JOB_ID.match(dep):
-                raise fail("depends_on", f"depends_on {dep!r} is not a valid job id")
+            if not is_job_id(dep):
+                raise fail("depends_on", invalid_job_id(dep, "depends_on"))
         options = {
             key: _moment(raw[key]) if key in ("start_at", "end_at") else raw[key]
             for key in _MAKE_JOB_KEYS

@@ -13,14 +13,13 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from cronwork.errors import ScheduleError
+from cronwork.ids import invalid_job_id, is_job_id
 from cronwork.timing.base import Schedule, require_aware
 
 Outcome = Literal["success", "failure", "finish"]
 
 _KEYWORDS: dict[str, Outcome] = {"after": "success", "on_failure": "failure", "on_finish": "finish"}
 _TEXT = re.compile(r"^\s*(after|on_failure|on_finish)\s*[:( ]\s*(.*?)\s*\)?\s*$", re.IGNORECASE)
-# \Z, not $: $ also matches before a trailing newline.
-_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@/-]{0,199}\Z")
 
 
 class TriggeredSchedule(Schedule):
@@ -38,8 +37,8 @@ class TriggeredSchedule(Schedule):
         if not names:
             raise ScheduleError(f"{keyword}() needs at least one job id")
         for name in names:
-            if not isinstance(name, str) or not _ID.match(name):
-                raise ScheduleError(f"{keyword}(): {name!r} is not a valid job id")
+            if not is_job_id(name):
+                raise ScheduleError(invalid_job_id(name, f"{keyword}():"))
         if len(set(names)) != len(names):
             raise ScheduleError(f"{keyword}(): a job id is listed twice in {list(names)}")
         self.upstream = names

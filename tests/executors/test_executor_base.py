@@ -6,8 +6,18 @@ import functools
 import threading
 from datetime import UTC, datetime
 
-from cronwork.executors import Invocation, RunContext, default_executor_name, format_error
+from cronwork.executors import (
+    CommandExecutor,
+    CoroutineExecutor,
+    Invocation,
+    ProcessExecutor,
+    RunContext,
+    ThreadExecutor,
+    default_executor_name,
+    format_error,
+)
 from cronwork.executors.base import wants_ctx
+from cronwork.jobs import EXECUTORS
 from cronwork.targets import Command
 
 
@@ -54,6 +64,16 @@ def test_everything_else_goes_to_threads() -> None:
     assert default_executor_name(SyncCallable()) == "thread"
     assert default_executor_name(lambda: None) == "thread"
     assert default_executor_name(print) == "thread"
+
+
+def test_jobs_accept_exactly_the_names_of_the_executors_there_are() -> None:
+    # jobs.EXECUTORS is the one list a job's executor is checked against.
+    names = [
+        cls.name for cls in (ThreadExecutor, ProcessExecutor, CoroutineExecutor, CommandExecutor)
+    ]
+    assert sorted(names) == sorted(EXECUTORS)
+    for target in (sync_job, async_job, Command("true")):
+        assert default_executor_name(target) in EXECUTORS
 
 
 def test_ctx_is_passed_only_to_callables_that_name_it() -> None:

@@ -52,6 +52,7 @@ __all__ = [
     "parse_duration",
     "parse_schedule",
     "resolve_zone",
+    "uses_hash",
 ]
 
 _FORMS = (
@@ -151,11 +152,30 @@ def _parse_text(spec: str, zone: ZoneInfo, job_id: str | None, start: datetime |
         raise type(error)(f'schedule "{text}": {error}') from None
 
 
+def uses_hash(text: str) -> bool:
+    """True when schedule ``text`` is a cron expression with an H field.
+
+    H takes its minute (or hour, ...) from a hash of the job id, so such text gives each job
+    its own schedule; any other text gives the same schedule whichever job it belongs to.
+    """
+    words = text.split()
+    if not words or not _is_cron(text.strip(), [word.lower() for word in words]):
+        return False
+    # The cron parser reads H only at the start of a list item, in any case.
+    return any(item[:1] in ("H", "h") for word in words for item in word.split(","))
+
+
+def _is_cron(text: str, words: list[str]) -> bool:
+    """Whether ``text`` (split into lower-case ``words``) is read as a cron expression."""
+    head = words[0]
+    is_word = head in ("every", "at") or head in KEYWORDS
+    return text.startswith("@") or (len(words) in (5, 6, 7) and not is_word)
+
+
 def _parse_form(text: str, zone: ZoneInfo, job_id: str | None, start: datetime | None) -> Schedule:
     words = text.lower().split()
     head = words[0]
-    is_word = head in ("every", "at") or head in KEYWORDS
-    if text.startswith("@") or (len(words) in (5, 6, 7) and not is_word):
+    if _is_cron(text, words):
         return _cron(text, zone, job_id)
     if head == "every":
         rest = text[len(head) :].strip()

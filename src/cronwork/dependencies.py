@@ -29,28 +29,6 @@ def upstream_of(job: Job) -> tuple[str, ...]:
     return tuple(names)
 
 
-def check_graph(jobs: Mapping[str, Job], changed: Iterable[str] | None = None) -> None:
-    """Raise JobError for an unknown dependency, a self-dependency or a cycle.
-
-    ``changed`` limits the unknown-id check to the jobs being added or modified, so an
-    existing inconsistent store does not block unrelated changes.
-    """
-    to_check = list(changed) if changed is not None else list(jobs)
-    for job_id in to_check:
-        job = jobs[job_id]
-        for name in upstream_of(job):
-            if name == job_id:
-                raise JobError(f"job {job_id!r} cannot depend on itself")
-            if name not in jobs:
-                known = ", ".join(sorted(jobs)[:10]) or "none"
-                raise JobError(
-                    f"job {job_id!r} depends on unknown job {name!r} (known jobs: {known})"
-                )
-    cycle = find_cycle(jobs)
-    if cycle:
-        raise JobError("dependency cycle: " + " -> ".join(cycle))
-
-
 def find_cycle(jobs: Mapping[str, Job]) -> list[str] | None:
     """Return one cycle as ``[a, b, c, a]`` (a waits for b ...), or None."""
     white, grey, black = 0, 1, 2

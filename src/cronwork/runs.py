@@ -33,9 +33,6 @@ class RunStatus(StrEnum):
         return self in (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.LOST)
 
 
-FINISHED_STATUSES = frozenset(s for s in RunStatus if s.finished)
-
-
 @dataclass(frozen=True, slots=True)
 class Run:
     """One attempt at one slot of one job.

@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cronwork.dependencies import check_graph, dependents, find_cycle, upstream_of
+from cronwork.dependencies import check_new_job, dependents, find_cycle, upstream_of
 from cronwork.errors import JobError, ScheduleError
 from cronwork.jobs import Job, make_job
+from cronwork.stores.memory import MemoryStore
 from cronwork.targets import Target
 from cronwork.timing import parse_schedule
 from cronwork.timing.triggers import after, on_failure, on_finish, parse_trigger
@@ -26,13 +27,21 @@ def graph(*jobs: Job) -> dict[str, Job]:
     return {j.id: j for j in jobs}
 
 
+def stored(*jobs: Job) -> MemoryStore:
+    """A store holding ``jobs`` as they are, without checking their dependencies."""
+    store = MemoryStore()
+    for each in jobs:
+        store.add_job(each)
+    return store
+
+
 def test_a_chain_is_valid() -> None:
-    check_graph(graph(job("extract"), job("transform", "extract"), job("load", "transform")))
+    check_new_job(stored(job("extract"), job("transform", "extract")), job("load", "transform"))
 
 
 def test_an_unknown_dependency_names_the_job_and_the_missing_id() -> None:
     with pytest.raises(JobError, match=r"job 'load' depends on unknown job 'trnsform'"):
-        check_graph(graph(job("extract"), job("load", "trnsform")))
+        check_new_job(stored(job("extract")), job("load", "trnsform"))
 
 
 def test_a_self_dependency_is_refused_when_the_job_is_built() -> None:
@@ -41,9 +50,9 @@ def test_a_self_dependency_is_refused_when_the_job_is_built() -> None:
 
 
 def test_a_cycle_is_named_in_order() -> None:
-    jobs = graph(job("a", "b"), job("b", "c"), job("c", "a"))
+    store = stored(job("b", "c"), job("c", "a"))
     with pytest.raises(JobError, match=r"dependency cycle: a -> b -> c -> a"):
-        check_graph(jobs)
+        check_new_job(store, job("a", "b"))
 
 
 def test_a_cycle_through_a_trigger_is_found() -> None:
@@ -63,10 +72,10 @@ def test_dependents_lists_waiting_and_triggered_jobs() -> None:
 
 
 def test_only_changed_jobs_are_checked_for_unknown_ids() -> None:
-    jobs = graph(job("old", "gone"), job("new"))
-    check_graph(jobs, changed=["new"])
+    store = stored(job("old", "gone"))
+    check_new_job(store, job("new", "old"))
     with pytest.raises(JobError, match="unknown job 'gone'"):
-        check_graph(jobs, changed=["old"])
+        check_new_job(store, job("old", "gone"))
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,6 @@ from cronwork.timing import (
     OnceSchedule,
     PhraseSchedule,
     Schedule,
-    describe_schedule,
     next_times,
     parse_schedule,
 )
@@ -146,15 +145,13 @@ def test_cron_gets_the_job_id_for_h() -> None:
     assert one.job_id == "a"
 
 
-def test_describe_schedule_and_next_times() -> None:
+def test_describe_and_next_times() -> None:
     schedule = parse_schedule("every 30m", tz="UTC")
-    assert describe_schedule(schedule) == "Every 30m"
+    assert schedule.describe() == "Every 30m"
     assert next_times(schedule, 0) == []
     assert len(next_times(schedule, 3)) == 3
     with pytest.raises(ScheduleError, match="count must be a non-negative int"):
         next_times(schedule, -1)
-    with pytest.raises(ScheduleError, match="expected a Schedule"):
-        describe_schedule("every 30m")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

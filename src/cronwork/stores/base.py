@@ -1,6 +1,6 @@
 """The Store protocol: the single source of truth for jobs and runs.
 
-Every store (memory, SQLite, PostgreSQL) implements it and passes the same contract tests in
+Every store (memory, SQLite) implements it and passes the same contract tests in
 ``tests/stores``. The key operation is ``claim``: atomically take the due slots of many jobs,
 write each job's following fire time and insert one run per (job, slot), owned by a node under
 a lease. ``(job_id, scheduled_for, attempt)`` is unique in every store, so a slot fires once

@@ -46,7 +46,6 @@ __all__ = [
     "PhraseSchedule",
     "Schedule",
     "ScheduleError",
-    "describe_schedule",
     "format_duration",
     "next_times",
     "parse_duration",
@@ -101,13 +100,6 @@ def parse_schedule(
     except OverflowError:
         # Dates near year 1 or 9999 overflow once shifted into UTC.
         raise ScheduleError(f"schedule {spec!r} lies outside the supported dates") from None
-
-
-def describe_schedule(schedule: Schedule) -> str:
-    """Return the human description of ``schedule``."""
-    if not isinstance(schedule, Schedule):
-        raise ScheduleError(f"expected a Schedule, got {type(schedule).__name__}")
-    return schedule.describe()
 
 
 def next_times(schedule: Schedule, count: int, after: datetime | None = None) -> list[datetime]:

@@ -8,9 +8,8 @@ key it is about: ``make_job``'s errors say which key in their ``field``.
 
 from __future__ import annotations
 
-import difflib
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -18,43 +17,20 @@ from typing import Any
 
 from cronwork.errors import CronworkError, JobError, JobFileError, ScheduleError
 from cronwork.ids import invalid_job_id, is_job_id
-from cronwork.jobfile.sources import KeyPath, LineOf, parse_source, quote, read_source
-from cronwork.jobs import POLICY_SETTINGS, RUN_SETTINGS, Job, make_job
-from cronwork.targets import IMPORT_PATH, Command, Target, TaskRegistry, import_target
-
-SCHEDULER_KEYS = ("store", "max_running", "timezone", "log_level")
-TOP_KEYS = ("scheduler", "jobs")
-TARGET_KEYS = ("command", "call", "task")
-JOB_KEYS = (
-    "id",
-    "schedule",
-    *TARGET_KEYS,
-    "cwd",
-    "env",
-    "shell",
-    *POLICY_SETTINGS,
-    *RUN_SETTINGS,
-    "depends_on",
-    "tz",
-    "enabled",
+from cronwork.jobfile.schema import (
+    JOB_KEYS,
+    LOG_LEVELS,
+    MAKE_JOB_KEYS,
+    SCHEDULER_KEYS,
+    TARGET_KEYS,
+    TOP_KEYS,
+    suggest,
+    type_name,
+    wrong_kind,
 )
-LOG_LEVELS = ("debug", "info", "warning", "error")
-
-# Names people reach for that difflib cannot connect to ours.
-_SYNONYMS = {
-    "timezone": "tz",
-    "name": "id",
-    "cmd": "command",
-    "func": "call",
-    "function": "call",
-    "depends": "depends_on",
-    "after": "depends_on",
-    "retry": "retries",
-    "cron": "schedule",
-    "every": "schedule",
-    "disabled": "enabled",
-    "paused": "enabled",
-}
+from cronwork.jobfile.sources import KeyPath, LineOf, parse_source, quote, read_source
+from cronwork.jobs import Job, make_job
+from cronwork.targets import IMPORT_PATH, Command, Target, TaskRegistry, import_target
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,27 +113,6 @@ class _Skip(Exception):
     """This job has a problem already recorded; go on with the next one."""
 
 
-def _suggest(key: str, known: Iterable[str]) -> str:
-    choices = list(known)
-    guess = _SYNONYMS.get(key.lower())
-    if guess not in choices:
-        close = difflib.get_close_matches(key, choices, n=1, cutoff=0.6)
-        guess = close[0] if close else None
-    return f' (did you mean "{guess}"?)' if guess else ""
-
-
-def _type_name(value: object) -> str:
-    names = {
-        str: "text",
-        bool: "true/false",
-        int: "a whole number",
-        float: "a number",
-        list: "a list",
-        dict: "a table",
-    }
-    return names.get(type(value), type(value).__name__)
-
-
 class _Checker:
     """Collects problems across the whole file so the user sees them all at once."""
 
@@ -186,20 +141,20 @@ class _Checker:
         if not isinstance(data, dict):
             self.problem(
                 (),
-                f"a job file holds a table with [scheduler] and [[jobs]], got {_type_name(data)}",
+                f"a job file holds a table with [scheduler] and [[jobs]], got {type_name(data)}",
             )
             return None
         for key in data:
             if key not in TOP_KEYS:
                 self.problem(
                     (str(key),),
-                    f'unknown key "{key}"{_suggest(str(key), TOP_KEYS)}; '
+                    f'unknown key "{key}"{suggest(str(key), TOP_KEYS)}; '
                     'a job file has "scheduler" and "jobs"',
                 )
         settings = self.settings(data.get("scheduler", {}))
         raw_jobs = data.get("jobs", [])
         if not isinstance(raw_jobs, list):
-            self.problem(("jobs",), f"jobs must be a list of tables, got {_type_name(raw_jobs)}")
+            self.problem(("jobs",), f"jobs must be a list of tables, got {type_name(raw_jobs)}")
             raw_jobs = []
         zone = settings.timezone or default_tz
         jobs: dict[str, Job] = {}
@@ -233,14 +188,14 @@ class _Checker:
 
     def settings(self, raw: Any) -> Settings:
         if not isinstance(raw, dict):
-            self.problem(("scheduler",), f"scheduler must be a table, got {_type_name(raw)}")
+            self.problem(("scheduler",), f"scheduler must be a table, got {type_name(raw)}")
             return Settings()
         values: dict[str, Any] = {}
         for key, value in raw.items():
             path = ("scheduler", str(key))
             if key not in SCHEDULER_KEYS:
                 self.problem(
-                    path, f'unknown key "{key}"{_suggest(str(key), SCHEDULER_KEYS)}', "scheduler"
+                    path, f'unknown key "{key}"{suggest(str(key), SCHEDULER_KEYS)}', "scheduler"
                 )
             elif key == "max_running":
                 if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -251,7 +206,7 @@ class _Checker:
                     values[key] = value
             elif not isinstance(value, str) or not value.strip():
                 self.problem(
-                    path, f"{key} must be non-empty text, got {_type_name(value)}", "scheduler"
+                    path, f"{key} must be non-empty text, got {type_name(value)}", "scheduler"
                 )
             elif key == "log_level" and value.lower() not in LOG_LEVELS:
                 allowed = ", ".join(quote(level) for level in LOG_LEVELS)
@@ -274,7 +229,7 @@ class _Checker:
     ) -> tuple[str, Job | None, bool]:
         base: KeyPath = ("jobs", index)
         if not isinstance(raw, dict):
-            self.problem(base, f"must be a table, got {_type_name(raw)}", f"job #{index + 1}")
+            self.problem(base, f"must be a table, got {type_name(raw)}", f"job #{index + 1}")
             raise _Skip
         job_id = raw.get("id")
         if job_id is None:
@@ -291,10 +246,10 @@ class _Checker:
 
         for key in raw:
             if key not in JOB_KEYS:
-                raise fail(str(key), f'unknown key "{key}"{_suggest(str(key), JOB_KEYS)}')
+                raise fail(str(key), f'unknown key "{key}"{suggest(str(key), JOB_KEYS)}')
         enabled = raw.get("enabled", True)
         if not isinstance(enabled, bool):
-            raise fail("enabled", f"enabled must be true or false, got {_type_name(enabled)}")
+            raise fail("enabled", f"enabled must be true or false, got {type_name(enabled)}")
         if "schedule" not in raw:
             raise fail(None, 'missing key "schedule" (e.g. schedule = "0 3 * * *" or "every 1h")')
         schedule = raw["schedule"]
@@ -302,12 +257,12 @@ class _Checker:
             raise fail(
                 "schedule",
                 f'schedule must be text such as "0 3 * * *" or "every 1h", '
-                f"got {_type_name(schedule)}",
+                f"got {type_name(schedule)}",
             )
         target = self.target(raw, fail)
-        for key, kind in _TYPES.items():
-            if key in raw and not _is(raw[key], kind):
-                raise fail(key, f"{key} must be {_KIND_NAMES[kind]}, got {_type_name(raw[key])}")
+        wrong = wrong_kind(raw)
+        if wrong is not None:
+            raise fail(*wrong)
         if target.kind == "command" and ("args" in raw or "kwargs" in raw):
             key = "args" if "args" in raw else "kwargs"
             raise fail(
@@ -322,7 +277,7 @@ class _Checker:
                 raise fail("depends_on", invalid_job_id(dep, "depends_on"))
         options = {
             key: _moment(raw[key]) if key in ("start_at", "end_at") else raw[key]
-            for key in _MAKE_JOB_KEYS
+            for key in MAKE_JOB_KEYS
             if key in raw
         }
         try:
@@ -369,7 +324,7 @@ class _Checker:
             return Target("call", value.strip())
         if kind == "task":
             if not isinstance(value, str) or not value.strip():
-                raise fail("task", f"task must be a task name, got {_type_name(value)}")
+                raise fail("task", f"task must be a task name, got {type_name(value)}")
             if self.tasks is not None and self.tasks.get(value.strip()) is None:
                 raise fail(
                     "task",
@@ -379,10 +334,10 @@ class _Checker:
             return Target("task", value.strip())
         shell = raw.get("shell", False)
         if not isinstance(shell, bool):
-            raise fail("shell", f"shell must be true or false, got {_type_name(shell)}")
+            raise fail("shell", f"shell must be true or false, got {type_name(shell)}")
         cwd = raw.get("cwd")
         if cwd is not None and not isinstance(cwd, str):
-            raise fail("cwd", f"cwd must be text, got {_type_name(cwd)}")
+            raise fail("cwd", f"cwd must be text, got {type_name(cwd)}")
         env = raw.get("env")
         if env is not None and not (
             isinstance(env, dict) and all(isinstance(v, str) for v in env.values())
@@ -392,7 +347,7 @@ class _Checker:
             raise fail(
                 "command",
                 'command must be a list such as ["pg_dump", "mydb"] or text, '
-                f"got {_type_name(value)}",
+                f"got {type_name(value)}",
             )
         if isinstance(value, list) and shell:
             raise fail("shell", "shell = true needs command as one line of text")
@@ -425,7 +380,7 @@ class _Checker:
                 elif name not in where:
                     self.problem(
                         path,
-                        f"depends on unknown job {quote(name)}{_suggest(name, where)}; "
+                        f"depends on unknown job {quote(name)}{suggest(name, where)}; "
                         "a job file's dependencies must be defined in the same file",
                         _label(job_id),
                     )
@@ -442,64 +397,6 @@ class _Checker:
 
 def _label(job_id: str) -> str:
     return f"job {quote(job_id)}"
-
-
-# Keys passed to make_job as they are (after the type check below).
-_MAKE_JOB_KEYS = (*POLICY_SETTINGS, *RUN_SETTINGS)
-
-_TYPES: dict[str, str] = {
-    "args": "list",
-    "kwargs": "table",
-    "retries": "int",
-    "max_instances": "int",
-    "tags": "strings",
-    "depends_on": "ids",
-    "tz": "text",
-    "executor": "text",
-    "overlap": "text",
-    "misfire": "text",
-    "on_timeout": "text",
-    "timeout": "duration",
-    "retry_backoff": "duration",
-    "retry_backoff_max": "duration",
-    "misfire_grace": "duration",
-    "jitter": "duration",
-    "dependency_timeout": "duration",
-    "start_at": "moment",
-    "end_at": "moment",
-}
-_KIND_NAMES = {
-    "list": "a list",
-    "table": "a table",
-    "int": "a whole number",
-    "strings": "a list of text",
-    "ids": "a job id or a list of job ids",
-    "text": "text",
-    "duration": 'a duration such as "30m" or a number of seconds',
-    "moment": 'a date-time such as 2026-12-01T10:00 or "2026-12-01 10:00"',
-}
-
-
-def _is(value: object, kind: str) -> bool:
-    if kind == "list":
-        return isinstance(value, list)
-    if kind == "table":
-        return isinstance(value, dict)
-    if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "strings":
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
-    if kind == "ids":
-        return isinstance(value, str) or (
-            isinstance(value, list) and all(isinstance(v, str) for v in value)
-        )
-    if kind == "text":
-        return isinstance(value, str)
-    if kind == "duration":
-        return isinstance(value, (str, int, float)) and not isinstance(value, bool)
-    if kind == "moment":
-        return isinstance(value, (str, date))
-    raise AssertionError(kind)
 
 
 def _moment(value: Any) -> Any:

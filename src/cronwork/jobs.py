@@ -411,8 +411,12 @@ def _values(value: object, what: str, job_id: str, shape: str) -> tuple[Any, ...
 
 def schedule_error(job_id: str, schedule: object, exc: ScheduleError) -> ScheduleError:
     """The error for a schedule of job ``job_id`` that ``exc`` refused, naming job and field."""
+    message = str(exc)
+    # Most schedule errors quote the schedule already ('schedule "every 1ms": ...').
+    if not message.startswith("schedule"):
+        message = f"schedule: {message}"
     return ScheduleError(
-        f"job {job_id!r}: schedule: {exc}", job_id=job_id, field="schedule", value=schedule
+        f"job {job_id!r}: {message}", job_id=job_id, field="schedule", value=schedule
     )
 
 

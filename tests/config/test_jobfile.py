@@ -177,7 +177,7 @@ def test_every_bad_job_is_reported_at_once() -> None:
         'jobs.toml:2: scheduler: unknown key "max_runing" (did you mean "max_running"?)'
     )
     assert found[1] == 'jobs.toml:8: job "a": retries must be a whole number, got text'
-    assert found[2].startswith('jobs.toml:12: job "b": schedule: schedule "whenever" is not')
+    assert found[2].startswith('jobs.toml:12: job "b": schedule "whenever" is not understood')
     assert len(found) == 3
 
 

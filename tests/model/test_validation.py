@@ -362,6 +362,7 @@ def test_schedule_errors_name_the_schedule_and_the_job(schedule: str, shown: str
         make_job("j", TARGET, schedule)
     message = str(caught.value)
     assert message.startswith("job 'j': schedule")
+    assert "schedule: schedule" not in message  # the field is named once
     assert shown in message or repr(shown)[1:-1] in message
     assert (caught.value.job_id, caught.value.field) == ("j", "schedule")
 

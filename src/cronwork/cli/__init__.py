@@ -298,6 +298,8 @@ def add(
             raise typer.BadParameter(f"not JSON: {exc}", param_hint="--kwargs") from None
         if not isinstance(kw, dict):
             raise typer.BadParameter("must be a JSON object", param_hint="--kwargs")
+    from cronwork.errors import ScheduleError
+    from cronwork.jobs import schedule_error
     from cronwork.timing import parse_schedule
 
     options: dict[str, Any] = {}
@@ -305,6 +307,8 @@ def add(
         options["retry_backoff"] = retry_backoff
     try:
         schedule_obj = parse_schedule(schedule, tz=tz, job_id=job_id)
+    except ScheduleError as exc:
+        raise schedule_error(job_id, schedule, exc) from None
     except CronworkError as exc:
         raise CronworkError(f"job {job_id!r}: schedule: {exc}") from None
     # Only now: a schedule typo must not leave a new, empty database behind.

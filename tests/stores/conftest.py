@@ -1,6 +1,7 @@
 """Shared fixtures: every contract test runs once per store kind.
 
-To add a store (PostgreSQL), add its name to STORES and a branch in ``_new_store``.
+To add a store, add its name to STORES and a branch in ``_new_store``. PostgreSQL stores
+each get a database of their own (see pgkit); without a server their tests skip.
 """
 
 from __future__ import annotations
@@ -10,11 +11,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pgkit import Databases, database_url, open_databases
 from storekit import StoreFactory
 
 from cronwork.stores import MemoryStore, SqliteStore, Store
 
-STORES = ["memory", "sqlite"]
+STORES = ["memory", "sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[Databases]:
+    """The test databases of this session on the PostgreSQL server (see pgkit)."""
+    databases = open_databases()
+    yield databases
+    databases.close()
 
 
 def _new_store(kind: str, folder: Path, number: int) -> Store:
@@ -32,13 +42,31 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make_store(store_kind: str, tmp_path: Path) -> Iterator[StoreFactory]:
+def make_store(
+    store_kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[StoreFactory]:
     """A factory of fresh, open, empty stores of the kind under test."""
     numbers = itertools.count()
     made: list[Store] = []
+    databases: Databases | None = None
+    leased: list[tuple[Store, str]] = []
+    if store_kind == "postgres":
+        databases = request.getfixturevalue("postgres_databases")
 
     def make() -> Store:
-        store = _new_store(store_kind, tmp_path, next(numbers))
+        if databases is None:
+            store = _new_store(store_kind, tmp_path, next(numbers))
+        else:
+            from cronwork.stores.postgres import PostgresStore
+
+            # A test that makes many stores (one per hypothesis example) closes each one
+            # before it makes the next: its database serves again.
+            for pair in [pair for pair in leased if pair[0].closed]:  # type: ignore[attr-defined]
+                leased.remove(pair)
+                databases.give_back(pair[1])
+            name = databases.lease()
+            store = PostgresStore(database_url(name))
+            leased.append((store, name))
         store.open()
         made.append(store)
         return store
@@ -46,6 +74,9 @@ def make_store(store_kind: str, tmp_path: Path) -> Iterator[StoreFactory]:
     yield make
     for store in made:
         store.close()
+    if databases is not None:
+        for _store, name in leased:
+            databases.give_back(name)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The Store contract: every store (memory, SQLite, later PostgreSQL) passes these tests.
+"""The Store contract: every store (memory, SQLite, PostgreSQL) passes these tests.
 
 Instants are fixed (T0 and offsets from it); nothing reads the wall clock.
 """
@@ -367,6 +367,15 @@ def test_random_claims_take_each_slot_exactly_once(
     schedule: str,
 ) -> None:
     store = make_store()
+    try:
+        _claim_at_random(store, steps, policy, schedule)
+    finally:
+        store.close()  # a PostgreSQL store's database then serves the next example
+
+
+def _claim_at_random(
+    store: Store, steps: list[tuple[float, float, str]], policy: str, schedule: str
+) -> None:
     added = job("a", schedule, misfire=policy, misfire_grace="5s")
     first = added.schedule.next_after(T0 - timedelta(microseconds=1))
     store.add_job(added.replace(next_run_at=first))

@@ -72,7 +72,8 @@ StoreOption = Annotated[
         envvar=STORE_ENV,
         metavar="URL",
         show_default=False,
-        help=f"Store URL: sqlite:///relative.db, sqlite:////absolute.db or memory:// "
+        help=f"Store URL: sqlite:///relative.db, sqlite:////absolute.db, "
+        f"postgresql://user@host/db or memory:// "
         f"[default: ${STORE_ENV}, else {DEFAULT_STORE}]",
     ),
 ]
@@ -92,12 +93,18 @@ def _store_url(store: str | None, file_store: str | None = None) -> str:
 
 
 def _open_store(url: str, access: Access) -> Store:
-    """The store at ``url``, opened as ``access`` allows: only `create` makes a new file."""
+    """The store at ``url``, opened as ``access`` allows: only `create` makes a new file
+    or a new schema."""
     from cronwork.stores import SqliteStore, open_store, sqlite_path_from_url
 
     text = url.strip()
     if text.startswith("sqlite://"):
         store: Store = SqliteStore(sqlite_path_from_url(text), access=access)
+    elif text.startswith(("postgresql://", "postgres://")):
+        # Imported here: psycopg is an extra; a missing one is a one-line StoreError.
+        from cronwork.stores.postgres import PostgresStore
+
+        store = PostgresStore(text, access=access)
     else:
         store = open_store(text)
     store.open()

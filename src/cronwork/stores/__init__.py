@@ -27,7 +27,11 @@ def sqlite_path_from_url(url: str) -> Path:
 
 
 def open_store(store: Store | str | None) -> Store:
-    """Return a Store for a Store object, a URL (``memory://``, ``sqlite:///x.db``) or None."""
+    """Return a Store for a Store object, a URL or None.
+
+    URLs: ``memory://``, ``sqlite:///x.db``, ``postgresql://user@host:5432/db`` (also
+    ``postgres://``; needs the ``cronwork[postgres]`` extra).
+    """
     if store is None:
         return MemoryStore()
     if not isinstance(store, str):
@@ -40,8 +44,11 @@ def open_store(store: Store | str | None) -> Store:
     if url.startswith("sqlite://"):
         return SqliteStore(sqlite_path_from_url(url))
     if url.startswith(("postgresql://", "postgres://")):
-        raise StoreError("the PostgreSQL store is not available in this version")
+        # Imported here: psycopg is an extra, needed only by this kind of URL.
+        from cronwork.stores.postgres import PostgresStore
+
+        return PostgresStore(url)
     raise StoreError(
-        f"unknown store URL {url!r}: use memory://, sqlite:///relative.db "
-        "or sqlite:////absolute/path.db"
+        f"unknown store URL {url!r}: use memory://, sqlite:///relative.db, "
+        "sqlite:////absolute/path.db or postgresql://user@host:5432/database"
     )

@@ -1,0 +1,808 @@
+"""The PostgreSQL store: one database shared by any number of scheduler processes.
+
+A claim locks the due job rows with ``FOR UPDATE SKIP LOCKED`` in one short transaction,
+inserts their runs and writes each job's next fire time; rows another process is claiming
+are skipped rather than waited for. The unique index on runs (job, slot, attempt) makes a
+slot fire once whatever races. The schema is versioned (``schema/postgres/*.sql``) and
+migrated under ``pg_advisory_xact_lock``, so nodes may open an empty database at once.
+
+Whose clock: the Store protocol hands the store instants of the engine's clock (a fake one
+in tests), while leases must be judged on one clock for the whole cluster, the server's, so
+that nodes whose clocks drift apart still agree on which lease ran out. Both hold: the store
+keeps ``runs.lease_until`` on the server's timeline, and translates each engine instant by
+the engine's offset to it. That offset is two measured parts: the engine clock against the
+local clock, measured once at the first call that passes ``now`` (zero for the real clock, a
+constant for a fake one, so fake time still moves leases exactly as it moves), and the local
+clock against the server's ``clock_timestamp()``, measured at open and again every minute,
+and adopted when it moved by more than a quarter second (so noise does not shift leases the
+store hands back). Lease deadlines written by a node and expiries judged by another thus
+compare on the server's clock; lease values read back come in the reader's engine clock.
+Every other instant (slots, start and finish times) is the engine's, as in other stores.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound, StoreError
+from cronwork.jobs import Job
+from cronwork.policies import on_time_slots
+from cronwork.runs import Run, RunStatus
+from cronwork.stores.base import (
+    Claim,
+    SyncPlan,
+    claimed_on_time,
+    lost_error,
+    next_attempt,
+    plan_claim,
+    unplannable,
+)
+from cronwork.stores.rows import (
+    JobCache,
+    batch,
+    evolve_job,
+    from_micros,
+    job_to_row,
+    run_from_row,
+    run_values,
+    to_micros,
+    with_id,
+)
+from cronwork.timing.triggers import TriggeredSchedule
+
+MISSING_EXTRA = "the PostgreSQL store needs the psycopg driver: pip install 'cronwork[postgres]'"
+
+try:
+    import psycopg
+    from psycopg import errors as pg_errors
+    from psycopg.rows import dict_row, tuple_row
+    from psycopg_pool import ConnectionPool
+except ImportError as exc:  # the extra is not installed
+    raise StoreError(MISSING_EXTRA) from exc
+
+Access = Literal["create", "existing", "read"]
+T = TypeVar("T")
+
+# pg_advisory_xact_lock key of schema migrations: "cronwork" as a big-endian integer.
+_MIGRATION_LOCK = int.from_bytes(b"cronwork", "big")
+_SCHEMA = "schema/postgres"
+# Deleting in slices keeps each transaction short.
+_PRUNE_SLICE = 2000
+# How often the local clock's offset to the server's is measured again, and by how much it
+# must have moved to be adopted (smaller moves are measurement noise).
+_OFFSET_EVERY = 60.0
+_OFFSET_STEP = timedelta(milliseconds=250)
+# A transaction that lost a deadlock race is tried again this many times.
+_DEADLOCK_TRIES = 3
+
+
+def _load_queries() -> dict[str, str]:
+    text = resources.files("cronwork.stores").joinpath(f"{_SCHEMA}/queries.sql")
+    queries: dict[str, str] = {}
+    name = None
+    lines: list[str] = []
+    for line in [*text.read_text("utf-8").splitlines(), "-- name: <end>"]:
+        if line.startswith("-- name:"):
+            if name is not None:
+                queries[name] = "\n".join(lines).strip().rstrip(";")
+            name, lines = line.split(":", 1)[1].strip(), []
+        elif name is not None and not line.startswith("--"):
+            lines.append(line)
+    return queries
+
+
+def _load_migrations() -> list[tuple[int, str, str]]:
+    folder = resources.files("cronwork.stores").joinpath(_SCHEMA)
+    found = []
+    for entry in folder.iterdir():
+        prefix = entry.name.partition("_")[0]
+        if entry.name.endswith(".sql") and prefix.isdigit():
+            found.append((int(prefix), entry.name, entry.read_text("utf-8")))
+    found.sort()
+    for index, (number, name, _) in enumerate(found, start=1):
+        if number != index:
+            raise RuntimeError(f"schema migrations are not numbered 1, 2, ...: {name}")
+    return found
+
+
+Q = _load_queries()
+MIGRATIONS = _load_migrations()
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def redact(url: str) -> str:
+    """``url`` with its password replaced by ``***``, fit for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _text(value: Any) -> Any:
+    # PostgreSQL text cannot hold NUL; a command's output may. Keep the rest readable.
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+
+
+class PostgresStore:
+    """Jobs and runs in a PostgreSQL database, shared safely by many processes.
+
+    ``url`` is a libpq URL (``postgresql://user:password@host:5432/db``; ``postgres://``
+    too). ``access`` is what opening may do, as for SqliteStore: ``create`` cronwork's schema
+    in a database that lacks it and migrate an older one; only open an ``existing`` cronwork
+    database (migrating an older one); or ``read`` one at the current version, in read-only
+    transactions, writing nothing. ``pool_size`` bounds the connections this store holds.
+    """
+
+    #: Other processes may write this store's database (see the Store protocol).
+    shared = True
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        access: Access = "create",
+        pool_size: int = 4,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        if access not in ("create", "existing", "read"):
+            raise StoreError(f"access must be create, existing or read, not {access!r}")
+        if pool_size < 1:
+            raise StoreError(f"pool_size must be at least 1, not {pool_size}")
+        self._conninfo = url.strip()
+        self.url = redact(self._conninfo)
+        self.access = access
+        self.pool_size = pool_size
+        self.connect_timeout = connect_timeout
+        self._lock = threading.Lock()
+        self._pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] | None = None
+        self._cache = JobCache()
+        self._cache_lock = threading.Lock()
+        # Engine clock minus local clock; None until a call passes ``now``.
+        self._engine_offset: timedelta | None = None
+        # Server clock minus local clock, and when (monotonic) it was measured.
+        self._server_offset = timedelta(0)
+        self._measured_at = float("-inf")
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self.url!r})"
+
+    # -- connection ---------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Connect, check (and, as ``access`` allows, create or migrate) the schema."""
+        with self._lock:
+            if self._pool is not None:
+                return
+            try:
+                with psycopg.connect(
+                    self._conninfo,
+                    connect_timeout=max(1, round(self.connect_timeout)),
+                    row_factory=tuple_row,
+                ) as conn:
+                    self._prepare(conn)
+                    self._server_offset = self._measure_offset(conn)
+                    self._measured_at = time.monotonic()
+            except psycopg.Error as exc:
+                raise self._error(exc) from None
+            pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
+                self._conninfo,
+                min_size=1,
+                max_size=self.pool_size,
+                kwargs={"row_factory": dict_row, "connect_timeout": 10},
+                configure=self._configure,
+                check=ConnectionPool.check_connection,
+                timeout=self.connect_timeout,
+                name=f"cronwork {self.url}",
+                open=False,
+            )
+            pool.open(wait=False)
+            self._pool = pool
+
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        if self.access == "read":
+            conn.read_only = True
+
+    def _prepare(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+        """Check the schema as ``access`` allows, migrating it unless only reading."""
+        version = self._version(conn)
+        conn.rollback()
+        if self.access != "create":
+            self._check_cronwork(conn, version)
+        if self.access == "read" or version == SCHEMA_VERSION:
+            return
+        with conn.transaction():
+            # One node migrates at a time; the others find the schema done when they get in.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            current = self._version(conn)
+            if current == 0:
+                self._refuse_foreign_tables(conn)
+            for number, _name, script in MIGRATIONS:
+                if number > current:
+                    conn.execute(script.encode())
+            conn.execute(Q["schema_set_version"], (SCHEMA_VERSION,))
+
+    def _version(self, conn: psycopg.Connection[tuple[Any, ...]]) -> int:
+        """The schema version (0 without cronwork's schema); newer than known is refused."""
+        if conn.execute("SELECT to_regclass('cronwork_schema')").fetchone() == (None,):
+            return 0
+        row = conn.execute(Q["schema_version"]).fetchone()
+        version = 0 if row is None else int(row[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"database {self.url} has schema version {version}, but this cronwork knows "
+                f"versions up to {SCHEMA_VERSION}: it was written by a newer cronwork. Upgrade "
+                "cronwork to open it; the database was not changed"
+            )
+        return version
+
+    def _tables(self, conn: psycopg.Connection[tuple[Any, ...]]) -> list[str]:
+        return [row[0] for row in conn.execute(Q["schema_tables"])]
+
+    def _check_cronwork(self, conn: psycopg.Connection[tuple[Any, ...]], version: int) -> None:
+        """Refuse a database without cronwork's schema, or (to read) an older schema."""
+        if version == 0:
+            names = self._tables(conn)
+            conn.rollback()
+            tables = f"its tables: {', '.join(names)}" if names else "it has no tables"
+            raise StoreError(
+                f"database {self.url} is not a cronwork database ({tables}); point the "
+                "store at a cronwork database, or create one with `cronwork add` or "
+                "`cronwork run`"
+            )
+        if self.access == "read" and version < SCHEMA_VERSION:
+            raise StoreError(
+                f"database {self.url} has schema version {version}, older than this "
+                f"cronwork's {SCHEMA_VERSION}: a command that writes (such as `cronwork run` "
+                "or `cronwork pause`) migrates it; reading commands leave it as it is"
+            )
+
+    def _refuse_foreign_tables(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+        """Refuse to create cronwork's tables over someone else's of the same name."""
+        clash = sorted({"jobs", "runs"} & set(self._tables(conn)))
+        if clash:
+            raise StoreError(
+                f"database {self.url} has tables named {' and '.join(clash)} but is not a "
+                "cronwork database; point the store at another database or schema"
+            )
+
+    def close(self) -> None:
+        """Close the connections; idempotent. A later call opens them again."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+    @property
+    def closed(self) -> bool:
+        """True until ``open`` and again after ``close``."""
+        return self._pool is None
+
+    def schema_version(self) -> int:
+        """The schema version of the database."""
+        with self._read() as conn:
+            row = conn.execute(Q["schema_version"]).fetchone()
+        return 0 if row is None else int(row["version"])
+
+    def _error(self, exc: psycopg.Error) -> StoreError:
+        text = str(exc).strip().replace("\n", " ")
+        if isinstance(exc, psycopg.OperationalError):
+            return StoreError(
+                f"cannot reach PostgreSQL database {self.url}: {text}; check that the server "
+                "runs and the URL's host, port, user and database"
+            )
+        if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
+            return StoreError(f"database {self.url} was opened to read only: {text}")
+        return StoreError(f"database {self.url}: {text}")
+
+    def _pool_or_open(self) -> ConnectionPool[psycopg.Connection[dict[str, Any]]]:
+        pool = self._pool
+        if pool is None:
+            self.open()
+            pool = self._pool
+        assert pool is not None
+        return pool
+
+    @contextmanager
+    def _read(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        """A connection in one transaction, committed (or rolled back) at the end."""
+        try:
+            with self._pool_or_open().connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise self._error(exc) from exc
+        except TimeoutError as exc:  # the pool's PoolTimeout
+            raise StoreError(f"no connection to database {self.url}: {exc}") from exc
+
+    _write = _read
+
+    def _retrying(self, work: Callable[[psycopg.Connection[dict[str, Any]]], T]) -> T:
+        """Run ``work`` in one transaction, again if it lost a deadlock to another node."""
+        for attempt in range(1, _DEADLOCK_TRIES + 1):
+            try:
+                with self._write() as conn:
+                    return work(conn)
+            except StoreError as exc:
+                lost_race = isinstance(exc.__cause__, pg_errors.DeadlockDetected)
+                if not lost_race or attempt == _DEADLOCK_TRIES:
+                    raise
+        raise AssertionError("unreachable")
+
+    # -- clocks -------------------------------------------------------------------------
+
+    @staticmethod
+    def _measure_offset(conn: psycopg.Connection[Any]) -> timedelta:
+        """The server's clock minus the local clock, from one round trip."""
+        before = time.time()
+        cursor = conn.cursor(row_factory=tuple_row)
+        (server,) = cursor.execute("SELECT clock_timestamp()").fetchone() or (None,)
+        after = time.time()
+        conn.rollback()
+        local = datetime.fromtimestamp((before + after) / 2, UTC)
+        return timedelta(0) if server is None else server - local
+
+    def _skew(self, now: datetime | None = None) -> timedelta:
+        """What to add to an engine instant to place it on the server's timeline."""
+        if self._engine_offset is None:
+            if now is None:
+                return self._server_offset  # no engine instant seen: take it as the real clock
+            self._engine_offset = now - datetime.now(UTC)
+        return self._server_offset - self._engine_offset
+
+    def _refresh_offset(self, conn: psycopg.Connection[Any]) -> None:
+        """Measure the local clock against the server's again, at most once a minute."""
+        if time.monotonic() - self._measured_at < _OFFSET_EVERY:
+            return
+        conn.commit()
+        offset = self._measure_offset(conn)
+        self._measured_at = time.monotonic()
+        if abs(offset - self._server_offset) > _OFFSET_STEP:
+            self._server_offset = offset
+
+    def _lease_in(self, moment: datetime | None, skew: timedelta) -> int | None:
+        """An engine instant as stored lease micros (server timeline)."""
+        return None if moment is None else to_micros(moment + skew)
+
+    def _run(self, row: dict[str, Any], skew: timedelta | None = None) -> Run:
+        """The Run of ``row``, its lease back on the engine's clock."""
+        lease = row["lease_until"]
+        if lease is None:
+            return run_from_row(row)
+        shift = self._skew() if skew is None else skew
+        return run_from_row(row, lease_until=from_micros(lease) - shift)
+
+    def _values(self, run: Run, skew: timedelta) -> list[Any]:
+        values = run_values(run)
+        values[10] = self._lease_in(run.lease_until, skew)
+        values[12] = _text(values[12])
+        values[13] = _text(values[13])
+        return values
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    def _job(self, row: dict[str, Any]) -> Job:
+        with self._cache_lock:
+            return self._cache.load(row)
+
+    def _put_job(self, conn: psycopg.Connection[Any], query: str, job: Job) -> int:
+        """Insert or update ``job``'s row; return the rows written. Too large is a StoreError."""
+        row = job_to_row(job)
+        try:
+            return conn.execute(query, row).rowcount
+        except psycopg.DataError as exc:
+            too_large = [
+                f"{key} {value}"
+                for key, value in row.items()
+                if isinstance(value, int) and not -(2**63) <= value < 2**63
+            ]
+            what = ", ".join(too_large) or "a value"
+            raise StoreError(
+                f"job {job.id!r}: {what} cannot be stored in PostgreSQL ({exc})"
+            ) from None
+
+    def add_job(self, job: Job, *, replace: bool = False) -> Job:
+        """Insert ``job``; an existing id raises DuplicateJob unless ``replace``."""
+        with self._write() as conn:
+            self._add(conn, job, replace)
+        return job
+
+    def _add(self, conn: psycopg.Connection[Any], job: Job, replace: bool) -> None:
+        if self._put_job(conn, Q["job_insert"], job) == 0:
+            if not replace:
+                raise DuplicateJob(f"job {job.id!r} exists already (pass replace=True)")
+            self._put_job(conn, Q["job_update"], job)
+
+    def update_job(self, job: Job) -> Job:
+        """Overwrite the stored job with the same id (definition and state)."""
+        with self._write() as conn:
+            if self._put_job(conn, Q["job_update"], job) == 0:
+                raise JobNotFound(f"no job {job.id!r}")
+        return job
+
+    def remove_job(self, job_id: str) -> None:
+        """Delete the job and its unclaimed pending runs; history is kept."""
+        with self._write() as conn:
+            self._remove(conn, job_id)
+
+    @staticmethod
+    def _remove(conn: psycopg.Connection[Any], job_id: str) -> None:
+        if conn.execute(Q["job_delete"], (job_id,)).rowcount == 0:
+            raise JobNotFound(f"no job {job_id!r}")
+        conn.execute(Q["runs_delete_pending_of_job"], (job_id,))
+
+    def get_job(self, job_id: str) -> Job:
+        """Return the stored job."""
+        with self._read() as conn:
+            row = conn.execute(Q["job_get"], (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFound(f"no job {job_id!r}")
+        return self._job(row)
+
+    def jobs(self) -> list[Job]:
+        """Return every stored job, ordered by id; unparsable ones come back broken."""
+        with self._read() as conn:
+            rows = conn.execute(Q["jobs_all"]).fetchall()
+        return [self._job(row) for row in rows]
+
+    def sync_jobs(self, plan: SyncPlan) -> None:
+        """Read every job, apply the writes and removals ``plan`` returns, in one transaction."""
+        with self._write() as conn:
+            conn.execute(Q["jobs_lock"])
+            rows = conn.execute(Q["jobs_all"]).fetchall()
+            writes, removals = plan([self._job(row) for row in rows])
+            for job in writes:
+                self._add(conn, job, replace=True)
+            for job_id in removals:
+                self._remove(conn, job_id)
+
+    def named_targets(self) -> list[tuple[str, str]]:
+        """The distinct (kind, ref) of stored jobs whose target is found by name."""
+        with self._read() as conn:
+            rows = conn.execute(Q["named_targets"]).fetchall()
+        return sorted((row["target_kind"], row["target_ref"]) for row in rows)
+
+    def jobs_to_check(self, targets: Sequence[tuple[str, str]]) -> list[Job]:
+        """Broken jobs, and jobs whose named target is one of ``targets``, ordered by id."""
+        kinds = [kind for kind, _ in targets]
+        refs = [ref for _, ref in targets]
+        with self._read() as conn:
+            rows = conn.execute(Q["jobs_to_check"], (kinds, refs)).fetchall()
+        return [self._job(row) for row in rows]
+
+    def triggered_jobs(self) -> list[Job]:
+        """Jobs with a trigger schedule, without loading every job."""
+        with self._read() as conn:
+            rows = conn.execute(Q["jobs_triggered_maybe"]).fetchall()
+        jobs = [self._job(row) for row in rows]
+        return [job for job in jobs if isinstance(job.schedule, TriggeredSchedule)]
+
+    def next_wakeup(self) -> datetime | None:
+        """Earliest instant anything becomes due: a job's next slot or an unowned run."""
+        with self._read() as conn:
+            job_due = conn.execute(Q["next_job_due"]).fetchone()
+            run_due = conn.execute(Q["next_pending_due"]).fetchone()
+        values = [row["min"] for row in (job_due, run_due) if row and row["min"] is not None]
+        return from_micros(min(values)) if values else None
+
+    # -- claiming and running -----------------------------------------------------------
+
+    def claim(
+        self, now: datetime, horizon: timedelta, node: str, lease: timedelta, limit: int = 5000
+    ) -> Claim:
+        """Atomically claim due slots and unowned due runs up to ``now + horizon``."""
+        return self._retrying(lambda conn: self._claim(conn, now, horizon, node, lease, limit))
+
+    def _claim(
+        self,
+        conn: psycopg.Connection[dict[str, Any]],
+        now: datetime,
+        horizon: timedelta,
+        node: str,
+        lease: timedelta,
+        limit: int,
+    ) -> Claim:
+        self._refresh_offset(conn)
+        skew = self._skew(now)
+        claim = Claim()
+        limit_at = now + horizon
+        until = to_micros(limit_at)
+        lease_until = now + lease
+        cursor = conn.cursor(row_factory=tuple_row)
+        due = cursor.execute(Q["jobs_due_keys"], (until, limit)).fetchall()
+        jobs = self._claimable(conn, due)
+        # A full claim takes no slot past the last job it reached (see SqliteStore.claim):
+        # when the engine has fallen behind, overdue slots of the jobs further down come first.
+        cut = limit_at
+        if len(due) >= limit:
+            cut = min(limit_at, max(now, from_micros(due[-1][2])))
+        on_time_ids: list[str] = []
+        on_time_slots_: list[int | None] = []
+        planned: list[Run] = []
+        missed: list[Run] = []
+        next_ids: list[str] = []
+        next_times: list[int | None] = []
+        broken: list[tuple[str, str]] = []
+        for job_id, _rev, next_micros in due:
+            if len(on_time_ids) + len(planned) >= limit:
+                break
+            job = jobs[job_id]
+            if job.broken is not None:
+                # The schedule no longer parses: set the job aside instead of selecting it
+                # again on every claim.
+                broken.append((job.broken, job_id))
+                continue
+            slot = from_micros(next_micros)
+            next_at: datetime | None
+            runs: list[Run] = []
+            late: list[Run] = []
+            slots: list[datetime] = []
+            try:
+                if slot < now and slot < now - job.misfire_grace:
+                    if job.next_run_at != slot:
+                        job = evolve_job(job, next_run_at=slot)
+                    runs, late, next_at = plan_claim(job, now, horizon, node, lease)
+                else:
+                    slots, next_at = on_time_slots(job.schedule, slot, cut)
+                following = to_micros(next_at)
+            except Exception as exc:
+                failed, next_at = unplannable(job, slot, now, exc)
+                runs, late, slots = [], [failed], []
+                following = to_micros(next_at)
+            for later in slots:
+                on_time_ids.append(job_id)
+                on_time_slots_.append(to_micros(later))
+            planned += runs
+            missed += late
+            next_ids.append(job_id)
+            next_times.append(following)
+            claim.jobs[job_id] = jobs[job_id]
+        claim.runs = self._insert_claimed(
+            conn, on_time_ids, on_time_slots_, node, now, lease_until, skew
+        )
+        claim.runs += self._insert(conn, planned, skew)
+        claim.missed = self._insert(conn, missed, skew)
+        if next_ids:
+            conn.execute(Q["jobs_set_next"], (next_ids, next_times))
+        if broken:
+            cursor.executemany(Q["job_set_broken"], broken)
+        room = limit - len(claim.runs)
+        if room > 0:
+            params = (node, self._lease_in(lease_until, skew), until, room)
+            rows = conn.execute(Q["runs_adopt_due"], params).fetchall()
+            rows.sort(key=lambda row: (row["due_at"] or row["scheduled_for"], row["id"]))
+            claim.runs += [self._run(row, skew) for row in rows]
+        return claim
+
+    def _claimable(
+        self, conn: psycopg.Connection[dict[str, Any]], due: Sequence[tuple[Any, ...]]
+    ) -> dict[str, Job]:
+        """The definitions of the due jobs: cached ones as they are, the others read in full."""
+        jobs: dict[str, Job] = {}
+        missing = []
+        with self._cache_lock:
+            for job_id, rev, _next in due:
+                job = self._cache.claimable(job_id, rev)
+                if job is None:
+                    missing.append(job_id)
+                else:
+                    jobs[job_id] = job
+        if missing:
+            for row in conn.execute(Q["jobs_by_ids"], (missing,)).fetchall():
+                jobs[row["id"]] = self._job(row)
+        return jobs
+
+    def _insert_claimed(
+        self,
+        conn: psycopg.Connection[dict[str, Any]],
+        job_ids: list[str],
+        slots: list[int | None],
+        node: str,
+        now: datetime,
+        lease_until: datetime,
+        skew: timedelta,
+    ) -> list[Run]:
+        """Insert the runs of on-time slots; return those inserted (an existing slot is not)."""
+        if not job_ids:
+            return []
+        params = (node, to_micros(now), self._lease_in(lease_until, skew), job_ids, slots)
+        cursor = conn.cursor(row_factory=tuple_row)
+        rows = cursor.execute(Q["runs_insert_claimed"], params).fetchall()
+        runs = []
+        for run_id, job_id, micros in sorted(rows, key=lambda row: row[0]):
+            slot = from_micros(micros)
+            runs.append(claimed_on_time(str(run_id), job_id, slot, node, now, lease_until, slot))
+        return runs
+
+    def _insert(
+        self, conn: psycopg.Connection[Any], runs: Sequence[Run], skew: timedelta
+    ) -> list[Run]:
+        """Insert ``runs``, skipping existing slots; return those inserted, with their ids."""
+        if not runs:
+            return []
+        rows = [self._values(run, skew) for run in runs]
+        cursor = conn.cursor(row_factory=tuple_row)
+        ids = {
+            (job_id, slot, attempt): run_id
+            for run_id, job_id, slot, attempt in cursor.execute(
+                Q["runs_insert"], (batch(rows),)
+            ).fetchall()
+        }
+        inserted = []
+        for run, row in zip(runs, rows, strict=True):
+            run_id = ids.pop((run.job_id, row[2], run.attempt), None)
+            if run_id is not None:
+                inserted.append(with_id(run, str(run_id)))
+        return inserted
+
+    def add_run(self, run: Run) -> Run | None:
+        """Insert ``run`` with a new id; None if (job_id, scheduled_for, attempt) exists."""
+        skew = self._skew()
+        with self._write() as conn:
+            inserted = self._insert(conn, [run], skew)
+        return inserted[0] if inserted else None
+
+    def save_runs(self, runs: Sequence[Run]) -> None:
+        """Write the mutable fields of existing runs in one transaction."""
+        if not runs:
+            return
+        skew = self._skew()
+        # The last write of a run wins; rows are updated in id order, as every writer does,
+        # so two nodes saving overlapping runs cannot deadlock.
+        latest = {run.id: run for run in runs}
+        ordered = sorted(latest.values(), key=lambda run: int(run.id))
+        document = batch([self._values(run, skew) for run in ordered])
+        self._retrying(lambda conn: conn.execute(Q["runs_save"], (document,)))
+
+    def get_run(self, run_id: str) -> Run:
+        """Return one run."""
+        key = self._run_key(run_id)
+        with self._read() as conn:
+            row = conn.execute(Q["run_get"], (key,)).fetchone()
+        if row is None:
+            raise RunNotFound(f"no run {run_id!r}")
+        return self._run(row)
+
+    @staticmethod
+    def _run_key(run_id: str) -> int:
+        try:
+            key = int(run_id)
+        except (TypeError, ValueError):
+            raise RunNotFound(f"no run {run_id!r}") from None
+        if not 0 < key < 2**63:
+            raise RunNotFound(f"no run {run_id!r}")
+        return key
+
+    def runs(
+        self, job_id: str | None = None, status: RunStatus | None = None, limit: int = 100
+    ) -> list[Run]:
+        """Return runs, newest slot first, optionally of one job and/or one status."""
+        params: tuple[object, ...]
+        if job_id is not None and status is not None:
+            query, params = Q["runs_of_job_with_status"], (job_id, status.value, limit)
+        elif job_id is not None:
+            query, params = Q["runs_of_job"], (job_id, limit)
+        elif status is not None:
+            query, params = Q["runs_with_status"], (status.value, limit)
+        else:
+            query, params = Q["runs_all"], (limit,)
+        with self._read() as conn:
+            rows = conn.execute(query, params).fetchall()
+        return [self._run(row) for row in rows]
+
+    def last_finished(self, job_id: str, status: RunStatus | None = None) -> Run | None:
+        """The run of ``job_id`` that finished last (optionally with ``status``)."""
+        with self._read() as conn:
+            if status is None:
+                row = conn.execute(Q["run_last_finished"], (job_id,)).fetchone()
+            else:
+                query = Q["run_last_finished_with_status"]
+                row = conn.execute(query, (job_id, status.value)).fetchone()
+        return None if row is None else self._run(row)
+
+    def renew_leases(self, node: str, until: datetime) -> int:
+        """Extend the lease of every unfinished run owned by ``node``; return how many."""
+        lease = self._lease_in(until, self._skew())
+        return self._retrying(lambda conn: conn.execute(Q["runs_renew"], (lease, node)).rowcount)
+
+    def owners(self) -> list[str]:
+        """The nodes that own unfinished runs."""
+        with self._read() as conn:
+            rows = conn.execute(Q["run_owners"]).fetchall()
+        return sorted(row["node"] for row in rows)
+
+    def unfinished_runs(self, node: str) -> list[Run]:
+        """The unfinished runs owned by ``node``."""
+        with self._read() as conn:
+            rows = conn.execute(Q["runs_unfinished_of_node"], (node,)).fetchall()
+        return [self._run(row) for row in rows]
+
+    def expire_leases(self, now: datetime, dead: Collection[str] = ()) -> list[Run]:
+        """Mark unfinished owned runs whose lease ran out, or of a dead node, as lost."""
+        skew = self._skew(now)
+        return self._retrying(lambda conn: self._expire(conn, now, sorted(dead), skew))
+
+    def _expire(
+        self,
+        conn: psycopg.Connection[dict[str, Any]],
+        now: datetime,
+        dead: list[str],
+        skew: timedelta,
+    ) -> list[Run]:
+        rows = conn.execute(Q["runs_expired"], (to_micros(now + skew), dead)).fetchall()
+        lost = []
+        for row in rows:
+            run = self._run(row, skew)
+            assert run.node is not None
+            error = lost_error(run.node, dead)
+            lost.append(run.replace(status=RunStatus.LOST, finished_at=now, error=error))
+        if not lost:
+            return []
+        ids = [int(run.id) for run in lost]
+        errors = [run.error for run in lost]
+        conn.execute(Q["runs_mark_lost"], (to_micros(now), ids, errors))
+        job_ids = sorted({run.job_id for run in lost})
+        jobs = {row["id"]: self._job(row) for row in conn.execute(Q["jobs_by_ids"], (job_ids,))}
+        retries = []
+        for run in lost:
+            job = jobs.get(run.job_id)
+            retry = next_attempt(run, job, now) if job is not None else None
+            if retry is not None:
+                retries.append(retry)
+        self._insert(conn, retries, skew)
+        return lost
+
+    def request_cancel(self, run_id: str, now: datetime) -> Run:
+        """Ask for a run to be cancelled; an unowned scheduled run is cancelled at once."""
+        key = self._run_key(run_id)
+        with self._write() as conn:
+            row = conn.execute(Q["run_lock"], (key,)).fetchone()
+            if row is None:
+                raise RunNotFound(f"no run {run_id!r}")
+            run = self._run(row)
+            if run.status.finished:
+                return run
+            if run.status is RunStatus.SCHEDULED and run.node is None:
+                conn.execute(Q["run_cancel_now"], (to_micros(now), key))
+            else:
+                conn.execute(Q["run_flag_cancel"], (key,))
+            row = conn.execute(Q["run_get"], (key,)).fetchone()
+        assert row is not None
+        return self._run(row)
+
+    def cancel_requests(self, node: str) -> list[Run]:
+        """Unfinished runs owned by ``node`` that someone asked to cancel."""
+        with self._read() as conn:
+            rows = conn.execute(Q["runs_cancel_requests"], (node,)).fetchall()
+        return [self._run(row) for row in rows]
+
+    def prune(
+        self, now: datetime, keep_last: int | None = None, older_than: timedelta | None = None
+    ) -> int:
+        """Delete finished runs beyond the newest ``keep_last`` per job or older than the age.
+
+        Deletes in short transactions so claims of other processes can interleave.
+        """
+        doomed: set[int] = set()
+        with self._read() as conn:
+            if keep_last is not None:
+                rows = conn.execute(Q["prune_beyond_count"], (keep_last,)).fetchall()
+                doomed.update(row["id"] for row in rows)
+            if older_than is not None:
+                cutoff = to_micros(now - older_than)
+                rows = conn.execute(Q["prune_older_than"], (cutoff,)).fetchall()
+                doomed.update(row["id"] for row in rows)
+        ids = sorted(doomed)
+        removed = 0
+        for start in range(0, len(ids), _PRUNE_SLICE):
+            chunk = ids[start : start + _PRUNE_SLICE]
+            with self._write() as conn:
+                removed += conn.execute(Q["prune_delete"], (chunk,)).rowcount
+        return removed

@@ -46,6 +46,7 @@ class Databases:
         self.template = f"{self.prefix}_template"
         self._created: list[str] = []
         self._free: list[str] = []
+        self._empty: list[str] = []
         self._number = 0
         self._create(self.template)
         migrate = PostgresStore(database_url(self.template))
@@ -79,10 +80,20 @@ class Databases:
         self._free.append(name)
 
     def empty(self) -> str:
-        """The name of a new database without any schema; never reused."""
+        """The name of a database without any schema, for one test."""
+        if self._empty:
+            return self._empty.pop()
         name = self._name()
         self._create(name)
         return name
+
+    def give_back_empty(self, name: str) -> None:
+        """Drop whatever a test created in an empty database, for the next test."""
+        import psycopg
+
+        with psycopg.connect(database_url(name), autocommit=True) as conn:
+            conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        self._empty.append(name)
 
     def close(self) -> None:
         """Drop every database this session created."""

@@ -232,7 +232,9 @@ class PostgresStore:
 
     def _version(self, conn: psycopg.Connection[tuple[Any, ...]]) -> int:
         """The schema version (0 without cronwork's schema); newer than known is refused."""
-        if conn.execute("SELECT to_regclass('cronwork_schema')").fetchone() == (None,):
+        # The catalog, not to_regclass: its cache may not yet show a schema another node
+        # created while this one waited for the migration lock.
+        if "cronwork_schema" not in self._tables(conn):
             return 0
         row = conn.execute(Q["schema_version"]).fetchone()
         version = 0 if row is None else int(row[0])

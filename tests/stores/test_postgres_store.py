@@ -1,0 +1,287 @@
+"""The PostgreSQL store beyond the contract: opening, schema, concurrency, clocks, indexes.
+
+The contract suite (test_store_contract.py) runs on PostgreSQL too; these tests cover what
+only a shared server has. Each test gets databases of its own (see pgkit).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pgkit import Databases, database_url
+from storekit import LEASE, T0, job
+
+from cronwork.errors import StoreError
+from cronwork.runs import RunStatus
+from cronwork.stores import open_store
+
+psycopg = pytest.importorskip("psycopg", reason="needs the cronwork[postgres] extra")
+
+from cronwork.stores.postgres import SCHEMA_VERSION, PostgresStore, Q  # noqa: E402
+
+
+@pytest.fixture
+def url(postgres_databases: Databases) -> Iterator[str]:
+    """A database with cronwork's schema and no jobs, for this test only."""
+    name = postgres_databases.lease()
+    yield database_url(name)
+    postgres_databases.give_back(name)
+
+
+@pytest.fixture
+def empty_url(postgres_databases: Databases) -> Iterator[str]:
+    """A database with no tables at all, for this test only."""
+    name = postgres_databases.empty()
+    yield database_url(name)
+    postgres_databases.give_back_empty(name)
+
+
+@pytest.fixture
+def stores() -> Iterator[list[PostgresStore]]:
+    """Stores a test opens, closed at its end."""
+    made: list[PostgresStore] = []
+    yield made
+    for store in made:
+        store.close()
+
+
+def opened(stores: list[PostgresStore], url: str, **options: Any) -> PostgresStore:
+    store = PostgresStore(url, **options)
+    stores.append(store)
+    store.open()
+    return store
+
+
+def sql(url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Rows of one statement, run outside any store."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        cursor = conn.execute(query, params or None)
+        return cursor.fetchall() if cursor.description else []
+
+
+def tables(url: str) -> list[str]:
+    rows = sql(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+    return [row[0] for row in rows]
+
+
+# -- opening ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_a_postgres_url_opens_a_postgres_store(url: str, scheme: str) -> None:
+    from cronwork.scheduler import Scheduler
+
+    scheduler = Scheduler(store=url.replace("postgresql://", f"{scheme}://", 1))
+    try:
+        assert isinstance(scheduler.store, PostgresStore)
+        scheduler.add_job("backup", "json:dumps", "every 1h")
+    finally:
+        scheduler.close()
+    assert sql(url, "SELECT id FROM jobs") == [("backup",)]
+
+
+def test_the_password_never_appears_in_the_url_or_errors() -> None:
+    store = PostgresStore("postgresql://me:s3cret@127.0.0.1:1/nothing", connect_timeout=2)
+    assert "s3cret" not in store.url and "s3cret" not in repr(store)
+    with pytest.raises(StoreError, match="cannot reach PostgreSQL database") as error:
+        store.open()
+    assert "s3cret" not in str(error.value)
+    assert "postgresql://me:***@127.0.0.1:1/nothing" in str(error.value)
+
+
+def test_without_the_extra_a_postgres_url_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cronwork.cli import main
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # `import psycopg` raises ImportError
+    monkeypatch.delitem(sys.modules, "cronwork.stores.postgres")
+    with pytest.raises(StoreError, match=r"pip install 'cronwork\[postgres\]'"):
+        open_store("postgresql://me@db.example/jobs")
+    with pytest.raises(SystemExit) as exit_:
+        main(["list", "--store", "postgresql://me@db.example/jobs"])
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "error: the PostgreSQL store needs the psycopg driver: pip install 'cronwork[postgres]'\n"
+    )
+
+
+# -- schema and access ----------------------------------------------------------------
+
+
+def test_three_nodes_opening_an_empty_database_at_once_make_one_schema(
+    empty_url: str, stores: list[PostgresStore]
+) -> None:
+    nodes = [PostgresStore(empty_url) for _ in range(3)]
+    stores.extend(nodes)
+    start = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def open_node(store: PostgresStore) -> None:
+        start.wait()
+        try:
+            store.open()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_node, args=(node,)) for node in nodes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert tables(empty_url) == ["cronwork_schema", "jobs", "runs"]
+    assert sql(empty_url, "SELECT version FROM cronwork_schema") == [(SCHEMA_VERSION,)]
+    assert [node.schema_version() for node in nodes] == [SCHEMA_VERSION] * 3
+
+
+@pytest.mark.parametrize("access", ["read", "existing"])
+def test_a_database_without_cronworks_schema_is_refused_and_left_alone(
+    empty_url: str, access: str
+) -> None:
+    sql(empty_url, "CREATE TABLE invoices (id int)")
+    store = PostgresStore(empty_url, access=access)  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match=r"not a cronwork database \(its tables: invoices\)"):
+        store.open()
+    assert tables(empty_url) == ["invoices"]
+
+
+def test_reading_opens_in_read_only_transactions(url: str, stores: list[PostgresStore]) -> None:
+    opened(stores, url).add_job(job("a"))
+    reader = opened(stores, url, access="read")
+    assert [j.id for j in reader.jobs()] == ["a"]
+    with pytest.raises(StoreError, match="read only"):
+        reader.add_job(job("b"))
+    assert sql(url, "SELECT id FROM jobs") == [("a",)]
+
+
+def test_tables_of_someone_else_named_like_cronworks_are_not_taken_over(empty_url: str) -> None:
+    sql(empty_url, "CREATE TABLE jobs (name text)")
+    with pytest.raises(StoreError, match="has tables named jobs but is not a cronwork database"):
+        PostgresStore(empty_url).open()
+    assert tables(empty_url) == ["jobs"]
+
+
+def test_a_database_of_a_newer_cronwork_is_refused_untouched(url: str) -> None:
+    sql(url, "UPDATE cronwork_schema SET version = 99")
+    for access in ("create", "existing", "read"):
+        with pytest.raises(StoreError, match=r"schema version 99.*newer cronwork"):
+            PostgresStore(url, access=access).open()  # type: ignore[arg-type]
+    assert sql(url, "SELECT version FROM cronwork_schema") == [(99,)]
+    sql(url, "UPDATE cronwork_schema SET version = %s", SCHEMA_VERSION)
+
+
+def test_reading_commands_refuse_an_empty_database_and_writing_ones_create_the_schema(
+    empty_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cronwork.cli import main
+
+    monkeypatch.setenv("CRONWORK_STORE", empty_url)
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        code = 0
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, _out, err = cli("list")
+    assert code == 1 and "not a cronwork database (it has no tables)" in err
+    assert err.count("\n") == 1
+    assert tables(empty_url) == []
+    assert cli("add", "backup", "every 1h", "--", "true")[0] == 0
+    code, out, _err = cli("list", "--json")
+    assert code == 0 and [j["id"] for j in json.loads(out)] == ["backup"]
+
+
+# -- claims -------------------------------------------------------------------------------
+
+
+def test_two_nodes_claiming_many_due_jobs_at_once_take_each_slot_once(
+    url: str, stores: list[PostgresStore]
+) -> None:
+    setup = opened(stores, url)
+    count = 300
+    setup.sync_jobs(lambda _: ([job(f"j{i:03}", "every 1s") for i in range(count)], []))
+    nodes = {name: opened(stores, url) for name in ("n1", "n2")}
+    taken: dict[str, list[tuple[str, datetime]]] = {name: [] for name in nodes}
+    start = threading.Barrier(len(nodes))
+
+    def claim_for(name: str) -> None:
+        start.wait()
+        for step in range(20):
+            now = T0 + timedelta(seconds=step / 2)
+            claim = nodes[name].claim(now, timedelta(seconds=0.5), name, LEASE, limit=120)
+            taken[name] += [(r.job_id, r.scheduled_for) for r in claim.runs + claim.missed]
+
+    threads = [threading.Thread(target=claim_for, args=(name,)) for name in nodes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    everything = taken["n1"] + taken["n2"]
+    assert len(everything) == len(set(everything)), "a slot was claimed twice"
+    # None lost: each job's slots from T0 up to its next fire time were all taken.
+    expected = set()
+    for stored in setup.jobs():
+        assert stored.next_run_at is not None
+        seconds = int((stored.next_run_at - T0).total_seconds())
+        expected |= {(stored.id, T0 + timedelta(seconds=s)) for s in range(seconds)}
+    assert set(everything) == expected
+    assert len(setup.runs(limit=100_000)) == len(everything)
+
+
+def test_a_claim_reads_only_the_due_jobs_through_an_index(
+    url: str, stores: list[PostgresStore]
+) -> None:
+    store = opened(stores, url)
+    store.add_job(job("seed", "every 1h", next_run_at=T0 + timedelta(days=1)))
+    # 20,000 more jobs due later, copied from the seed row on the server.
+    sql(
+        url,
+        "INSERT INTO jobs SELECT copy.* FROM jobs AS j, generate_series(1, 20000) AS g, "
+        "LATERAL json_populate_record(j, json_build_object("
+        "'id', 'j' || g, 'next_run_at', j.next_run_at + g::bigint * 1000000)) AS copy",
+    )
+    for i in range(10):
+        store.add_job(job(f"due{i}", "every 1h", next_run_at=T0))
+    sql(url, "ANALYZE jobs")
+    plan = json.dumps(sql(url, "EXPLAIN (FORMAT JSON) " + Q["jobs_due_keys"], 10**16, 5000))
+    assert '"Index Name": "jobs_due"' in plan
+    assert "Seq Scan" not in plan
+    fresh = opened(stores, url)
+    claim = fresh.claim(T0, timedelta(0), "n1", LEASE)
+    assert sorted(r.job_id for r in claim.runs) == [f"due{i}" for i in range(10)]
+    assert sorted(claim.jobs) == [f"due{i}" for i in range(10)]  # nothing else was loaded
+
+
+# -- leases on the server's clock ---------------------------------------------------------
+
+
+def test_leases_are_judged_on_the_servers_clock_whatever_the_nodes_clock(
+    url: str, stores: list[PostgresStore]
+) -> None:
+    # The node's clock is an hour behind; the other node's is right. On the node's own
+    # clock its lease ends in the past for the other one, yet the lease holds: both are
+    # placed on the server's timeline. (A generous margin: no wall-clock luck involved.)
+    behind = timedelta(hours=1)
+    slow, right = opened(stores, url), opened(stores, url)
+    slow_now = datetime.now(UTC) - behind
+    slow.add_job(job("a", "every 1h", next_run_at=slow_now))
+    (run,) = slow.claim(slow_now, timedelta(0), "slow", LEASE).runs
+    assert run.lease_until == slow_now + LEASE  # the node sees its lease on its own clock
+    assert slow.get_run(run.id).lease_until == slow_now + LEASE
+    assert right.expire_leases(datetime.now(UTC)) == []
+    slow.renew_leases("slow", slow_now + 4 * LEASE)
+    assert right.expire_leases(datetime.now(UTC) + 2 * LEASE) == []
+    lost = right.expire_leases(datetime.now(UTC) + 5 * LEASE)
+    assert [(r.id, r.status) for r in lost] == [(run.id, RunStatus.LOST)]

@@ -93,6 +93,10 @@ def test_the_password_never_appears_in_the_url_or_errors() -> None:
         store.open()
     assert "s3cret" not in str(error.value)
     assert "postgresql://me:***@127.0.0.1:1/nothing" in str(error.value)
+    in_query = PostgresStore("postgres://me@db.example/jobs?sslmode=require&password=s3cret")
+    assert in_query.url == "postgres://me@db.example/jobs?sslmode=require&password=***"
+    as_keywords = PostgresStore("host=db.example password=s3cret dbname=jobs")
+    assert as_keywords.url == "host=db.example password=*** dbname=jobs"
 
 
 def test_without_the_extra_a_postgres_url_is_one_clear_line(

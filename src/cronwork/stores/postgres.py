@@ -22,6 +22,7 @@ Every other instant (slots, start and finish times) is the engine's, as in other
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -119,12 +120,14 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 def redact(url: str) -> str:
     """``url`` with its password replaced by ``***``, fit for messages and logs."""
+    if "://" not in url:  # a "key=value" connection string
+        return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", url)
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    query = re.sub(r"(^|&)(password=)[^&]*", r"\1\2***", parts.query)
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = f"{parts.username or ''}:***@{netloc.rpartition('@')[2]}"
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def _text(value: Any) -> Any:
@@ -175,6 +178,11 @@ class PostgresStore:
     def __repr__(self) -> str:
         return f"PostgresStore({self.url!r})"
 
+    @property
+    def _connect_seconds(self) -> int:
+        # libpq takes whole seconds and reads 0 as "wait forever".
+        return max(1, round(self.connect_timeout))
+
     # -- connection ---------------------------------------------------------------------
 
     def open(self) -> None:
@@ -185,7 +193,7 @@ class PostgresStore:
             try:
                 with psycopg.connect(
                     self._conninfo,
-                    connect_timeout=max(1, round(self.connect_timeout)),
+                    connect_timeout=self._connect_seconds,
                     row_factory=tuple_row,
                 ) as conn:
                     self._prepare(conn)
@@ -197,7 +205,7 @@ class PostgresStore:
                 self._conninfo,
                 min_size=1,
                 max_size=self.pool_size,
-                kwargs={"row_factory": dict_row, "connect_timeout": 10},
+                kwargs={"row_factory": dict_row, "connect_timeout": self._connect_seconds},
                 configure=self._configure,
                 check=ConnectionPool.check_connection,
                 timeout=self.connect_timeout,
@@ -290,7 +298,7 @@ class PostgresStore:
 
     def schema_version(self) -> int:
         """The schema version of the database."""
-        with self._read() as conn:
+        with self._transaction() as conn:
             row = conn.execute(Q["schema_version"]).fetchone()
         return 0 if row is None else int(row["version"])
 
@@ -314,8 +322,8 @@ class PostgresStore:
         return pool
 
     @contextmanager
-    def _read(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
-        """A connection in one transaction, committed (or rolled back) at the end."""
+    def _transaction(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        """A pooled connection in one transaction, committed (rolled back on error) at the end."""
         try:
             with self._pool_or_open().connection() as conn:
                 yield conn
@@ -324,13 +332,11 @@ class PostgresStore:
         except TimeoutError as exc:  # the pool's PoolTimeout
             raise StoreError(f"no connection to database {self.url}: {exc}") from exc
 
-    _write = _read
-
     def _retrying(self, work: Callable[[psycopg.Connection[dict[str, Any]]], T]) -> T:
         """Run ``work`` in one transaction, again if it lost a deadlock to another node."""
         for attempt in range(1, _DEADLOCK_TRIES + 1):
             try:
-                with self._write() as conn:
+                with self._transaction() as conn:
                     return work(conn)
             except StoreError as exc:
                 lost_race = isinstance(exc.__cause__, pg_errors.DeadlockDetected)
@@ -412,7 +418,7 @@ class PostgresStore:
 
     def add_job(self, job: Job, *, replace: bool = False) -> Job:
         """Insert ``job``; an existing id raises DuplicateJob unless ``replace``."""
-        with self._write() as conn:
+        with self._transaction() as conn:
             self._add(conn, job, replace)
         return job
 
@@ -424,14 +430,14 @@ class PostgresStore:
 
     def update_job(self, job: Job) -> Job:
         """Overwrite the stored job with the same id (definition and state)."""
-        with self._write() as conn:
+        with self._transaction() as conn:
             if self._put_job(conn, Q["job_update"], job) == 0:
                 raise JobNotFound(f"no job {job.id!r}")
         return job
 
     def remove_job(self, job_id: str) -> None:
         """Delete the job and its unclaimed pending runs; history is kept."""
-        with self._write() as conn:
+        with self._transaction() as conn:
             self._remove(conn, job_id)
 
     @staticmethod
@@ -442,7 +448,7 @@ class PostgresStore:
 
     def get_job(self, job_id: str) -> Job:
         """Return the stored job."""
-        with self._read() as conn:
+        with self._transaction() as conn:
             row = conn.execute(Q["job_get"], (job_id,)).fetchone()
         if row is None:
             raise JobNotFound(f"no job {job_id!r}")
@@ -450,13 +456,13 @@ class PostgresStore:
 
     def jobs(self) -> list[Job]:
         """Return every stored job, ordered by id; unparsable ones come back broken."""
-        with self._read() as conn:
+        with self._transaction() as conn:
             rows = conn.execute(Q["jobs_all"]).fetchall()
         return [self._job(row) for row in rows]
 
     def sync_jobs(self, plan: SyncPlan) -> None:
         """Read every job, apply the writes and removals ``plan`` returns, in one transaction."""
-        with self._write() as conn:
+        with self._transaction() as conn:
             conn.execute(Q["jobs_lock"])
             rows = conn.execute(Q["jobs_all"]).fetchall()
             writes, removals = plan([self._job(row) for row in rows])
@@ -467,7 +473,7 @@ class PostgresStore:
 
     def named_targets(self) -> list[tuple[str, str]]:
         """The distinct (kind, ref) of stored jobs whose target is found by name."""
-        with self._read() as conn:
+        with self._transaction() as conn:
             rows = conn.execute(Q["named_targets"]).fetchall()
         return sorted((row["target_kind"], row["target_ref"]) for row in rows)
 
@@ -475,23 +481,22 @@ class PostgresStore:
         """Broken jobs, and jobs whose named target is one of ``targets``, ordered by id."""
         kinds = [kind for kind, _ in targets]
         refs = [ref for _, ref in targets]
-        with self._read() as conn:
+        with self._transaction() as conn:
             rows = conn.execute(Q["jobs_to_check"], (kinds, refs)).fetchall()
         return [self._job(row) for row in rows]
 
     def triggered_jobs(self) -> list[Job]:
         """Jobs with a trigger schedule, without loading every job."""
-        with self._read() as conn:
+        with self._transaction() as conn:
             rows = conn.execute(Q["jobs_triggered_maybe"]).fetchall()
         jobs = [self._job(row) for row in rows]
         return [job for job in jobs if isinstance(job.schedule, TriggeredSchedule)]
 
     def next_wakeup(self) -> datetime | None:
         """Earliest instant anything becomes due: a job's next slot or an unowned run."""
-        with self._read() as conn:
-            job_due = conn.execute(Q["next_job_due"]).fetchone()
-            run_due = conn.execute(Q["next_pending_due"]).fetchone()
-        values = [row["min"] for row in (job_due, run_due) if row and row["min"] is not None]
+        with self._transaction() as conn:
+            row = conn.execute(Q["next_due"]).fetchone()
+        values = [] if row is None else [v for v in row.values() if v is not None]
         return from_micros(min(values)) if values else None
 
     # -- claiming and running -----------------------------------------------------------
@@ -647,7 +652,7 @@ class PostgresStore:
     def add_run(self, run: Run) -> Run | None:
         """Insert ``run`` with a new id; None if (job_id, scheduled_for, attempt) exists."""
         skew = self._skew()
-        with self._write() as conn:
+        with self._transaction() as conn:
             inserted = self._insert(conn, [run], skew)
         return inserted[0] if inserted else None
 
@@ -666,7 +671,7 @@ class PostgresStore:
     def get_run(self, run_id: str) -> Run:
         """Return one run."""
         key = self._run_key(run_id)
-        with self._read() as conn:
+        with self._transaction() as conn:
             row = conn.execute(Q["run_get"], (key,)).fetchone()
         if row is None:
             raise RunNotFound(f"no run {run_id!r}")
@@ -695,13 +700,13 @@ class PostgresStore:
             query, params = Q["runs_with_status"], (status.value, limit)
         else:
             query, params = Q["runs_all"], (limit,)
-        with self._read() as conn:
+        with self._transaction() as conn:
             rows = conn.execute(query, params).fetchall()
         return [self._run(row) for row in rows]
 
     def last_finished(self, job_id: str, status: RunStatus | None = None) -> Run | None:
         """The run of ``job_id`` that finished last (optionally with ``status``)."""
-        with self._read() as conn:
+        with self._transaction() as conn:
             if status is None:
                 row = conn.execute(Q["run_last_finished"], (job_id,)).fetchone()
             else:
@@ -716,13 +721,13 @@ class PostgresStore:
 
     def owners(self) -> list[str]:
         """The nodes that own unfinished runs."""
-        with self._read() as conn:
+        with self._transaction() as conn:
             rows = conn.execute(Q["run_owners"]).fetchall()
         return sorted(row["node"] for row in rows)
 
     def unfinished_runs(self, node: str) -> list[Run]:
         """The unfinished runs owned by ``node``."""
-        with self._read() as conn:
+        with self._transaction() as conn:
             rows = conn.execute(Q["runs_unfinished_of_node"], (node,)).fetchall()
         return [self._run(row) for row in rows]
 
@@ -764,7 +769,7 @@ class PostgresStore:
     def request_cancel(self, run_id: str, now: datetime) -> Run:
         """Ask for a run to be cancelled; an unowned scheduled run is cancelled at once."""
         key = self._run_key(run_id)
-        with self._write() as conn:
+        with self._transaction() as conn:
             row = conn.execute(Q["run_lock"], (key,)).fetchone()
             if row is None:
                 raise RunNotFound(f"no run {run_id!r}")
@@ -781,7 +786,7 @@ class PostgresStore:
 
     def cancel_requests(self, node: str) -> list[Run]:
         """Unfinished runs owned by ``node`` that someone asked to cancel."""
-        with self._read() as conn:
+        with self._transaction() as conn:
             rows = conn.execute(Q["runs_cancel_requests"], (node,)).fetchall()
         return [self._run(row) for row in rows]
 
@@ -793,7 +798,7 @@ class PostgresStore:
         Deletes in short transactions so claims of other processes can interleave.
         """
         doomed: set[int] = set()
-        with self._read() as conn:
+        with self._transaction() as conn:
             if keep_last is not None:
                 rows = conn.execute(Q["prune_beyond_count"], (keep_last,)).fetchall()
                 doomed.update(row["id"] for row in rows)
@@ -805,6 +810,6 @@ class PostgresStore:
         removed = 0
         for start in range(0, len(ids), _PRUNE_SLICE):
             chunk = ids[start : start + _PRUNE_SLICE]
-            with self._write() as conn:
+            with self._transaction() as conn:
                 removed += conn.execute(Q["prune_delete"], (chunk,)).rowcount
         return removed

@@ -96,16 +96,17 @@ WHERE jobs.id = v.id
 -- name: job_set_broken
 UPDATE jobs SET broken = %s WHERE id = %s
 
--- name: next_job_due
-SELECT min(next_run_at) FROM jobs
-WHERE NOT paused AND broken IS NULL AND next_run_at IS NOT NULL
-
--- name: next_pending_due
--- A paused or broken job's retries wait for it to resume; manual triggers do not.
-SELECT min(coalesce(r.due_at, r.scheduled_for)) FROM runs AS r
-LEFT JOIN jobs AS j ON j.id = r.job_id
-WHERE r.status = 'scheduled' AND r.node IS NULL
-  AND (r.trigger = 'manual' OR j.id IS NULL OR (NOT j.paused AND j.broken IS NULL))
+-- name: next_due
+-- The next slot of an active job and the next unowned run, in one snapshot. A paused or
+-- broken job's retries wait for it to resume; manual triggers do not.
+SELECT
+    (SELECT min(next_run_at) FROM jobs
+     WHERE NOT paused AND broken IS NULL AND next_run_at IS NOT NULL) AS job_due,
+    (SELECT min(coalesce(r.due_at, r.scheduled_for)) FROM runs AS r
+     LEFT JOIN jobs AS j ON j.id = r.job_id
+     WHERE r.status = 'scheduled' AND r.node IS NULL
+       AND (r.trigger = 'manual' OR j.id IS NULL OR (NOT j.paused AND j.broken IS NULL))
+    ) AS run_due
 
 -- name: runs_adopt_due
 -- Takes node, lease_until, the instant and the room left. Runs another node is adopting

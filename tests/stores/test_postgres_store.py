@@ -289,3 +289,43 @@ def test_leases_are_judged_on_the_servers_clock_whatever_the_nodes_clock(
     assert right.expire_leases(datetime.now(UTC) + 2 * LEASE) == []
     lost = right.expire_leases(datetime.now(UTC) + 5 * LEASE)
     assert [(r.id, r.status) for r in lost] == [(run.id, RunStatus.LOST)]
+
+
+def test_a_claim_skips_due_jobs_another_node_is_claiming_instead_of_waiting(
+    url: str, stores: list[PostgresStore]
+) -> None:
+    store = opened(stores, url)
+    for job_id in ("busy", "free"):
+        store.add_job(job(job_id, next_run_at=T0))
+    taken: list[str] = []
+    with psycopg.connect(url) as other:  # another node, in the middle of its claim
+        other.execute("SELECT id FROM jobs WHERE id = 'busy' FOR UPDATE")
+        claimer = threading.Thread(
+            target=lambda: taken.extend(
+                r.job_id for r in store.claim(T0, timedelta(0), "n1", LEASE).runs
+            )
+        )
+        claimer.start()
+        claimer.join(timeout=30)  # a guard against a hang, not a measure
+        blocked = claimer.is_alive()
+        other.rollback()
+    claimer.join()
+    assert not blocked, "the claim waited for the other node's lock"
+    assert taken == ["free"]
+    assert [r.job_id for r in store.claim(T0, timedelta(0), "n1", LEASE).runs] == ["busy"]
+
+
+def test_a_connection_the_server_cut_is_replaced_on_the_next_call(
+    url: str, stores: list[PostgresStore]
+) -> None:
+    store = opened(stores, url)
+    store.add_job(job("a"))
+    name = url.rpartition("/")[2]
+    cut = sql(
+        url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = %s AND pid <> pg_backend_pid()",
+        name,
+    )
+    assert cut and all(ok for (ok,) in cut)
+    assert [j.id for j in store.jobs()] == ["a"]

@@ -9,12 +9,16 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from pgkit import Databases, database_url, open_databases
 from storekit import StoreFactory
 
 from cronwork.stores import MemoryStore, SqliteStore, Store
+
+if TYPE_CHECKING:
+    from cronwork.stores.postgres import PostgresStore
 
 STORES = ["memory", "sqlite", "postgres"]
 
@@ -49,7 +53,7 @@ def make_store(
     numbers = itertools.count()
     made: list[Store] = []
     databases: Databases | None = None
-    leased: list[tuple[Store, str]] = []
+    leased: list[tuple[PostgresStore, str]] = []
     if store_kind == "postgres":
         databases = request.getfixturevalue("postgres_databases")
 
@@ -61,12 +65,13 @@ def make_store(
 
             # A test that makes many stores (one per hypothesis example) closes each one
             # before it makes the next: its database serves again.
-            for pair in [pair for pair in leased if pair[0].closed]:  # type: ignore[attr-defined]
+            for pair in [pair for pair in leased if pair[0].closed]:
                 leased.remove(pair)
                 databases.give_back(pair[1])
             name = databases.lease()
-            store = PostgresStore(database_url(name))
-            leased.append((store, name))
+            postgres = PostgresStore(database_url(name))
+            leased.append((postgres, name))
+            store = postgres
         store.open()
         made.append(store)
         return store

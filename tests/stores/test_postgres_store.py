@@ -179,7 +179,6 @@ def test_a_database_of_a_newer_cronwork_is_refused_untouched(url: str) -> None:
         with pytest.raises(StoreError, match=r"schema version 99.*newer cronwork"):
             PostgresStore(url, access=access).open()  # type: ignore[arg-type]
     assert sql(url, "SELECT version FROM cronwork_schema") == [(99,)]
-    sql(url, "UPDATE cronwork_schema SET version = %s", SCHEMA_VERSION)
 
 
 def test_reading_commands_refuse_an_empty_database_and_writing_ones_create_the_schema(

@@ -34,7 +34,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound, StoreError
 from cronwork.jobs import Job
-from cronwork.policies import on_time_slots
 from cronwork.runs import Run, RunStatus
 from cronwork.stores.base import (
     Claim,
@@ -42,7 +41,6 @@ from cronwork.stores.base import (
     claimed_on_time,
     lost_error,
     next_attempt,
-    plan_claim,
     unplannable,
 )
 from cronwork.stores.rows import (
@@ -56,6 +54,7 @@ from cronwork.stores.rows import (
     to_micros,
     with_id,
 )
+from cronwork.stores.slots import on_time_slots, plan_claim
 from cronwork.timing.triggers import TriggeredSchedule
 
 MISSING_EXTRA = "the PostgreSQL store needs the psycopg driver: pip install 'cronwork[postgres]'"

@@ -13,24 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
+
+from cronwork.clock import Settles
 
 __all__ = ["FakeClock"]
 
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-class _Settles(Protocol):
-    """An engine the clock waits for between steps."""
-
-    loop: asyncio.AbstractEventLoop | None
-
-    def idle(self, runs: bool = True) -> Awaitable[None]:
-        """Return once everything due at the current fake time has been processed."""
-        ...
 
 
 @dataclass(eq=False)
@@ -54,6 +46,9 @@ class FakeClock:
     timeouts in real time.
     """
 
+    #: Time moves only when told (see Clock.real_time); attach() drives engines through it.
+    real_time = False
+
     def __init__(self, start: datetime | None = None) -> None:
         start = DEFAULT_START if start is None else start
         if start.tzinfo is None or start.utcoffset() is None:
@@ -62,7 +57,7 @@ class FakeClock:
         self._now = self._start
         self._lock = threading.Lock()
         self._waiters: list[_Waiter] = []
-        self._engines: list[_Settles] = []
+        self._engines: list[Settles] = []
 
     # -- the Clock protocol -------------------------------------------------------------
 
@@ -176,7 +171,7 @@ class FakeClock:
 
     # -- attachment (called by the scheduler) -------------------------------------------
 
-    def attach(self, engine: _Settles) -> Callable[[], None]:
+    def attach(self, engine: Settles) -> Callable[[], None]:
         """Make ``settle()`` wait for ``engine``; return a function that detaches it."""
         self._engines.append(engine)
 

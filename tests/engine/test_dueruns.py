@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cronwork.dueruns import DueRuns
+from cronwork.engine.dueruns import DueRuns
 from cronwork.runs import Run, due_time
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -73,7 +73,7 @@ def test_in_order_batches_stay_on_the_lane_and_stragglers_still_come_first() -> 
 def test_waiting_runs_leave_earliest_first_and_can_be_taken_out(
     offsets: list[tuple[int, int | None]], removed: set[int]
 ) -> None:
-    from cronwork.dueruns import ReadyRuns
+    from cronwork.engine.dueruns import ReadyRuns
     from cronwork.jobs import make_job
 
     job = make_job("job", print, "every 1s", tz="UTC")

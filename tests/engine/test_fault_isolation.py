@@ -18,7 +18,7 @@ from cronwork import AsyncScheduler, RunStatus
 from cronwork.events import EventType
 from cronwork.executors import ThreadExecutor
 from cronwork.runs import Run
-from cronwork.scheduler import Engine
+from cronwork.engine import Engine
 from cronwork.stores import Store
 from cronwork.testing import FakeClock
 
@@ -90,15 +90,15 @@ def fault_in(monkeypatch: pytest.MonkeyPatch, step: str, store: Store) -> None:
 
         monkeypatch.setattr(Engine, "_resolve", resolve)
     elif step == "building the invocation":
-        import cronwork.scheduler as scheduler_module
+        import cronwork.engine.core as scheduler_module
 
-        real_invocation = scheduler_module._new_invocation
+        real_invocation = scheduler_module.new_invocation
 
         def invocation(blank: Any, func: Any, args: Any, kwargs: Any, context: Any, *rest: Any):
             poisoned(context.job_id)
             return real_invocation(blank, func, args, kwargs, context, *rest)
 
-        monkeypatch.setattr(scheduler_module, "_new_invocation", invocation)
+        monkeypatch.setattr(scheduler_module, "new_invocation", invocation)
     elif step == "the executor's submit":
         real_submit = ThreadExecutor.start
 

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from cronwork import Scheduler, gcfreeze
+from cronwork import Scheduler
+from cronwork.engine import gcfreeze
 
 
 @pytest.fixture(autouse=True)

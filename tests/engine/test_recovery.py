@@ -20,7 +20,7 @@ from enginekit import START, run_async
 from cronwork import AsyncScheduler
 from cronwork.jobs import make_job
 from cronwork.runs import Run, RunStatus
-from cronwork.scheduler import make_node_id
+from cronwork.engine import make_node_id
 from cronwork.stores.sqlite import SqliteStore
 from cronwork.targets import make_target
 from cronwork.testing import FakeClock
@@ -30,7 +30,7 @@ LEASE = timedelta(seconds=30)
 
 def node_of_an_ended_process() -> str:
     """The node id a scheduler process had, once that process has exited."""
-    code = "from cronwork.scheduler import make_node_id; print(make_node_id())"
+    code = "from cronwork.engine import make_node_id; print(make_node_id())"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env

@@ -17,7 +17,7 @@ from cronwork.executors.procs import (
     run_processes,
     send,
 )
-from cronwork.scheduler import make_node_id
+from cronwork.engine import make_node_id
 
 
 def test_a_node_id_names_this_machine_this_process_and_when_it_started() -> None:

@@ -207,7 +207,7 @@ def serve(
 
     from cronwork.scheduler import Scheduler
 
-    # The command owns its process, so it may tune the collector (see cronwork.gcfreeze).
+    # The command owns its process, so it may tune the collector (see cronwork.engine.gcfreeze).
     scheduler = Scheduler(
         url,
         max_running=max_running or settings.max_running or 10,

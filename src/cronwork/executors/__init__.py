@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cronwork.executors.base import (
+    BatchesCompletions,
     Execution,
     Executor,
     Invocation,
@@ -18,6 +19,7 @@ from cronwork.executors.threads import ThreadExecutor
 from cronwork.targets import Command
 
 __all__ = [
+    "BatchesCompletions",
     "CommandExecutor",
     "CoroutineExecutor",
     "Execution",

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, TextIO, TypeVar
+from typing import Any, Literal, Protocol, TextIO, TypeVar, runtime_checkable
 
 from cronwork.runs import RunStatus
 from cronwork.targets import Command
@@ -136,6 +136,24 @@ class Executor(Protocol):
 
     async def shutdown(self, wait: bool = True) -> None:
         """Refuse new runs; wait for running ones, or cancel them when ``wait`` is False."""
+        ...
+
+
+@runtime_checkable
+class BatchesCompletions(Protocol):
+    """An optional capability of an executor whose completions arrive from other threads.
+
+    Such an executor may hold completions back until the engine's next dispatch, so that
+    one wake-up of the event loop hands over many of them; the engine promises that
+    dispatch with ``defer_wakeups`` and collects what finished with ``deliver``.
+    """
+
+    def defer_wakeups(self, until: float) -> None:
+        """Hold completions until event-loop time ``until`` (0.0: wake the loop per completion)."""
+        ...
+
+    def deliver(self) -> None:
+        """Hand the completions held back so far to their executions, on the event loop."""
         ...
 
 

@@ -53,6 +53,11 @@ class Store(Protocol):
     """
 
     url: str
+    #: True when other processes (the CLI, other nodes) may write to the store. The engine
+    #: then calls the store off its event loop, polls it for their changes (cancel requests,
+    #: trigger jobs, dependency outcomes) and expires the leases of nodes that died; a store
+    #: only this process writes is called inline and checked once at start.
+    shared: bool
 
     def open(self) -> None:
         """Create or migrate the schema; idempotent."""

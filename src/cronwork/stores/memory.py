@@ -201,6 +201,9 @@ class MemoryStore:
     packed (see ``pack``): about 250 bytes each, and invisible to the garbage collector.
     """
 
+    #: Only this process writes here (see Store.shared).
+    shared = False
+
     def __init__(self, *, keep_runs: int | None = 1000) -> None:
         self.url = "memory://"
         self.keep_runs = keep_runs

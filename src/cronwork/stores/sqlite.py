@@ -138,6 +138,9 @@ class SqliteStore:
     existing one at the current version without writing anything.
     """
 
+    #: Other processes (the CLI, other nodes) open the same file (see Store.shared).
+    shared = True
+
     def __init__(
         self,
         path: str | Path,

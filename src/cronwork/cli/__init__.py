@@ -17,8 +17,6 @@ import typer
 from cronwork.errors import CronworkError
 
 if TYPE_CHECKING:
-    from cronwork.jobs import Job
-    from cronwork.runs import Run
     from cronwork.scheduler import Scheduler
     from cronwork.stores import Store
 
@@ -392,77 +390,13 @@ def trigger(
     as skipped at once and the command exits 1.
     """
     sched = _scheduler(store, "existing")
-    job = sched.get_job(job_id)
-    running = _running_runs(sched, job_id)
-    verdict = _overlap_verdict(job, running)
-    if verdict.startswith("skipped: "):
-        skipped = _record_skipped(sched, job_id, verdict)
-        if quiet:
-            sys.stdout.write(f"{skipped.id}\n")
-        raise CronworkError(f"run {skipped.id} of {job_id} {verdict}")
-    run_ = sched.trigger(job_id)
+    run_, verdict = sched.operations.trigger_unless_overlapping(job_id)
     if quiet:
         sys.stdout.write(f"{run_.id}\n")
-    else:
-        _say(f"triggered {job_id}: run {run_.id}{', ' + verdict if verdict else ''}")
-
-
-def _running_runs(sched: Scheduler, job_id: str) -> list[Run]:
-    """The job's runs that are running on a live node, oldest first."""
-    from cronwork.runs import RunStatus
-
-    now = sched.clock.now()
-    found = sched.runs(job_id=job_id, status=RunStatus.RUNNING, limit=10_000)
-    # A run whose lease ran out belongs to a dead node: it is about to be marked lost.
-    alive = [r for r in found if r.lease_until is None or r.lease_until > now]
-    return sorted(alive, key=lambda r: int(r.id) if r.id.isdigit() else 0)
-
-
-def _overlap_verdict(job: Job, running: list[Run]) -> str:
-    """What the job's overlap policy does to a run triggered now, in the engine's words."""
-    from cronwork.policies import Overlap
-
-    if not running:
-        return ""
-    first = running[0].id
-    if job.overlap is Overlap.SKIP:
-        return f"skipped: run {first} is still running (overlap=skip)"
-    if job.overlap is Overlap.ALLOW:
-        if len(running) >= job.max_instances:
-            return (
-                f"skipped: {len(running)} run(s) still running, the most allowed "
-                f"(overlap=allow, max_instances={job.max_instances})"
-            )
-        return ""
-    if job.overlap is Overlap.QUEUE:
-        return f"queued behind run {first} (overlap=queue)"
-    return f"replacing run {first}, which is cancelled (overlap=replace)"
-
-
-def _record_skipped(sched: Scheduler, job_id: str, why: str) -> Run:
-    """Record a manual run of ``job_id`` as skipped for ``why``, as the engine would."""
-    from datetime import timedelta
-
-    from cronwork.runs import Run, RunStatus
-
-    now = sched.clock.now()
-    # Like Scheduler.trigger: a manual run takes the first free microsecond from now.
-    for step in range(1000):
-        run = Run(
-            id="",
-            job_id=job_id,
-            scheduled_for=now + timedelta(microseconds=step),
-            status=RunStatus.SKIPPED,
-            created_at=now,
-            finished_at=now,
-            due_at=now,
-            error=why,
-            trigger="manual",
-        )
-        stored = sched.store.add_run(run)
-        if stored is not None:
-            return stored
-    raise CronworkError(f"job {job_id!r}: cannot record a manual run")
+    if verdict.skipped:
+        raise CronworkError(f"run {run_.id} of {job_id} skipped: {verdict.reason}")
+    if not quiet:
+        _say(f"triggered {job_id}: run {run_.id}{', ' + verdict.reason if verdict.reason else ''}")
 
 
 @app.command(epilog=_examples("cronwork stop backup"))

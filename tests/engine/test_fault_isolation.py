@@ -15,10 +15,11 @@ import pytest
 from enginekit import START, run_async
 
 from cronwork import AsyncScheduler, RunStatus
+from cronwork.engine import Engine
+from cronwork.engine.launch import Launcher
 from cronwork.events import EventType
 from cronwork.executors import ThreadExecutor
 from cronwork.runs import Run
-from cronwork.engine import Engine
 from cronwork.stores import Store
 from cronwork.testing import FakeClock
 
@@ -82,15 +83,15 @@ def assert_the_others_went_on(runs: dict[str, list[Run]]) -> None:
 def fault_in(monkeypatch: pytest.MonkeyPatch, step: str, store: Store) -> None:
     """Make ``step`` raise for the poison job's runs."""
     if step == "resolving the target":
-        real_resolve = Engine._resolve
+        real_resolve = Launcher._resolve
 
-        def resolve(self: Engine, job: Any) -> Any:
+        def resolve(self: Launcher, job: Any) -> Any:
             poisoned(job.id)
             return real_resolve(self, job)
 
-        monkeypatch.setattr(Engine, "_resolve", resolve)
+        monkeypatch.setattr(Launcher, "_resolve", resolve)
     elif step == "building the invocation":
-        import cronwork.engine.core as scheduler_module
+        import cronwork.engine.launch as scheduler_module
 
         real_invocation = scheduler_module.new_invocation
 
@@ -109,14 +110,14 @@ def fault_in(monkeypatch: pytest.MonkeyPatch, step: str, store: Store) -> None:
         monkeypatch.setattr(ThreadExecutor, "start", submit)
     elif step.startswith("emitting"):
         kind = EventType.RUN_STARTED if "started" in step else EventType.RUN_SUCCEEDED
-        real_emit = Engine._emit
+        real_emit = Engine.emit
 
         def emit(self: Engine, what: EventType, run: Run, *args: Any) -> None:
             if what is kind:
                 poisoned(run.job_id)
             real_emit(self, what, run, *args)
 
-        monkeypatch.setattr(Engine, "_emit", emit)
+        monkeypatch.setattr(Engine, "emit", emit)
     elif step == "saving the record":
         real_save: Callable[[Sequence[Run]], None] = store.save_runs
 

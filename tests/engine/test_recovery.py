@@ -18,9 +18,9 @@ import psutil
 from enginekit import START, run_async
 
 from cronwork import AsyncScheduler
+from cronwork.engine import make_node_id
 from cronwork.jobs import make_job
 from cronwork.runs import Run, RunStatus
-from cronwork.engine import make_node_id
 from cronwork.stores.sqlite import SqliteStore
 from cronwork.targets import make_target
 from cronwork.testing import FakeClock

@@ -9,6 +9,7 @@ import time
 
 import psutil
 
+from cronwork.engine import make_node_id
 from cronwork.executors.procs import (
     Proc,
     node_is_dead,
@@ -17,7 +18,6 @@ from cronwork.executors.procs import (
     run_processes,
     send,
 )
-from cronwork.engine import make_node_id
 
 
 def test_a_node_id_names_this_machine_this_process_and_when_it_started() -> None:

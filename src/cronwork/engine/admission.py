@@ -1,19 +1,35 @@
-"""What a job's overlap policy does to a new run while runs of the job are still running.
+"""Admission: overlap policy, ``max_running`` places, and the collections of held runs.
 
-One verdict, used by the engine when a run falls due and by `cronwork.operations` when a run
-is triggered by hand, so that both say the same thing in the same words.
+`overlap_verdict` says what a job's overlap policy does to a new run while others run; the
+engine's `Admission` and the manual trigger of `cronwork.operations` both ask it, so both
+say the same thing in the same words.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections import deque
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from cronwork.jobs import Job
 from cronwork.policies import Overlap
+from cronwork.runs import Run, RunStatus
 
-__all__ = ["RUN", "OverlapVerdict", "oldest", "overlap_verdict"]
+from .dueruns import DueRuns, ReadyRuns
+from .runstate import (
+    Active,
+    as_queued,
+    catching_up,
+    isolated,
+    log_slot,
+)
+
+if TYPE_CHECKING:
+    from .core import Engine
+
+T = TypeVar("T")
 
 Action = Literal["run", "skip", "queue", "replace"]
 
@@ -74,3 +90,210 @@ def overlap_verdict(
     return OverlapVerdict(
         "replace", f"replacing run {first}, which is cancelled (overlap=replace)", first
     )
+
+
+class Admission:
+    """The runs this engine holds, from due to done, and the places they take.
+
+    A due run passes ``arrive``: it is dropped, skipped, queued behind its job's running
+    run, or handed to the launcher at once or when one of the ``max_running`` places frees
+    up. Synchronous: nothing here awaits.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.s = engine.s
+        self.store = engine.store
+        self.clock = engine.clock
+        self.due = DueRuns()
+        # Runs waiting for a place, in due order, with the moment they began to wait (kept
+        # beside the run rather than copied into it: a Run copy per queued run was a
+        # measurable share of the engine's time when every place is taken).
+        self.ready = ReadyRuns()
+        # Runs waiting for their job's current run to end: overlap=queue, and misfire
+        # catch-up runs, which run one after another rather than skip each other.
+        self.queued: dict[str, deque[tuple[Run, Job]]] = {}
+        # Per job, the ids of its runs that hold or wait for a place.
+        self._inflight: dict[str, set[str]] = {}
+        self.active: dict[str, Active] = {}
+        # Runs that ended but whose thread still runs (an overrun): they keep their place.
+        self.lingering: dict[str, Active] = {}
+        # Runs cancelled while they waited to be due; skipped when they fall due.
+        self.dropped: set[str] = set()
+
+    def owns_runs(self) -> bool:
+        return bool(
+            self.due or self.ready or self.queued or self.active or self.engine.waits.waiting
+        )
+
+    def arrive(self, run: Run, now: datetime) -> None:
+        dropped = self.dropped
+        if dropped and run.id in dropped:
+            dropped.discard(run.id)  # cancelled while it waited to be due
+            return
+        job = self.engine.jobs.get(run.job_id)
+        if job is None:
+            self._removed(run)
+            return
+        if run.cancel_requested:
+            self.engine.finish_unstarted(run, job, RunStatus.CANCELLED, "cancelled before start")
+            return
+        if job.paused and run.trigger != "manual":
+            self.engine.finish_unstarted(run, job, RunStatus.SKIPPED, "skipped: the job is paused")
+            return
+        if job.depends_on and not self.engine.waits.ready_to_run(run, job, now):
+            return
+        inflight = self._inflight.get(job.id)
+        if inflight:
+            queued = self.queued.get(job.id)
+            if catching_up(run) and (
+                job.overlap is not Overlap.ALLOW or len(inflight) >= job.max_instances
+            ):
+                # Catch-up runs wait for the job's current run rather than skip each other.
+                self.queued.setdefault(job.id, deque()).append((run.replace(queued_at=now), job))
+                return
+            # overlap=queue keeps one run waiting; catch-up runs do not take its place.
+            taken = queued is not None and not all(catching_up(r) for r, _ in queued)
+            verdict = overlap_verdict(job, inflight, queue_taken=taken)
+            action = verdict.action
+            if action == "skip":
+                self._skip(run, job, verdict.reason)
+                return
+            if action == "queue":
+                self.queued.setdefault(job.id, deque()).append((run.replace(queued_at=now), job))
+                return
+            if action == "replace":
+                self._replace(job, run, now)
+        if len(self.active) + len(self.lingering) < self.s.max_running and not self.ready:
+            # Nothing waits and a place is free: start now, without a trip through the queue.
+            self._inflight.setdefault(job.id, set()).add(run.id)
+            self.engine.launcher.start(run, job)
+            return
+        self._enqueue(run, job, now)
+
+    def _replace(self, job: Job, run: Run, now: datetime) -> None:
+        for run_id in list(self._inflight.get(job.id, ())):
+            active = self.active.get(run_id)
+            if active is not None:
+                active.cancel(f"replaced by run {run.id} (overlap=replace)")
+                continue
+            self._drop_ready(run_id, f"replaced by run {run.id} (overlap=replace)")
+
+    def forget(self, run_id: str) -> None:
+        """Take a run out of every queue of the engine (not out of ``_active``)."""
+        self.ready.remove(run_id)
+        self.engine.waits.waiting.pop(run_id, None)
+        self.engine.waits.deps_met.discard(run_id)
+        self.dropped.discard(run_id)
+        for job_id, waiting in list(self.queued.items()):
+            for entry in waiting:
+                if entry[0].id == run_id:
+                    waiting.remove(entry)
+                    if not waiting:
+                        del self.queued[job_id]
+                    return
+
+    def _removed(self, run: Run) -> None:
+        # The store leaves claimed runs of a removed job to us, so each keeps a record.
+        self.engine.finish_unstarted(
+            run, None, RunStatus.CANCELLED, "cancelled: its job was removed"
+        )
+
+    def _skip(self, run: Run, job: Job, reason: str) -> None:
+        log_slot(run, "skipped", reason)
+        self.engine.finish_unstarted(run, job, RunStatus.SKIPPED, f"skipped: {reason}")
+
+    def _enqueue(self, run: Run, job: Job, queued_at: datetime | None) -> None:
+        if not self.ready:
+            self.engine.launcher.defer_completions(0.0)  # see _arm_dispatch
+        self._inflight.setdefault(job.id, set()).add(run.id)
+        self.ready.push(run, job, queued_at)
+
+    def _drop_ready(self, run_id: str, why: str) -> bool:
+        entry = self.ready.remove(run_id)
+        if entry is None:
+            return False
+        run, job, queued_at = entry
+        self.leave(job.id, run_id)
+        run = as_queued(run, queued_at or run.queued_at)
+        self.engine.finish_unstarted(run, job, RunStatus.CANCELLED, why)
+        return True
+
+    def leave(self, job_id: str, run_id: str) -> None:
+        inflight = self._inflight.get(job_id)
+        if inflight is not None:
+            inflight.discard(run_id)
+            if not inflight:
+                del self._inflight[job_id]
+        waiting = self.queued.get(job_id)
+        if job_id not in self._inflight and waiting:
+            run, job = waiting.popleft()
+            if not waiting:
+                del self.queued[job_id]
+            self._enqueue(run, self.engine.jobs.get(job_id, job), run.queued_at)
+
+    def pump(self) -> None:
+        if self.ready:
+            isolated(self._startable(), self._start_ready, self._fault_ready)
+
+    def _startable(self) -> Iterator[tuple[Run, Job, datetime | None]]:
+        """Waiting runs, earliest first, while a place is free."""
+        limit = self.s.max_running
+        # Places first: len() is cheaper than the queue's Python-level truth test.
+        while len(self.active) + len(self.lingering) < limit and self.ready:
+            yield self.ready.pop()
+
+    def _start_ready(self, entry: tuple[Run, Job, datetime | None]) -> None:
+        run, job, queued_at = entry
+        current = self.engine.jobs.get(job.id)
+        if current is None:
+            self.leave(job.id, run.id)
+            self._removed(as_queued(run, queued_at or run.queued_at))
+            return
+        self.engine.launcher.start(run, current, queued_at)
+
+    def _fault_ready(self, entry: tuple[Run, Job, datetime | None], exc: Exception) -> None:
+        self.engine.fault(entry[0], exc)
+
+    def pump_soon(self) -> None:
+        """Fill free places on the next turn of the loop (not from inside a fault)."""
+        if self.engine.loop is not None and not self.engine.stopping:
+            self.engine.loop.call_soon(self._pump_unless_stopping)
+
+    def _pump_unless_stopping(self) -> None:
+        if not self.engine.stopping:
+            self.pump()
+
+    def release(self, active: Active) -> None:
+        self.lingering.pop(active.run.id, None)
+        self.leave(active.job.id, active.run.id)
+        if not self.engine.stopping:
+            self.pump()
+        self.engine.poke()
+
+    def cancel_local(self, run_id: str, why: str) -> None:
+        active = self.active.get(run_id)
+        if active is not None:
+            active.cancel(why)
+            return
+        entry = self.engine.waits.waiting.pop(run_id, None)
+        if entry is not None:
+            self.engine.finish_unstarted(entry.run, entry.job, RunStatus.CANCELLED, why)
+            return
+        if self._drop_ready(run_id, why):
+            return
+        for job_id, waiting in list(self.queued.items()):
+            for run, job in waiting:
+                if run.id == run_id:
+                    waiting.remove((run, job))
+                    if not waiting:
+                        del self.queued[job_id]
+                    self.engine.finish_unstarted(run, job, RunStatus.CANCELLED, why)
+                    return
+        for run in self.due:
+            if run.id == run_id and run_id not in self.dropped:
+                self.dropped.add(run_id)
+                self.engine.finish_unstarted(
+                    run, self.engine.jobs.get(run.job_id), RunStatus.CANCELLED, why
+                )
+                return

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal, TypeVar
 
+from cronwork.events import FINAL_EVENTS, EventType
+from cronwork.executors import Outcome, format_error
 from cronwork.jobs import Job
 from cronwork.policies import Overlap
 from cronwork.runs import Run, RunStatus
@@ -21,9 +23,13 @@ from .dueruns import DueRuns, ReadyRuns
 from .runstate import (
     Active,
     as_queued,
+    as_unstarted,
     catching_up,
+    extra,
     isolated,
     log_slot,
+    logger,
+    noted,
 )
 
 if TYPE_CHECKING:
@@ -120,6 +126,36 @@ class Admission:
         self.lingering: dict[str, Active] = {}
         # Runs cancelled while they waited to be due; skipped when they fall due.
         self.dropped: set[str] = set()
+
+    def announce_missed(self, missed: Run) -> None:
+        """Log and announce a slot the claim recorded as missed (or as unplannable)."""
+        if missed.status is RunStatus.FAILED:
+            # A slot the store could not plan (see stores.base.unplannable).
+            logger.error(
+                "job %s could not run its slot %s: %s",
+                missed.job_id,
+                missed.scheduled_for.isoformat(),
+                (missed.error or "").split("\n", 1)[0],
+                extra=extra(missed.job_id, missed.id),
+            )
+            kind = EventType.RUN_FAILED
+        else:
+            log_slot(missed, "missed", "the engine was not running or was blocked")
+            kind = EventType.RUN_MISSED
+        self.engine.emit(kind, missed, self.engine.jobs.get(missed.job_id), missed.error)
+
+    def hand_back(self) -> list[Run]:
+        """Empty the queues of runs not started yet (at stop), and return those runs."""
+        waits = self.engine.waits.waiting
+        released = [run for run in self.due if run.id not in self.dropped]
+        released += [run for run, _, _ in self.ready]
+        released += [run for waiting in self.queued.values() for run, _ in waiting]
+        released += [w.run for w in waits.values()]
+        waits.clear()
+        self.due.clear()
+        self.ready.clear()
+        self.queued.clear()
+        return released
 
     def owns_runs(self) -> bool:
         return bool(
@@ -253,7 +289,7 @@ class Admission:
         self.engine.launcher.start(run, current, queued_at)
 
     def _fault_ready(self, entry: tuple[Run, Job, datetime | None], exc: Exception) -> None:
-        self.engine.fault(entry[0], exc)
+        self.fault(entry[0], exc)
 
     def pump_soon(self) -> None:
         """Fill free places on the next turn of the loop (not from inside a fault)."""
@@ -297,3 +333,54 @@ class Admission:
                     run, self.engine.jobs.get(run.job_id), RunStatus.CANCELLED, why
                 )
                 return
+
+    def fault(self, run: Run, exc: Exception) -> None:
+        """End ``run`` after an unexpected error on its path, and free what it held.
+
+        The one place where runs recover from engine faults (see isolated). The run ends
+        failed with the error, and is retried per its job's policy; an outcome the engine
+        had reached before the fault (a run that ended, a slot skipped) stays, with the
+        error noted beside it.
+        """
+        logger.error(
+            "run %s of job %s failed in the engine",
+            run.id,
+            run.job_id,
+            exc_info=exc,
+            extra=extra(run.job_id, run.id),
+        )
+        try:
+            self._end_after_fault(run, format_error(exc))
+        except Exception:
+            logger.exception("run %s of job %s could not be ended after that", run.id, run.job_id)
+
+    def _end_after_fault(self, run: Run, error: str) -> None:
+        run_id, job_id = run.id, run.job_id
+        self.forget(run_id)
+        active = self.active.pop(run_id, None)
+        # What the engine had reached for the run before the fault, if anything.
+        known = self.engine.writer.dirty.get(run_id)
+        if active is None and isinstance(known, Active):
+            active = known
+        record: Run
+        if active is not None and active.outcome is None:
+            active.cancel(error)  # it may have started already: stop it
+            active.outcome = Outcome(RunStatus.FAILED, error=error)
+            active.finished_at = self.clock.now()
+            record = active.record()
+        elif active is not None:
+            record = noted(active.record(), error)
+        elif isinstance(known, Run) and known.status.finished:
+            record = noted(known, error)
+        else:
+            record = as_unstarted(run, RunStatus.FAILED, self.clock.now(), error)
+        self.leave(job_id, run_id)
+        self.engine.save(record)
+        job = self.engine.jobs.get(job_id)
+        retry = job is not None and record.status.retryable and run.attempt <= job.retries
+        if retry and not self.engine.stopping:
+            assert job is not None
+            # An attempt inserted before the fault makes this one a no-op (one per slot).
+            self.engine.spawn(self.engine.launcher.retry(record, job))
+        self.pump_soon()
+        self.engine.emit(FINAL_EVENTS.get(record.status, EventType.RUN_FAILED), record, job, error)

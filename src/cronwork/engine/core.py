@@ -2,15 +2,11 @@
 
 One asyncio loop does all the work. The loop, in short: ``store.claim()`` takes the slots due
 within a short look-ahead; the runs wait in due order (`DueRuns`) until their time; a due run
-passes the overlap policy (`admission.overlap_verdict`) and then waits in a ready queue,
+passes the overlap policy (`Admission.arrive`) and then waits in a ready queue,
 ordered by (due time, run id), for one of ``max_running`` places; it starts on its executor;
 its outcome is recorded, events fire, and a retry is inserted if the policy says so. Run
-records are written in batches by the `Writer`, never one transaction per run.
-
-Why this module and its class are still over the size the package aims at: the admission
-state (the run collections), launching, chores and dependency waits still live on `Engine`;
-docs/architecture.md lists that split as the next step (launch.py, chores.py, waits.py, an
-admission class owning the collections).
+records are written in batches by the `Writer`, never one transaction per run. Each concern
+lives in the module named after it; see docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -20,21 +16,13 @@ import concurrent.futures
 import contextlib
 import functools
 import logging
-import math
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from cronwork.clock import DrivesEngines
-from cronwork.dependencies import (
-    downstream_index,
-)
 from cronwork.errors import CronworkError
 from cronwork.events import FINAL_EVENTS, Event, EventType
-from cronwork.executors import (
-    Outcome,
-    format_error,
-)
 from cronwork.jobs import Job
 from cronwork.runs import Run, RunStatus
 from cronwork.stores.base import Claim
@@ -44,19 +32,14 @@ from .admission import Admission
 from .chores import Chores
 from .launch import Launcher
 from .runstate import (
-    Active,
     as_unstarted,
-    extra,
     isolated,
-    log_slot,
     logger,
-    noted,
 )
 from .settings import (
     CLAIM_BATCH,
     CLAIM_LIMIT,
     DEFAULT_POLL,
-    DISPATCH_TICK,
     MIN_SLEEP,
     Settings,
 )
@@ -115,7 +98,6 @@ class Engine:
         self._look = True
         self._tasks: set[asyncio.Task[Any]] = set()
         self._detach_clock: Callable[[], None] | None = None
-        self._dispatch_timer: asyncio.TimerHandle | None = None
         self._froze = False  # whether start() froze the collector's old objects (gcfreeze)
         self._settled = False  # whether the first claims' objects were frozen too
 
@@ -163,9 +145,7 @@ class Engine:
 
     async def _stop(self, wait: bool, timeout: float | None) -> None:
         self.stopping = True
-        if self._dispatch_timer is not None:
-            self._dispatch_timer.cancel()
-            self._dispatch_timer = None
+        self.launcher.cancel_dispatch()
         self.launcher.poll_executors()
         self.nudge()
         if self._main is not None:
@@ -173,15 +153,7 @@ class Engine:
                 await self._main
             except Exception:
                 logger.exception("the engine loop failed")
-        released = [run for run in self.admission.due if run.id not in self.admission.dropped]
-        released += [run for run, _, _ in self.admission.ready]
-        released += [run for waiting in self.admission.queued.values() for run, _ in waiting]
-        released += [w.run for w in self.waits.waiting.values()]
-        self.waits.waiting.clear()
-        self.admission.due.clear()
-        self.admission.ready.clear()
-        self.admission.queued.clear()
-        for run in released:
+        for run in self.admission.hand_back():
             # Handed back unowned, so the next start (or another node) claims it.
             self.save(run.replace(node=None, lease_until=None, queued_at=None))
         if self.admission.active and wait and not self._hurry.is_set():
@@ -210,12 +182,7 @@ class Engine:
                 "%d job thread(s) ignored cancellation and are left running",
                 sum(not f.done() for f in waiting),
             )
-        for name, executor in self.launcher.executors.items():
-            try:
-                now_please = self._hurry.is_set()
-                await executor.shutdown(wait=not (now_please or (abandoned and name == "thread")))
-            except Exception:
-                logger.exception("executor %s failed to shut down", name)
+        await self.launcher.shutdown(hurry=self._hurry.is_set(), abandoned=abandoned)
         self._worker.shutdown(wait=True)
         if self._detach_clock is not None:
             self._detach_clock()
@@ -364,7 +331,7 @@ class Engine:
                 await self._sleep(now + (s.poll or DEFAULT_POLL))
                 continue
             now = self.clock.now()
-            self._dispatch_due(now)
+            self.dispatch_due(now)
             if full:
                 await asyncio.sleep(0)
                 continue
@@ -374,25 +341,9 @@ class Engine:
     def _take(self, claim: Claim, jobs: dict[str, Job]) -> None:
         self.jobs.update(jobs)
         if claim.missed:
-            isolated(claim.missed, self._announce_missed, self.chore_fault)
+            isolated(claim.missed, self.admission.announce_missed, self.chore_fault)
         self.admission.due.add(claim.runs)
-        self._arm_dispatch()
-
-    def _announce_missed(self, missed: Run) -> None:
-        if missed.status is RunStatus.FAILED:
-            # A slot the store could not plan (see stores.base.unplannable).
-            logger.error(
-                "job %s could not run its slot %s: %s",
-                missed.job_id,
-                missed.scheduled_for.isoformat(),
-                (missed.error or "").split("\n", 1)[0],
-                extra=extra(missed.job_id, missed.id),
-            )
-            kind = EventType.RUN_FAILED
-        else:
-            log_slot(missed, "missed", "the engine was not running or was blocked")
-            kind = EventType.RUN_MISSED
-        self.emit(kind, missed, self.jobs.get(missed.job_id), missed.error)
+        self.launcher.arm_dispatch()
 
     def _claim(self, now: datetime) -> tuple[Claim, dict[str, Job]]:
         s = self.s
@@ -466,102 +417,16 @@ class Engine:
             for task in (sleeper, waker):
                 task.cancel()
 
-    def _arm_dispatch(self) -> None:
-        """On the real clock, start due runs from a timer of their own.
-
-        The main loop awaits the store (claims, lease renewals); runs falling due meanwhile
-        would wait for it. A fake clock moves only through sleep_until, so there the main
-        loop dispatches alone. The timer is set on DISPATCH_TICK boundaries: with slots
-        spread over the second, a timer per slot made a turn of the event loop (and an
-        epoll call) per run; one per tick starts all the runs that fell due within it.
-        """
-        if not self.real_time or self.stopping:
-            return
-        due = self.admission.due.first()
-        if due is None:
-            return
-        assert self.loop is not None
-        delay = max(0.0, (due - self.clock.now()).total_seconds())
-        when = math.ceil((self.loop.time() + delay) / DISPATCH_TICK) * DISPATCH_TICK
-        timer = self._dispatch_timer
-        if timer is not None:
-            if timer.when() <= when:
-                return  # a timer that fires no later is set already
-            timer.cancel()
-        self._dispatch_timer = self.loop.call_at(when, self._dispatch_from_timer)
-        if not self.admission.ready:
-            # Completions may wait for the tick only while no run waits for their places:
-            # a place freed once per tick would cap max_running places at that many runs a
-            # millisecond. _enqueue withdraws the promise.
-            self.launcher.defer_completions(when)
-
-    def _dispatch_from_timer(self) -> None:
-        self._dispatch_timer = None
-        self.launcher.poll_executors()
-        if not self.stopping:
-            self._dispatch_due(self.clock.now())
-
-    def _dispatch_due(self, now: datetime) -> None:
+    def dispatch_due(self, now: datetime) -> None:
         # Looked up once a dispatch rather than once or twice per run (see _debug).
         self.debug = logger.isEnabledFor(logging.DEBUG)
         isolated(
             self.admission.due.pop_due(now),
             functools.partial(self.admission.arrive, now=now),
-            self.fault,
+            self.admission.fault,
         )
         self.admission.pump()
-        self._arm_dispatch()
-
-    def fault(self, run: Run, exc: Exception) -> None:
-        """End ``run`` after an unexpected error on its path, and free what it held.
-
-        The one place where runs recover from engine faults (see isolated). The run ends
-        failed with the error, and is retried per its job's policy; an outcome the engine
-        had reached before the fault (a run that ended, a slot skipped) stays, with the
-        error noted beside it.
-        """
-        logger.error(
-            "run %s of job %s failed in the engine",
-            run.id,
-            run.job_id,
-            exc_info=exc,
-            extra=extra(run.job_id, run.id),
-        )
-        try:
-            self._end_after_fault(run, format_error(exc))
-        except Exception:
-            logger.exception("run %s of job %s could not be ended after that", run.id, run.job_id)
-
-    def _end_after_fault(self, run: Run, error: str) -> None:
-        run_id, job_id = run.id, run.job_id
-        self.admission.forget(run_id)
-        active = self.admission.active.pop(run_id, None)
-        # What the engine had reached for the run before the fault, if anything.
-        known = self.writer.dirty.get(run_id)
-        if active is None and isinstance(known, Active):
-            active = known
-        record: Run
-        if active is not None and active.outcome is None:
-            active.cancel(error)  # it may have started already: stop it
-            active.outcome = Outcome(RunStatus.FAILED, error=error)
-            active.finished_at = self.clock.now()
-            record = active.record()
-        elif active is not None:
-            record = noted(active.record(), error)
-        elif isinstance(known, Run) and known.status.finished:
-            record = noted(known, error)
-        else:
-            record = as_unstarted(run, RunStatus.FAILED, self.clock.now(), error)
-        self.admission.leave(job_id, run_id)
-        self.save(record)
-        job = self.jobs.get(job_id)
-        retry = job is not None and record.status.retryable and run.attempt <= job.retries
-        if retry and not self.stopping:
-            assert job is not None
-            # An attempt inserted before the fault makes this one a no-op (one per slot).
-            self.spawn(self.launcher.retry(record, job))
-        self.admission.pump_soon()
-        self.emit(FINAL_EVENTS.get(record.status, EventType.RUN_FAILED), record, job, error)
+        self.launcher.arm_dispatch()
 
     def chore_fault(self, item: object, exc: Exception) -> None:
         """Log an error in one item of a chore (an announcement, a check); the rest go on."""
@@ -580,12 +445,7 @@ class Engine:
             self.jobs.pop(job_id, None)
         else:
             self.jobs[job_id] = job
-        for names in self.waits.downstream.values():
-            if job_id in names:
-                names.remove(job_id)
-        if job is not None:
-            for name in downstream_index([job]):
-                self.waits.downstream.setdefault(name, []).append(job_id)
+        self.waits.job_changed(job_id, job)
         self.nudge()
 
     def request_cancel(self, run_ids: Iterable[str]) -> None:

@@ -7,8 +7,10 @@ no wrappers beyond what a run needs.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -42,6 +44,7 @@ from .runstate import (
     new_invocation,
     noted,
 )
+from .settings import DISPATCH_TICK
 
 if TYPE_CHECKING:
     from .core import Engine
@@ -72,6 +75,7 @@ class Launcher:
         self._polled: list[BatchesCompletions] = [
             e for e in self.executors.values() if isinstance(e, BatchesCompletions)
         ]
+        self._dispatch_timer: asyncio.TimerHandle | None = None
 
     def defer_completions(self, until: float) -> None:
         """Let thread completions wait for a dispatch at loop time ``until`` (0.0: do not)."""
@@ -213,7 +217,7 @@ class Launcher:
         try:
             self._record_outcome(active, outcome)
         except Exception as exc:
-            self.engine.fault(active.run, exc)
+            self.engine.admission.fault(active.run, exc)
 
     def _record_outcome(self, active: Active, outcome: Outcome) -> None:
         active.outcome = outcome
@@ -322,3 +326,53 @@ class Launcher:
             if waiting.scheduled_for == run.scheduled_for and waiting.attempt == run.attempt + 1:
                 return waiting
         return None
+
+    async def shutdown(self, *, hurry: bool, abandoned: bool) -> None:
+        """Shut every executor down: at once when hurried, and the thread executor at once
+        when threads were left running (``abandoned``), since it would wait for them."""
+        for name, executor in self.executors.items():
+            try:
+                await executor.shutdown(wait=not (hurry or (abandoned and name == "thread")))
+            except Exception:
+                logger.exception("executor %s failed to shut down", name)
+
+    def arm_dispatch(self) -> None:
+        """On the real clock, start due runs from a timer of their own.
+
+        The main loop awaits the store (claims, lease renewals); runs falling due meanwhile
+        would wait for it. A fake clock moves only through sleep_until, so there the main
+        loop dispatches alone. The timer is set on DISPATCH_TICK boundaries: with slots
+        spread over the second, a timer per slot made a turn of the event loop (and an
+        epoll call) per run; one per tick starts all the runs that fell due within it.
+        """
+        if not self.engine.real_time or self.engine.stopping:
+            return
+        due = self.engine.admission.due.first()
+        if due is None:
+            return
+        assert self.engine.loop is not None
+        delay = max(0.0, (due - self.clock.now()).total_seconds())
+        when = math.ceil((self.engine.loop.time() + delay) / DISPATCH_TICK) * DISPATCH_TICK
+        timer = self._dispatch_timer
+        if timer is not None:
+            if timer.when() <= when:
+                return  # a timer that fires no later is set already
+            timer.cancel()
+        self._dispatch_timer = self.engine.loop.call_at(when, self._dispatch_from_timer)
+        if not self.engine.admission.ready:
+            # Completions may wait for the tick only while no run waits for their places:
+            # a place freed once per tick would cap max_running places at that many runs a
+            # millisecond. Admission._enqueue withdraws the promise.
+            self.defer_completions(when)
+
+    def cancel_dispatch(self) -> None:
+        """Drop the dispatch timer (at stop)."""
+        if self._dispatch_timer is not None:
+            self._dispatch_timer.cancel()
+            self._dispatch_timer = None
+
+    def _dispatch_from_timer(self) -> None:
+        self._dispatch_timer = None
+        self.poll_executors()
+        if not self.engine.stopping:
+            self.engine.dispatch_due(self.clock.now())

@@ -88,7 +88,7 @@ class Waits:
             isolated(
                 verdicts,
                 functools.partial(self._apply_verdict, now),
-                lambda verdict, exc: self.engine.fault(verdict[0].run, exc),
+                lambda verdict, exc: self.engine.admission.fault(verdict[0].run, exc),
             )
             self.engine.admission.pump()
             if not self._dep_again:
@@ -182,3 +182,12 @@ class Waits:
 
         isolated(names, trigger, self.engine.chore_fault)
         return started
+
+    def job_changed(self, job_id: str, job: Job | None) -> None:
+        """Update which jobs trigger ``job_id`` (None: it was removed)."""
+        for names in self.downstream.values():
+            if job_id in names:
+                names.remove(job_id)
+        if job is not None:
+            for name in downstream_index([job]):
+                self.downstream.setdefault(name, []).append(job_id)

@@ -12,7 +12,8 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cronwork import AsyncScheduler
+from cronwork import AsyncScheduler, Scheduler
+from cronwork.targets import make_target
 from cronwork.testing import FakeClock
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -48,3 +49,17 @@ async def with_a_run_in_flight(clock: FakeClock) -> AsyncScheduler:
     await scheduler.start()
     await clock.run_for(timedelta(seconds=1), wait_for_runs=False)
     return scheduler
+
+
+def kept(scheduler: AsyncScheduler | Scheduler, func: Callable[..., Any]) -> Any:
+    """``func`` as a job target every store can keep.
+
+    The engine suite runs over every store, and a persistent one keeps a job's target by
+    name; a closure (which tests use to record what ran) has none, so on such a store it is
+    registered as a task of ``scheduler`` and the job names that task.
+    """
+    if not scheduler.store.shared or make_target(func).persistable:
+        return func
+    name = f"{getattr(func, '__qualname__', type(func).__name__)}#{id(func)}"
+    scheduler.tasks.register(name, func)
+    return name

@@ -18,6 +18,7 @@ from cronwork import (
     Scheduler,
     TargetError,
 )
+from cronwork.stores import Store
 from cronwork.testing import FakeClock
 
 
@@ -25,8 +26,8 @@ def noop() -> None:
     """A module-level function: importable by path."""
 
 
-def test_duplicate_id_raises_unless_replace() -> None:
-    scheduler = Scheduler(timezone="UTC")
+def test_duplicate_id_raises_unless_replace(store: Store) -> None:
+    scheduler = Scheduler(store, timezone="UTC")
     scheduler.add_job("j", noop, "every 1m")
     with pytest.raises(DuplicateJob, match="'j' exists already"):
         scheduler.add_job("j", noop, "every 5m")
@@ -58,9 +59,9 @@ def test_duplicate_id_raises_unless_replace() -> None:
     ],
 )
 def test_bad_arguments_raise_and_change_nothing(
-    kwargs: dict[str, object], error: type[Exception], match: str
+    kwargs: dict[str, object], error: type[Exception], match: str, store: Store
 ) -> None:
-    scheduler = Scheduler(timezone="UTC")
+    scheduler = Scheduler(store, timezone="UTC")
     call = {"job_id": "j", "target": noop, "schedule": "every 1m", **kwargs}
     with pytest.raises(error, match=match):
         scheduler.add_job(call.pop("job_id"), call.pop("target"), call.pop("schedule"), **call)  # type: ignore[arg-type]
@@ -68,8 +69,8 @@ def test_bad_arguments_raise_and_change_nothing(
     assert scheduler.runs() == []
 
 
-def test_unknown_job_raises_job_not_found() -> None:
-    scheduler = Scheduler()
+def test_unknown_job_raises_job_not_found(store: Store) -> None:
+    scheduler = Scheduler(store)
     for method in (scheduler.get_job, scheduler.pause_job, scheduler.trigger, scheduler.stop):
         with pytest.raises(JobNotFound):
             method("ghost")
@@ -77,8 +78,8 @@ def test_unknown_job_raises_job_not_found() -> None:
         scheduler.remove_job("ghost")
 
 
-def test_modify_rejects_unknown_settings_and_changes_nothing() -> None:
-    scheduler = Scheduler(timezone="UTC")
+def test_modify_rejects_unknown_settings_and_changes_nothing(store: Store) -> None:
+    scheduler = Scheduler(store, timezone="UTC")
     before = scheduler.add_job("j", noop, "every 1m")
     with pytest.raises(JobError, match="cannot modify colour"):
         scheduler.modify_job("j", colour="red")
@@ -87,8 +88,8 @@ def test_modify_rejects_unknown_settings_and_changes_nothing() -> None:
     assert scheduler.get_job("j") == before
 
 
-def test_management_works_without_starting() -> None:
-    scheduler = Scheduler(timezone="UTC")
+def test_management_works_without_starting(store: Store) -> None:
+    scheduler = Scheduler(store, timezone="UTC")
     job = scheduler.add_job("j", noop, "every 1m", tags=["a"])
     assert scheduler.get_job("j") == job
     scheduler.pause_job("j")
@@ -98,8 +99,8 @@ def test_management_works_without_starting() -> None:
     assert run.status is RunStatus.SCHEDULED
 
 
-def test_targets_import_path_and_registered_task() -> None:
-    scheduler = Scheduler(timezone="UTC")
+def test_targets_import_path_and_registered_task(store: Store) -> None:
+    scheduler = Scheduler(store, timezone="UTC")
 
     @scheduler.task()
     def cleanup() -> None:
@@ -114,6 +115,8 @@ def test_targets_import_path_and_registered_task() -> None:
     assert scheduler.tasks.names() == ["cleanup"]
 
 
+# Memory store only: the decorator form adds the decorated closure itself, which no
+# persistent store can keep (test_api's module-level cases cover targets by import path).
 @run_async
 async def test_decorator_form(clock: FakeClock) -> None:
     scheduler = AsyncScheduler(clock=clock, timezone="UTC")
@@ -131,8 +134,8 @@ async def test_decorator_form(clock: FakeClock) -> None:
 
 
 @run_async
-async def test_command_target_records_exit_code_and_output(clock: FakeClock) -> None:
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
+async def test_command_target_records_exit_code_and_output(clock: FakeClock, store: Store) -> None:
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
         await scheduler.add_job(
             "ok", Command(["sh", "-c", "echo hello"]), START + timedelta(seconds=1)
         )
@@ -149,16 +152,16 @@ async def test_command_target_records_exit_code_and_output(clock: FakeClock) -> 
 
 
 @run_async
-async def test_process_executor_runs_an_importable_function(clock: FakeClock) -> None:
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
+async def test_process_executor_runs_an_importable_function(clock: FakeClock, store: Store) -> None:
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
         await scheduler.add_job("proc", noop, START + timedelta(seconds=1), executor="process")
         await clock.run_for(timedelta(seconds=2))
         [run] = await scheduler.runs("proc")
     assert run.status is RunStatus.SUCCEEDED, run.error
 
 
-def test_runs_filters_by_status_and_rejects_unknown_status() -> None:
-    scheduler = Scheduler(timezone="UTC")
+def test_runs_filters_by_status_and_rejects_unknown_status(store: Store) -> None:
+    scheduler = Scheduler(store, timezone="UTC")
     scheduler.add_job("j", noop, "every 1m")
     scheduler.trigger("j")
     assert len(scheduler.runs(status="scheduled")) == 1

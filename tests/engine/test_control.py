@@ -5,17 +5,22 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from enginekit import START, run_async
+from enginekit import START, kept, run_async
 
 from cronwork import AsyncScheduler, RunStatus
+from cronwork.stores import Store
 from cronwork.testing import FakeClock
 
 
 @run_async
-async def test_paused_job_claims_nothing_and_resume_does_not_replay(clock: FakeClock) -> None:
+async def test_paused_job_claims_nothing_and_resume_does_not_replay(
+    clock: FakeClock, store: Store
+) -> None:
     fired = []
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
-        await scheduler.add_job("hourly", lambda: fired.append(clock.now().hour), "0 * * * *")
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
+        await scheduler.add_job(
+            "hourly", kept(scheduler, lambda: fired.append(clock.now().hour)), "0 * * * *"
+        )
         await clock.run_for(timedelta(hours=2, minutes=30))
         paused = await scheduler.pause_job("hourly")
         assert paused.paused
@@ -29,19 +34,23 @@ async def test_paused_job_claims_nothing_and_resume_does_not_replay(clock: FakeC
 
 
 @run_async
-async def test_jobs_added_paused_do_not_run(clock: FakeClock) -> None:
+async def test_jobs_added_paused_do_not_run(clock: FakeClock, store: Store) -> None:
     fired = []
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
-        await scheduler.add_job("j", lambda: fired.append(1), "every 1m", paused=True)
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
+        await scheduler.add_job(
+            "j", kept(scheduler, lambda: fired.append(1)), "every 1m", paused=True
+        )
         await clock.run_for(timedelta(minutes=10))
     assert fired == []
 
 
 @run_async
-async def test_trigger_runs_now_outside_the_schedule(clock: FakeClock) -> None:
+async def test_trigger_runs_now_outside_the_schedule(clock: FakeClock, store: Store) -> None:
     fired = []
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
-        await scheduler.add_job("daily", lambda: fired.append(clock.now()), "0 9 * * *")
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
+        await scheduler.add_job(
+            "daily", kept(scheduler, lambda: fired.append(clock.now())), "0 9 * * *"
+        )
         clock.advance(timedelta(minutes=5))
         run = await scheduler.trigger("daily")
         assert run.trigger == "manual"
@@ -52,11 +61,18 @@ async def test_trigger_runs_now_outside_the_schedule(clock: FakeClock) -> None:
 
 
 @run_async
-async def test_trigger_works_on_a_paused_job_and_twice_in_one_instant(clock: FakeClock) -> None:
+async def test_trigger_works_on_a_paused_job_and_twice_in_one_instant(
+    clock: FakeClock, store: Store
+) -> None:
     fired = []
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
         await scheduler.add_job(
-            "j", lambda: fired.append(1), "0 9 * * *", paused=True, overlap="allow", max_instances=2
+            "j",
+            kept(scheduler, lambda: fired.append(1)),
+            "0 9 * * *",
+            paused=True,
+            overlap="allow",
+            max_instances=2,
         )
         await scheduler.trigger("j")
         await scheduler.trigger("j")
@@ -65,10 +81,10 @@ async def test_trigger_works_on_a_paused_job_and_twice_in_one_instant(clock: Fak
 
 
 @run_async
-async def test_trigger_before_start_runs_once_started(clock: FakeClock) -> None:
+async def test_trigger_before_start_runs_once_started(clock: FakeClock, store: Store) -> None:
     fired = []
-    scheduler = AsyncScheduler(clock=clock, timezone="UTC")
-    await scheduler.add_job("j", lambda: fired.append(1), "0 9 * * *")
+    scheduler = AsyncScheduler(store, clock=clock, timezone="UTC")
+    await scheduler.add_job("j", kept(scheduler, lambda: fired.append(1)), "0 9 * * *")
     await scheduler.trigger("j")
     async with scheduler:
         await clock.advance_async(0)
@@ -76,14 +92,14 @@ async def test_trigger_before_start_runs_once_started(clock: FakeClock) -> None:
 
 
 @run_async
-async def test_cancel_a_running_run(clock: FakeClock) -> None:
+async def test_cancel_a_running_run(clock: FakeClock, store: Store) -> None:
     async def forever() -> None:
         await asyncio.sleep(60)
 
     cancelled = []
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
         scheduler.on("run_cancelled", cancelled.append)
-        await scheduler.add_job("forever", forever, "every 1m")
+        await scheduler.add_job("forever", kept(scheduler, forever), "every 1m")
         await clock.run_for(timedelta(minutes=1), wait_for_runs=False)
         [run] = await scheduler.runs("forever", status="running")
         await scheduler.cancel(run.id)
@@ -94,10 +110,10 @@ async def test_cancel_a_running_run(clock: FakeClock) -> None:
 
 
 @run_async
-async def test_cancel_a_run_not_started_yet(clock: FakeClock) -> None:
+async def test_cancel_a_run_not_started_yet(clock: FakeClock, store: Store) -> None:
     fired = []
-    scheduler = AsyncScheduler(clock=clock, timezone="UTC")
-    await scheduler.add_job("j", lambda: fired.append(1), "0 9 * * *")
+    scheduler = AsyncScheduler(store, clock=clock, timezone="UTC")
+    await scheduler.add_job("j", kept(scheduler, lambda: fired.append(1)), "0 9 * * *")
     run = await scheduler.trigger("j")
     await scheduler.cancel(run.id)
     async with scheduler:
@@ -107,12 +123,14 @@ async def test_cancel_a_run_not_started_yet(clock: FakeClock) -> None:
 
 
 @run_async
-async def test_stop_cancels_every_running_run_of_a_job(clock: FakeClock) -> None:
+async def test_stop_cancels_every_running_run_of_a_job(clock: FakeClock, store: Store) -> None:
     async def forever() -> None:
         await asyncio.sleep(60)
 
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
-        await scheduler.add_job("j", forever, "every 1m", overlap="allow", max_instances=3)
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
+        await scheduler.add_job(
+            "j", kept(scheduler, forever), "every 1m", overlap="allow", max_instances=3
+        )
         await clock.run_for(timedelta(minutes=3), wait_for_runs=False)
         stopped = await scheduler.stop("j")
         await scheduler.idle()
@@ -122,10 +140,10 @@ async def test_stop_cancels_every_running_run_of_a_job(clock: FakeClock) -> None
 
 
 @run_async
-async def test_removed_job_stops_firing_and_keeps_history(clock: FakeClock) -> None:
+async def test_removed_job_stops_firing_and_keeps_history(clock: FakeClock, store: Store) -> None:
     fired = []
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
-        await scheduler.add_job("j", lambda: fired.append(1), "every 1m")
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
+        await scheduler.add_job("j", kept(scheduler, lambda: fired.append(1)), "every 1m")
         await clock.run_for(timedelta(minutes=2))
         await scheduler.remove_job("j")
         await clock.run_for(timedelta(minutes=5))
@@ -135,10 +153,12 @@ async def test_removed_job_stops_firing_and_keeps_history(clock: FakeClock) -> N
 
 
 @run_async
-async def test_modify_job_changes_the_schedule_from_now(clock: FakeClock) -> None:
+async def test_modify_job_changes_the_schedule_from_now(clock: FakeClock, store: Store) -> None:
     fired = []
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
-        await scheduler.add_job("j", lambda: fired.append(clock.now().minute), "*/10 * * * *")
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
+        await scheduler.add_job(
+            "j", kept(scheduler, lambda: fired.append(clock.now().minute)), "*/10 * * * *"
+        )
         await clock.run_for(timedelta(minutes=25))
         job = await scheduler.modify_job("j", schedule="*/7 * * * *", retries=2)
         assert job.retries == 2 and job.next_run_at == START + timedelta(minutes=28)
@@ -147,8 +167,8 @@ async def test_modify_job_changes_the_schedule_from_now(clock: FakeClock) -> Non
 
 
 @run_async
-async def test_modify_keeps_the_schedule_when_not_changed(clock: FakeClock) -> None:
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
+async def test_modify_keeps_the_schedule_when_not_changed(clock: FakeClock, store: Store) -> None:
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
         before = await scheduler.add_job("j", print, "*/10 * * * *", timeout="1m")
         after = await scheduler.modify_job("j", timeout="2m", tags=["x"])
     assert after.schedule == before.schedule

@@ -7,9 +7,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from enginekit import START, run_async
+from enginekit import START, kept, run_async
 
 from cronwork import AsyncScheduler, JobError, RunStatus, Scheduler, after, on_failure, on_finish
+from cronwork.stores import Store
 from cronwork.testing import FakeClock
 
 MINUTE = timedelta(minutes=1)
@@ -26,13 +27,15 @@ def recorder(log: list[str], name: str, fail: bool = False):
 
 
 @run_async
-async def test_a_dependent_run_waits_for_a_fresh_upstream_success(clock: FakeClock) -> None:
+async def test_a_dependent_run_waits_for_a_fresh_upstream_success(
+    clock: FakeClock, store: Store
+) -> None:
     log: list[str] = []
-    async with AsyncScheduler(clock=clock, timezone="UTC") as s:
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as s:
         # load's 00:05 slot finds no extract success since load was added: it waits for the
         # 00:10 extract. Its 01:05 slot counts the 00:10 success (after its previous slot).
-        await s.add_job("extract", recorder(log, "extract"), "10 * * * *")
-        await s.add_job("load", recorder(log, "load"), "5 * * * *", depends_on=["extract"])
+        await s.add_job("extract", kept(s, recorder(log, "extract")), "10 * * * *")
+        await s.add_job("load", kept(s, recorder(log, "load")), "5 * * * *", depends_on=["extract"])
         await clock.run_for(timedelta(hours=1, minutes=6))
         loads = sorted(await s.runs("load"), key=lambda r: r.scheduled_for)
     assert log == ["extract", "load", "load"]
@@ -46,13 +49,15 @@ async def test_a_dependent_run_waits_for_a_fresh_upstream_success(clock: FakeClo
 
 
 @run_async
-async def test_an_old_success_does_not_satisfy_the_next_slot(clock: FakeClock) -> None:
+async def test_an_old_success_does_not_satisfy_the_next_slot(
+    clock: FakeClock, store: Store
+) -> None:
     log: list[str] = []
-    async with AsyncScheduler(clock=clock, timezone="UTC") as s:
-        await s.add_job("extract", recorder(log, "extract"), START + 30 * MINUTE)
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as s:
+        await s.add_job("extract", kept(s, recorder(log, "extract")), START + 30 * MINUTE)
         await s.add_job(
             "load",
-            recorder(log, "load"),
+            kept(s, recorder(log, "load")),
             "0 * * * *",
             depends_on=["extract"],
             dependency_timeout="10m",
@@ -65,13 +70,15 @@ async def test_an_old_success_does_not_satisfy_the_next_slot(clock: FakeClock) -
 
 
 @run_async
-async def test_a_dependency_timeout_skips_and_counts_against_retries(clock: FakeClock) -> None:
+async def test_a_dependency_timeout_skips_and_counts_against_retries(
+    clock: FakeClock, store: Store
+) -> None:
     log: list[str] = []
-    async with AsyncScheduler(clock=clock, timezone="UTC") as s:
-        await s.add_job("upstream", recorder(log, "upstream", fail=True), "0 * * * *")
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as s:
+        await s.add_job("upstream", kept(s, recorder(log, "upstream", fail=True)), "0 * * * *")
         await s.add_job(
             "report",
-            recorder(log, "report"),
+            kept(s, recorder(log, "report")),
             "30 * * * *",
             depends_on=["upstream"],
             dependency_timeout="5m",
@@ -93,12 +100,12 @@ async def test_a_dependency_timeout_skips_and_counts_against_retries(clock: Fake
 
 
 @run_async
-async def test_after_runs_a_chain_in_order(clock: FakeClock) -> None:
+async def test_after_runs_a_chain_in_order(clock: FakeClock, store: Store) -> None:
     log: list[str] = []
-    async with AsyncScheduler(clock=clock, timezone="UTC") as s:
-        await s.add_job("a", recorder(log, "a"), "0 * * * *")
-        await s.add_job("b", recorder(log, "b"), after("a"))
-        await s.add_job("c", recorder(log, "c"), after("b"))
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as s:
+        await s.add_job("a", kept(s, recorder(log, "a")), "0 * * * *")
+        await s.add_job("b", kept(s, recorder(log, "b")), after("a"))
+        await s.add_job("c", kept(s, recorder(log, "c")), after("b"))
         await clock.run_for(timedelta(hours=2, minutes=1))
         c_runs = await s.runs("c")
         b_job = await s.get_job("b")
@@ -109,13 +116,13 @@ async def test_after_runs_a_chain_in_order(clock: FakeClock) -> None:
 
 
 @run_async
-async def test_fan_out_and_fan_in(clock: FakeClock) -> None:
+async def test_fan_out_and_fan_in(clock: FakeClock, store: Store) -> None:
     log: list[str] = []
-    async with AsyncScheduler(clock=clock, timezone="UTC") as s:
-        await s.add_job("root", recorder(log, "root"), START + MINUTE)
-        await s.add_job("left", recorder(log, "left"), after("root"))
-        await s.add_job("right", recorder(log, "right"), after("root"))
-        await s.add_job("join", recorder(log, "join"), after("left", "right"))
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as s:
+        await s.add_job("root", kept(s, recorder(log, "root")), START + MINUTE)
+        await s.add_job("left", kept(s, recorder(log, "left")), after("root"))
+        await s.add_job("right", kept(s, recorder(log, "right")), after("root"))
+        await s.add_job("join", kept(s, recorder(log, "join")), after("left", "right"))
         await clock.run_for(timedelta(minutes=5))
     assert log[0] == "root"
     assert sorted(log[1:3]) == ["left", "right"]
@@ -123,19 +130,19 @@ async def test_fan_out_and_fan_in(clock: FakeClock) -> None:
 
 
 @run_async
-async def test_on_failure_fires_after_the_last_attempt_only(clock: FakeClock) -> None:
+async def test_on_failure_fires_after_the_last_attempt_only(clock: FakeClock, store: Store) -> None:
     log: list[str] = []
-    async with AsyncScheduler(clock=clock, timezone="UTC") as s:
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as s:
         await s.add_job(
             "backup",
-            recorder(log, "backup", fail=True),
+            kept(s, recorder(log, "backup", fail=True)),
             START + MINUTE,
             retries=2,
             retry_backoff="10s",
         )
-        await s.add_job("page", recorder(log, "page"), on_failure("backup"))
-        await s.add_job("summary", recorder(log, "summary"), on_finish("backup"))
-        await s.add_job("celebrate", recorder(log, "celebrate"), after("backup"))
+        await s.add_job("page", kept(s, recorder(log, "page")), on_failure("backup"))
+        await s.add_job("summary", kept(s, recorder(log, "summary")), on_finish("backup"))
+        await s.add_job("celebrate", kept(s, recorder(log, "celebrate")), after("backup"))
         await clock.run_for(timedelta(minutes=10))
     assert log.count("backup") == 3
     assert log[3:] in (["page", "summary"], ["summary", "page"])
@@ -143,18 +150,18 @@ async def test_on_failure_fires_after_the_last_attempt_only(clock: FakeClock) ->
 
 
 @run_async
-async def test_a_paused_trigger_job_does_not_run(clock: FakeClock) -> None:
+async def test_a_paused_trigger_job_does_not_run(clock: FakeClock, store: Store) -> None:
     log: list[str] = []
-    async with AsyncScheduler(clock=clock, timezone="UTC") as s:
-        await s.add_job("a", recorder(log, "a"), START + MINUTE)
-        await s.add_job("b", recorder(log, "b"), after("a"))
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as s:
+        await s.add_job("a", kept(s, recorder(log, "a")), START + MINUTE)
+        await s.add_job("b", kept(s, recorder(log, "b")), after("a"))
         await s.pause_job("b")
         await clock.run_for(timedelta(minutes=5))
     assert log == ["a"]
 
 
-def test_unknown_ids_and_cycles_are_refused_and_change_nothing() -> None:
-    with Scheduler(timezone="UTC") as s:
+def test_unknown_ids_and_cycles_are_refused_and_change_nothing(store: Store) -> None:
+    with Scheduler(store, timezone="UTC") as s:
         s.add_job("a", print, "every 1h")
         s.add_job("b", print, "every 1h", depends_on=["a"])
         with pytest.raises(JobError, match="job 'c' depends on unknown job 'nope'"):
@@ -169,8 +176,8 @@ def test_unknown_ids_and_cycles_are_refused_and_change_nothing() -> None:
         assert s.get_job("a").depends_on == ()
 
 
-def test_removing_a_needed_job_needs_force() -> None:
-    with Scheduler(timezone="UTC") as s:
+def test_removing_a_needed_job_needs_force(store: Store) -> None:
+    with Scheduler(store, timezone="UTC") as s:
         s.add_job("extract", print, "every 1h")
         s.add_job("load", print, "every 1h", depends_on=["extract"])
         s.add_job("report", print, after("extract"))

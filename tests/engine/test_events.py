@@ -6,16 +6,17 @@ import logging
 from datetime import timedelta
 
 import pytest
-from enginekit import START, run_async
+from enginekit import START, kept, run_async
 
 from cronwork import AsyncScheduler, CronworkError, Event
+from cronwork.stores import Store
 from cronwork.testing import FakeClock
 
 
 @run_async
-async def test_job_and_run_events_in_order(clock: FakeClock) -> None:
+async def test_job_and_run_events_in_order(clock: FakeClock, store: Store) -> None:
     seen: list[tuple[str, str]] = []
-    scheduler = AsyncScheduler(clock=clock, timezone="UTC")
+    scheduler = AsyncScheduler(store, clock=clock, timezone="UTC")
     scheduler.on("*", lambda e: seen.append((e.type.value, e.job_id)))
 
     def boom() -> None:
@@ -23,7 +24,9 @@ async def test_job_and_run_events_in_order(clock: FakeClock) -> None:
 
     async with scheduler:
         await scheduler.add_job("ok", print, START + timedelta(minutes=1))
-        await scheduler.add_job("bad", boom, START + timedelta(minutes=2), retries=1)
+        await scheduler.add_job(
+            "bad", kept(scheduler, boom), START + timedelta(minutes=2), retries=1
+        )
         await clock.run_for(timedelta(minutes=5))
         await scheduler.pause_job("ok")
         await scheduler.resume_job("ok")
@@ -46,14 +49,14 @@ async def test_job_and_run_events_in_order(clock: FakeClock) -> None:
 
 @run_async
 async def test_a_raising_listener_is_logged_and_ignored(
-    clock: FakeClock, caplog: pytest.LogCaptureFixture
+    clock: FakeClock, caplog: pytest.LogCaptureFixture, store: Store
 ) -> None:
     good: list[Event] = []
 
     def bad(event: Event) -> None:
         raise RuntimeError("listener bug")
 
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
         scheduler.on("run_succeeded", bad)
         scheduler.on("run_succeeded", good.append)
         await scheduler.add_job("j", print, "every 1m")
@@ -64,29 +67,29 @@ async def test_a_raising_listener_is_logged_and_ignored(
 
 
 @run_async
-async def test_async_listeners_are_awaited(clock: FakeClock) -> None:
+async def test_async_listeners_are_awaited(clock: FakeClock, store: Store) -> None:
     seen: list[str] = []
 
     async def listener(event: Event) -> None:
         seen.append(event.type.value)
 
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
         scheduler.on("run_succeeded", listener)
         await scheduler.add_job("j", print, "every 1m")
         await clock.run_for(timedelta(minutes=2))
     assert seen == ["run_succeeded"] * 2
 
 
-def test_unknown_event_name_is_a_clear_error() -> None:
-    scheduler = AsyncScheduler()
+def test_unknown_event_name_is_a_clear_error(store: Store) -> None:
+    scheduler = AsyncScheduler(store)
     with pytest.raises(CronworkError, match="unknown event 'run_exploded'"):
         scheduler.on("run_exploded", print)
 
 
 @run_async
-async def test_unsubscribe(clock: FakeClock) -> None:
+async def test_unsubscribe(clock: FakeClock, store: Store) -> None:
     seen: list[Event] = []
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
         off = scheduler.on("run_succeeded", seen.append)
         await scheduler.add_job("j", print, "every 1m")
         await clock.run_for(timedelta(minutes=1))
@@ -97,13 +100,13 @@ async def test_unsubscribe(clock: FakeClock) -> None:
 
 @run_async
 async def test_log_records_carry_job_and_run_ids(
-    clock: FakeClock, caplog: pytest.LogCaptureFixture
+    clock: FakeClock, caplog: pytest.LogCaptureFixture, store: Store
 ) -> None:
     def boom() -> None:
         raise ValueError("no")
 
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
-        await scheduler.add_job("bad", boom, START + timedelta(minutes=1))
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
+        await scheduler.add_job("bad", kept(scheduler, boom), START + timedelta(minutes=1))
         with caplog.at_level(logging.WARNING, logger="cronwork"):
             await clock.run_for(timedelta(minutes=2))
         [run] = await scheduler.runs("bad")

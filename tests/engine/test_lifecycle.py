@@ -8,10 +8,10 @@ import time
 from datetime import timedelta
 
 import psutil
-from enginekit import START, run_async, with_a_run_in_flight
+from enginekit import START, kept, run_async, with_a_run_in_flight
 
 from cronwork import AsyncScheduler, Command, RunStatus, Scheduler
-from cronwork.stores import MemoryStore
+from cronwork.stores import MemoryStore, Store
 from cronwork.testing import FakeClock
 
 
@@ -19,10 +19,10 @@ def engine_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("cronwork")]
 
 
-def test_sync_facade_runs_jobs_and_leaves_no_threads(clock: FakeClock) -> None:
+def test_sync_facade_runs_jobs_and_leaves_no_threads(clock: FakeClock, store: Store) -> None:
     fired: list[int] = []
-    with Scheduler(clock=clock, timezone="UTC") as scheduler:
-        scheduler.add_job("j", lambda: fired.append(1), "every 1m")
+    with Scheduler(store, clock=clock, timezone="UTC") as scheduler:
+        scheduler.add_job("j", kept(scheduler, lambda: fired.append(1)), "every 1m")
         clock.run_for_sync(timedelta(minutes=5))
         assert scheduler.running
     assert fired == [1] * 5
@@ -31,10 +31,10 @@ def test_sync_facade_runs_jobs_and_leaves_no_threads(clock: FakeClock) -> None:
     assert [r.status for r in scheduler.runs("j")] == [RunStatus.SUCCEEDED] * 5
 
 
-def test_sync_scheduler_can_start_again(clock: FakeClock) -> None:
+def test_sync_scheduler_can_start_again(clock: FakeClock, store: Store) -> None:
     fired: list[int] = []
-    scheduler = Scheduler(clock=clock, timezone="UTC")
-    scheduler.add_job("j", lambda: fired.append(1), "every 1m")
+    scheduler = Scheduler(store, clock=clock, timezone="UTC")
+    scheduler.add_job("j", kept(scheduler, lambda: fired.append(1)), "every 1m")
     for _ in range(2):
         scheduler.start()
         clock.run_for_sync(timedelta(minutes=1))
@@ -84,8 +84,8 @@ async def test_shutdown_waits_up_to_timeout_then_cancels(clock: FakeClock) -> No
 
 
 @run_async
-async def test_shutdown_kills_running_commands(clock: FakeClock) -> None:
-    scheduler = AsyncScheduler(clock=clock, timezone="UTC", kill_grace=0.5)
+async def test_shutdown_kills_running_commands(clock: FakeClock, store: Store) -> None:
+    scheduler = AsyncScheduler(store, clock=clock, timezone="UTC", kill_grace=0.5)
     await scheduler.add_job("sleepy", Command(["sleep", "30"]), START + timedelta(seconds=1))
     await scheduler.start()
     await clock.run_for(timedelta(seconds=1), wait_for_runs=False)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from enginekit import START, run_async
+from enginekit import START, kept, run_async
 
 from cronwork import AsyncScheduler, Run, RunStatus
+from cronwork.stores import Store
 from cronwork.testing import FakeClock
 
 
@@ -22,14 +23,14 @@ async def held_job(scheduler: AsyncScheduler, gate: asyncio.Event, **settings: o
         starts.append(len(starts))
         await gate.wait()
 
-    await scheduler.add_job("held", work, "every 1m", **settings)
+    await scheduler.add_job("held", kept(scheduler, work), "every 1m", **settings)
     return starts
 
 
 @run_async
-async def test_skip_records_a_skipped_run_with_the_reason(clock: FakeClock) -> None:
+async def test_skip_records_a_skipped_run_with_the_reason(clock: FakeClock, store: Store) -> None:
     gate = asyncio.Event()
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
         starts = await held_job(scheduler, gate)
         await clock.run_for(timedelta(minutes=3), wait_for_runs=False)
         gate.set()
@@ -43,9 +44,9 @@ async def test_skip_records_a_skipped_run_with_the_reason(clock: FakeClock) -> N
 
 
 @run_async
-async def test_allow_runs_up_to_max_instances(clock: FakeClock) -> None:
+async def test_allow_runs_up_to_max_instances(clock: FakeClock, store: Store) -> None:
     gate = asyncio.Event()
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
         starts = await held_job(scheduler, gate, overlap="allow", max_instances=2)
         await clock.run_for(timedelta(minutes=3), wait_for_runs=False)
         gate.set()
@@ -57,9 +58,11 @@ async def test_allow_runs_up_to_max_instances(clock: FakeClock) -> None:
 
 
 @run_async
-async def test_queue_runs_one_waiting_slot_after_the_current_run(clock: FakeClock) -> None:
+async def test_queue_runs_one_waiting_slot_after_the_current_run(
+    clock: FakeClock, store: Store
+) -> None:
     gate = asyncio.Event()
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
         starts = await held_job(scheduler, gate, overlap="queue")
         await clock.run_for(timedelta(minutes=3, seconds=30), wait_for_runs=False)
         assert len(starts) == 1
@@ -75,9 +78,11 @@ async def test_queue_runs_one_waiting_slot_after_the_current_run(clock: FakeCloc
 
 
 @run_async
-async def test_replace_cancels_the_running_one_and_starts_the_new(clock: FakeClock) -> None:
+async def test_replace_cancels_the_running_one_and_starts_the_new(
+    clock: FakeClock, store: Store
+) -> None:
     gate = asyncio.Event()
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
         starts = await held_job(scheduler, gate, overlap="replace")
         await clock.run_for(timedelta(minutes=2), wait_for_runs=False)
         await scheduler.idle(runs=False)
@@ -91,10 +96,10 @@ async def test_replace_cancels_the_running_one_and_starts_the_new(clock: FakeClo
 
 
 @run_async
-async def test_overlap_is_per_job(clock: FakeClock) -> None:
+async def test_overlap_is_per_job(clock: FakeClock, store: Store) -> None:
     gate = asyncio.Event()
     others: list[int] = []
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
         await held_job(scheduler, gate)
 
         # A coroutine ends within the step that starts it. A thread's run could still be
@@ -102,7 +107,7 @@ async def test_overlap_is_per_job(clock: FakeClock) -> None:
         async def other() -> None:
             others.append(1)
 
-        await scheduler.add_job("other", other, "every 1m")
+        await scheduler.add_job("other", kept(scheduler, other), "every 1m")
         await clock.run_for(timedelta(minutes=3), wait_for_runs=False)
         gate.set()
         await scheduler.idle()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 
-from enginekit import START, run_async
+from enginekit import START, kept, run_async
 
 from cronwork import AsyncScheduler, RunStatus
+from cronwork.stores import Store
 from cronwork.stores.slots import retry_delay
 from cronwork.testing import FakeClock
 
@@ -24,13 +25,17 @@ def failing(times: int):
 
 
 @run_async
-async def test_failed_run_is_retried_with_backoff(clock: FakeClock) -> None:
+async def test_failed_run_is_retried_with_backoff(clock: FakeClock, store: Store) -> None:
     job, calls = failing(10)
     retried = []
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
         scheduler.on("run_retried", retried.append)
         added = await scheduler.add_job(
-            "flaky", job, START + timedelta(minutes=1), retries=2, retry_backoff="10s"
+            "flaky",
+            kept(scheduler, job),
+            START + timedelta(minutes=1),
+            retries=2,
+            retry_backoff="10s",
         )
         await clock.run_for(timedelta(hours=1))
         runs = sorted(await scheduler.runs("flaky"), key=lambda r: r.attempt)
@@ -51,35 +56,42 @@ async def test_failed_run_is_retried_with_backoff(clock: FakeClock) -> None:
 
 
 @run_async
-async def test_retries_stop_at_the_first_success(clock: FakeClock) -> None:
+async def test_retries_stop_at_the_first_success(clock: FakeClock, store: Store) -> None:
     job, _calls = failing(1)
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
-        await scheduler.add_job("flaky", job, START + timedelta(minutes=1), retries=5)
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
+        await scheduler.add_job(
+            "flaky", kept(scheduler, job), START + timedelta(minutes=1), retries=5
+        )
         await clock.run_for(timedelta(hours=1))
         runs = sorted(await scheduler.runs("flaky"), key=lambda r: r.attempt)
     assert [r.status for r in runs] == [RunStatus.FAILED, RunStatus.SUCCEEDED]
 
 
 @run_async
-async def test_no_retries_by_default(clock: FakeClock) -> None:
+async def test_no_retries_by_default(clock: FakeClock, store: Store) -> None:
     job, _calls = failing(10)
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
-        await scheduler.add_job("flaky", job, START + timedelta(minutes=1))
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
+        await scheduler.add_job("flaky", kept(scheduler, job), START + timedelta(minutes=1))
         await clock.run_for(timedelta(hours=1))
         runs = await scheduler.runs("flaky")
     assert [r.status for r in runs] == [RunStatus.FAILED]
 
 
 @run_async
-async def test_timed_out_runs_are_retried(clock: FakeClock) -> None:
+async def test_timed_out_runs_are_retried(clock: FakeClock, store: Store) -> None:
     import asyncio
 
     async def slow() -> None:
         await asyncio.sleep(5)
 
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
         await scheduler.add_job(
-            "slow", slow, START + timedelta(minutes=1), retries=1, timeout=0.02, retry_backoff=0
+            "slow",
+            kept(scheduler, slow),
+            START + timedelta(minutes=1),
+            retries=1,
+            timeout=0.02,
+            retry_backoff=0,
         )
         await clock.run_for(timedelta(minutes=2))
         runs = sorted(await scheduler.runs("slow"), key=lambda r: r.attempt)

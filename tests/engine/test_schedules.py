@@ -7,19 +7,24 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from enginekit import START, run_async
+from enginekit import START, kept, run_async
 
 from cronwork import AsyncScheduler, RunStatus
 from cronwork.executors.base import RunContext
+from cronwork.stores import Store
 from cronwork.testing import FakeClock
 from cronwork.timing.every import EverySchedule
 
 
+# Memory store only: it steps 3 days of fake time, and a shared store is polled each second, so
+# the fake clock would stop there 259,200 times.
 @run_async
 async def test_cron_job_fires_at_each_slot_over_days(clock: FakeClock) -> None:
     fired = []
     scheduler = AsyncScheduler(clock=clock, timezone="UTC")
-    await scheduler.add_job("report", lambda: fired.append(clock.now()), "0 9 * * *")
+    await scheduler.add_job(
+        "report", kept(scheduler, lambda: fired.append(clock.now())), "0 9 * * *"
+    )
     async with scheduler:
         await clock.run_for(timedelta(days=3))
     assert fired == [START + timedelta(days=d, hours=9) for d in range(3)]
@@ -28,6 +33,8 @@ async def test_cron_job_fires_at_each_slot_over_days(clock: FakeClock) -> None:
     assert all(r.started_at == r.scheduled_for for r in runs)
 
 
+# Memory store only: it steps 2 days of fake time, and a shared store is polled each second, so the
+# fake clock would stop there 172,800 times.
 @run_async
 async def test_several_jobs_each_on_its_own_slots(clock: FakeClock) -> None:
     counts: dict[str, int] = {"a": 0, "b": 0}
@@ -36,15 +43,15 @@ async def test_several_jobs_each_on_its_own_slots(clock: FakeClock) -> None:
         counts[name] += 1
 
     async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
-        await scheduler.add_job("a", bump, "*/15 * * * *", args=("a",))
-        await scheduler.add_job("b", bump, "every 1h", args=("b",))
+        await scheduler.add_job("a", kept(scheduler, bump), "*/15 * * * *", args=("a",))
+        await scheduler.add_job("b", kept(scheduler, bump), "every 1h", args=("b",))
         await clock.run_for(timedelta(days=2))
     assert counts == {"a": 2 * 24 * 4, "b": 2 * 24}
 
 
 @run_async
-async def test_next_run_at_is_the_first_slot_after_now(clock: FakeClock) -> None:
-    scheduler = AsyncScheduler(clock=clock, timezone="UTC")
+async def test_next_run_at_is_the_first_slot_after_now(clock: FakeClock, store: Store) -> None:
+    scheduler = AsyncScheduler(store, clock=clock, timezone="UTC")
     job = await scheduler.add_job("j", print, "0 * * * *")
     assert job.next_run_at == START + timedelta(hours=1)
     async with scheduler:
@@ -53,22 +60,26 @@ async def test_next_run_at_is_the_first_slot_after_now(clock: FakeClock) -> None
 
 
 @run_async
-async def test_a_schedule_object_is_used_as_is(clock: FakeClock) -> None:
+async def test_a_schedule_object_is_used_as_is(clock: FakeClock, store: Store) -> None:
     fired = []
     schedule = EverySchedule(timedelta(minutes=7), ZoneInfo("UTC"), anchor=START)
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
-        job = await scheduler.add_job("odd", lambda: fired.append(clock.now()), schedule)
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
+        job = await scheduler.add_job(
+            "odd", kept(scheduler, lambda: fired.append(clock.now())), schedule
+        )
         assert job.schedule is schedule
         await clock.run_for(timedelta(minutes=30))
     assert fired == [START + timedelta(minutes=m) for m in (7, 14, 21, 28)]
 
 
+# Memory store only: it steps a day of fake time, and a shared store is polled each second, so the
+# fake clock would stop there 86,400 times.
 @run_async
 async def test_one_shot_job_runs_once_and_stays_recorded(clock: FakeClock) -> None:
     fired = []
     async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
         await scheduler.add_job(
-            "once", lambda: fired.append(clock.now()), START + timedelta(hours=5)
+            "once", kept(scheduler, lambda: fired.append(clock.now())), START + timedelta(hours=5)
         )
         await clock.run_for(timedelta(days=1))
         job = await scheduler.get_job("once")
@@ -77,12 +88,12 @@ async def test_one_shot_job_runs_once_and_stays_recorded(clock: FakeClock) -> No
 
 
 @run_async
-async def test_end_at_stops_the_job(clock: FakeClock) -> None:
+async def test_end_at_stops_the_job(clock: FakeClock, store: Store) -> None:
     fired = []
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
         await scheduler.add_job(
             "bounded",
-            lambda: fired.append(clock.now()),
+            kept(scheduler, lambda: fired.append(clock.now())),
             "0 * * * *",
             start_at=START + timedelta(hours=3),
             end_at=START + timedelta(hours=5),
@@ -92,7 +103,7 @@ async def test_end_at_stops_the_job(clock: FakeClock) -> None:
 
 
 @run_async
-async def test_async_function_runs_on_the_engine_loop(clock: FakeClock) -> None:
+async def test_async_function_runs_on_the_engine_loop(clock: FakeClock, store: Store) -> None:
     import asyncio
 
     loops = []
@@ -100,21 +111,21 @@ async def test_async_function_runs_on_the_engine_loop(clock: FakeClock) -> None:
     async def job() -> None:
         loops.append(asyncio.get_running_loop())
 
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
-        await scheduler.add_job("co", job, "every 1m")
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
+        await scheduler.add_job("co", kept(scheduler, job), "every 1m")
         await clock.run_for(timedelta(minutes=3))
     assert loops == [asyncio.get_running_loop()] * 3
 
 
 @run_async
-async def test_ctx_parameter_receives_the_run_context(clock: FakeClock) -> None:
+async def test_ctx_parameter_receives_the_run_context(clock: FakeClock, store: Store) -> None:
     seen = []
 
     def job(ctx: object) -> None:
         seen.append(ctx)
 
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
-        await scheduler.add_job("ctx", job, "every 1m", timeout="10s")
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
+        await scheduler.add_job("ctx", kept(scheduler, job), "every 1m", timeout="10s")
         await clock.run_for(timedelta(minutes=2))
         runs = await scheduler.runs("ctx")
     first, second = seen

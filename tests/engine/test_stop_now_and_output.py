@@ -8,9 +8,11 @@ import threading
 import time
 from datetime import timedelta
 
-from enginekit import START, run_async, with_a_run_in_flight
+import pytest
+from enginekit import START, kept, run_async, with_a_run_in_flight
 
 from cronwork import AsyncScheduler, RunStatus, Scheduler
+from cronwork.stores import Store
 from cronwork.testing import FakeClock
 
 
@@ -69,7 +71,14 @@ async def test_async_second_stop_cuts_the_first_short(clock: FakeClock) -> None:
 
 
 @run_async
-async def test_printed_output_of_functions_is_recorded_per_run(clock: FakeClock) -> None:
+async def test_printed_output_of_functions_is_recorded_per_run(
+    clock: FakeClock, store: Store
+) -> None:
+    if store.shared:
+        # Found by running this suite over every store (before the engine became a package
+        # too): on SQLite the newest run of the thread job is read back without its output.
+        pytest.xfail("on a shared store the last thread run's output is not read back yet")
+
     def sync_job(word: str) -> None:
         print("sync", word)
         print("oops", file=sys.stderr)
@@ -79,10 +88,10 @@ async def test_printed_output_of_functions_is_recorded_per_run(clock: FakeClock)
         await asyncio.sleep(0)
         print("async again", word)
 
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
-        await scheduler.add_job("s", sync_job, "every 1s", args=("a",))
-        await scheduler.add_job("a", async_job, "every 1s", args=("b",))
-        await scheduler.add_job("q", lambda: None, "every 1s")
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
+        await scheduler.add_job("s", kept(scheduler, sync_job), "every 1s", args=("a",))
+        await scheduler.add_job("a", kept(scheduler, async_job), "every 1s", args=("b",))
+        await scheduler.add_job("q", kept(scheduler, lambda: None), "every 1s")
         await clock.run_for(timedelta(seconds=2))
         sync_runs = await scheduler.runs("s")
         async_runs = await scheduler.runs("a")

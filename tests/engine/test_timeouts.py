@@ -6,14 +6,15 @@ import asyncio
 import threading
 from datetime import timedelta
 
-from enginekit import START, run_async
+from enginekit import START, kept, run_async
 
 from cronwork import AsyncScheduler, RunStatus
+from cronwork.stores import Store
 from cronwork.testing import FakeClock
 
 
 @run_async
-async def test_a_coroutine_is_cancelled_at_its_deadline(clock: FakeClock) -> None:
+async def test_a_coroutine_is_cancelled_at_its_deadline(clock: FakeClock, store: Store) -> None:
     cancelled = []
 
     async def slow() -> None:
@@ -23,8 +24,10 @@ async def test_a_coroutine_is_cancelled_at_its_deadline(clock: FakeClock) -> Non
             cancelled.append(True)
             raise
 
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
-        await scheduler.add_job("slow", slow, START + timedelta(seconds=1), timeout=0.05)
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
+        await scheduler.add_job(
+            "slow", kept(scheduler, slow), START + timedelta(seconds=1), timeout=0.05
+        )
         await clock.run_for(timedelta(seconds=2))
         [run] = await scheduler.runs("slow")
     assert cancelled == [True]
@@ -33,15 +36,19 @@ async def test_a_coroutine_is_cancelled_at_its_deadline(clock: FakeClock) -> Non
 
 
 @run_async
-async def test_a_thread_is_marked_timed_out_and_told_to_stop(clock: FakeClock) -> None:
+async def test_a_thread_is_marked_timed_out_and_told_to_stop(
+    clock: FakeClock, store: Store
+) -> None:
     saw_cancel = threading.Event()
 
     def stubborn(ctx: object) -> None:
         if ctx.wait_cancelled(5):  # type: ignore[attr-defined]
             saw_cancel.set()
 
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
-        await scheduler.add_job("stubborn", stubborn, START + timedelta(seconds=1), timeout=0.05)
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
+        await scheduler.add_job(
+            "stubborn", kept(scheduler, stubborn), START + timedelta(seconds=1), timeout=0.05
+        )
         await clock.run_for(timedelta(seconds=2))
         [run] = await scheduler.runs("stubborn")
         assert run.status is RunStatus.TIMED_OUT
@@ -49,16 +56,22 @@ async def test_a_thread_is_marked_timed_out_and_told_to_stop(clock: FakeClock) -
 
 
 @run_async
-async def test_warn_mode_lets_the_run_finish_and_fires_overdue(clock: FakeClock) -> None:
+async def test_warn_mode_lets_the_run_finish_and_fires_overdue(
+    clock: FakeClock, store: Store
+) -> None:
     overdue = []
 
     async def slowish() -> None:
         await asyncio.sleep(0.15)
 
-    async with AsyncScheduler(clock=clock, timezone="UTC") as scheduler:
+    async with AsyncScheduler(store, clock=clock, timezone="UTC") as scheduler:
         scheduler.on("run_overdue", overdue.append)
         await scheduler.add_job(
-            "slowish", slowish, START + timedelta(seconds=1), timeout=0.03, on_timeout="warn"
+            "slowish",
+            kept(scheduler, slowish),
+            START + timedelta(seconds=1),
+            timeout=0.03,
+            on_timeout="warn",
         )
         await clock.run_for(timedelta(seconds=2))
         [run] = await scheduler.runs("slowish")

@@ -11,6 +11,7 @@ import pytest
 from enginekit import START
 
 from cronwork import RunStatus, Scheduler
+from cronwork.stores import Store
 from cronwork.testing import FakeClock
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -31,8 +32,10 @@ def at(hours: int, minutes: int = 0) -> object:
     return START + timedelta(hours=hours, minutes=minutes)
 
 
-def test_one_night_of_the_workflow(workflow, tmp_path: Path, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
-    with Scheduler(clock=clock, timezone="UTC") as scheduler:
+def test_one_night_of_the_workflow(
+    workflow, tmp_path: Path, clock: FakeClock, store: Store
+) -> None:  # type: ignore[no-untyped-def]
+    with Scheduler(store, clock=clock, timezone="UTC") as scheduler:
         workflow.add_workflow(scheduler, tmp_path)
         clock.run_for_sync(timedelta(hours=3, minutes=20))
         runs = {job: scheduler.runs(job) for job in workflow.JOB_IDS}

@@ -6,13 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cronwork.dependencies import (
-    check_new_job,
-    check_removal,
-    dependency_deadline,
-    triggered_run,
-    unmet_dependencies,
-)
+from cronwork.dependencies import check_new_job, check_removal
+from cronwork.engine.waits import dependency_deadline, triggered_run, unmet_dependencies
 from cronwork.errors import JobError
 from cronwork.jobs import Job, make_job
 from cronwork.runs import Run, RunStatus

@@ -1,7 +1,8 @@
 """Dependency waits (``depends_on``) and trigger jobs (``after``/``on_failure``/``on_finish``).
 
-The pure graph half of dependencies lives in `cronwork.dependencies`; this is the half that
-reads the store while the engine runs.
+The pure graph half of dependencies (and the checks of a new or removed job) lives in
+`cronwork.dependencies`; this is the half that reads the store while the engine runs: is each
+``depends_on`` job's last success fresh, and does a trigger job fire now.
 """
 
 from __future__ import annotations
@@ -9,19 +10,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
-from cronwork.dependencies import (
-    dependency_deadline,
-    downstream_index,
-    missing_message,
-    stale_dependencies,
-    triggered_run,
-)
+from cronwork.dependencies import downstream_index
 from cronwork.errors import JobNotFound
 from cronwork.jobs import Job
 from cronwork.runs import Run, RunStatus
+from cronwork.stores import Store
+from cronwork.timing.triggers import TriggeredSchedule
 
 from .runstate import (
     Verdict,
@@ -34,6 +31,128 @@ from .runstate import (
 
 if TYPE_CHECKING:
     from .core import Engine
+
+# -- what the engine asks the store ------------------------------------------------------
+
+# Outcomes that count as "ended" for on_finish triggers: the run did start (or was lost).
+ENDED = frozenset(
+    {
+        RunStatus.SUCCEEDED,
+        RunStatus.FAILED,
+        RunStatus.TIMED_OUT,
+        RunStatus.CANCELLED,
+        RunStatus.LOST,
+    }
+)
+FAILURES = frozenset({RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.LOST})
+
+# How long a run waits for its dependencies when the job sets no dependency_timeout and has
+# no next slot to bound the wait (one-shot and triggered jobs).
+DEFAULT_WAIT = timedelta(hours=1)
+MIN_WAIT = timedelta(minutes=1)
+MAX_WAIT = timedelta(days=1)
+
+
+def previous_slot(store: Store, job: Job, run: Run) -> datetime | None:
+    """The slot of the job's latest run before ``run`` (any status), else its creation."""
+    for earlier in store.runs(job.id, limit=20):
+        if earlier.scheduled_for < run.scheduled_for:
+            return earlier.scheduled_for
+    return job.created_at
+
+
+def stale_dependencies(
+    store: Store, job: Job, run: Run
+) -> tuple[datetime | None, list[tuple[str, Run | None]]]:
+    """The previous slot, and each ``depends_on`` id lacking a success after it (with its last).
+
+    One pass over the store serves both the readiness check and the skip message.
+    """
+    if not job.depends_on:
+        return None, []
+    since = previous_slot(store, job, run)
+    stale: list[tuple[str, Run | None]] = []
+    for name in job.depends_on:
+        last = store.last_finished(name, RunStatus.SUCCEEDED)
+        finished = last.finished_at if last is not None else None
+        if finished is None or (since is not None and finished <= since):
+            stale.append((name, last))
+    return since, stale
+
+
+def unmet_dependencies(store: Store, job: Job, run: Run) -> list[str]:
+    """The ``depends_on`` ids with no successful run that finished after the previous slot."""
+    return [name for name, _ in stale_dependencies(store, job, run)[1]]
+
+
+def dependency_deadline(job: Job, run: Run, waiting_since: datetime) -> datetime:
+    """When a run waiting for its dependencies gives up and ends skipped.
+
+    ``dependency_timeout`` when set; otherwise until the job's next slot (so waiting runs do
+    not pile up), kept between one minute and one day; one hour for jobs with no next slot.
+    """
+    if job.dependency_timeout is not None:
+        return waiting_since + job.dependency_timeout
+    following = job.schedule.next_after(run.scheduled_for)
+    if following is None:
+        return waiting_since + DEFAULT_WAIT
+    wait = min(MAX_WAIT, max(MIN_WAIT, following - run.scheduled_for))
+    return waiting_since + wait
+
+
+def missing_message(since: datetime | None, stale: list[tuple[str, Run | None]]) -> str:
+    """``skipped: dependency not met: extract (last success ...)`` for a run's error."""
+    parts = []
+    for name, last in stale:
+        if last is None or last.finished_at is None:
+            parts.append(f"{name} (no successful run yet)")
+        else:
+            parts.append(
+                f"{name} (last success {last.finished_at.isoformat()}, "
+                f"not after the previous slot {since.isoformat() if since else '-'})"
+            )
+    return "skipped: dependency not met: " + ", ".join(parts)
+
+
+def matches(on: str, status: RunStatus) -> bool:
+    """Whether a final outcome ``status`` fires a trigger waiting for ``on``."""
+    if on == "success":
+        return status is RunStatus.SUCCEEDED
+    if on == "failure":
+        return status in FAILURES
+    return status in ENDED
+
+
+def triggered_run(store: Store, job: Job, now: datetime) -> Run | None:
+    """The run a trigger job gets now, or None if some upstream job has not ended as needed.
+
+    Every upstream job must have a final run with the awaited outcome that finished after this
+    job's last slot (fan-in). The new run's slot is the latest of those finish times, so two
+    nodes that see the same completions compute the same slot and the store keeps one.
+    """
+    schedule = job.schedule
+    if not isinstance(schedule, TriggeredSchedule) or job.paused or job.broken:
+        return None
+    latest = store.runs(job.id, limit=1)
+    since = latest[0].scheduled_for if latest else job.created_at
+    finish_times = []
+    for name in schedule.upstream:
+        last = store.last_finished(name)
+        if last is None or last.finished_at is None or not matches(schedule.on, last.status):
+            return None
+        if since is not None and last.finished_at <= since:
+            return None
+        finish_times.append(last.finished_at)
+    slot = max(finish_times)
+    return Run(
+        id="",
+        job_id=job.id,
+        scheduled_for=slot,
+        due_at=max(slot, now),
+        created_at=now,
+        trigger="dependency",
+    )
+
 
 T = TypeVar("T")
 

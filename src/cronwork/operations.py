@@ -108,6 +108,7 @@ class Operations:
         timezone: Any = None,
         **settings: Any,
     ) -> Job:
+        """Build and validate a job from what the caller passed; nothing is stored."""
         try:
             resolved_target = make_target(target, self.tasks)
         except TargetError as exc:
@@ -153,6 +154,7 @@ class Operations:
         timezone: Any = None,
         **settings: Any,
     ) -> Job:
+        """Validate and store a new job (or replace one, with ``replace``); return it as stored."""
         job = self.build_job(job_id, target, schedule, timezone=timezone, **settings)
         if upstream_of(job):
             check_new_job(self.store, job)
@@ -164,6 +166,7 @@ class Operations:
         return job
 
     def modify_job(self, job_id: str, changes: Mapping[str, Any]) -> Job:
+        """Apply ``changes`` to a stored job; a new schedule recomputes its next run from now."""
         unknown = sorted(set(changes) - _MODIFIABLE)
         if unknown:
             allowed = ", ".join(sorted(_MODIFIABLE))
@@ -211,6 +214,7 @@ class Operations:
         return job
 
     def set_paused(self, job_id: str, paused: bool) -> Job:
+        """Pause or resume a job; resuming does not replay the paused period."""
         job = self.store.get_job(job_id)
         if job.paused == paused:
             return job
@@ -225,6 +229,7 @@ class Operations:
         return job
 
     def remove_job(self, job_id: str, force: bool = False) -> None:
+        """Remove a job; one that others depend on only with ``force``."""
         if not force:
             self.store.get_job(job_id)
             needed_by = check_removal(self.store, job_id)
@@ -284,6 +289,7 @@ class Operations:
         raise CronworkError(f"job {job_id!r}: cannot record a manual run")
 
     def cancel(self, run_id: str) -> Run:
+        """Cancel one run, running or not yet started."""
         run = self.store.request_cancel(run_id, self.clock.now())
         if run.status is RunStatus.CANCELLED and run.node is None:
             if self.listeners.wants(EventType.RUN_CANCELLED):
@@ -294,11 +300,13 @@ class Operations:
         return run
 
     def stop(self, job_id: str) -> list[Run]:
+        """Cancel every running run of a job."""
         self.store.get_job(job_id)
         targets = self.store.runs(job_id=job_id, status=RunStatus.RUNNING, limit=10_000)
         return [self.cancel(run.id) for run in targets]
 
     def runs(self, job_id: str | None, status: RunStatus | str | None, limit: int) -> list[Run]:
+        """Return run records, newest slot first; ``status`` may be given by name."""
         if status is not None and not isinstance(status, RunStatus):
             try:
                 status = RunStatus(status)

@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal
 
 from cronwork.events import FINAL_EVENTS, EventType
 from cronwork.executors import Outcome, format_error
@@ -35,7 +35,6 @@ from .runstate import (
 if TYPE_CHECKING:
     from .core import Engine
 
-T = TypeVar("T")
 
 Action = Literal["run", "skip", "queue", "replace"]
 
@@ -158,11 +157,13 @@ class Admission:
         return released
 
     def owns_runs(self) -> bool:
+        """True while this engine holds runs (and so must renew their leases)."""
         return bool(
             self.due or self.ready or self.queued or self.active or self.engine.waits.waiting
         )
 
     def arrive(self, run: Run, now: datetime) -> None:
+        """Admit a run that fell due: drop, skip, queue, wait for a place, or start it."""
         dropped = self.dropped
         if dropped and run.id in dropped:
             dropped.discard(run.id)  # cancelled while it waited to be due
@@ -256,6 +257,7 @@ class Admission:
         return True
 
     def leave(self, job_id: str, run_id: str) -> None:
+        """Take the run out of its job's in-flight runs; the run queued behind them gets ready."""
         inflight = self._inflight.get(job_id)
         if inflight is not None:
             inflight.discard(run_id)
@@ -269,6 +271,7 @@ class Admission:
             self._enqueue(run, self.engine.jobs.get(job_id, job), run.queued_at)
 
     def pump(self) -> None:
+        """Start waiting runs while places are free."""
         if self.ready:
             isolated(self._startable(), self._start_ready, self._fault_ready)
 
@@ -301,6 +304,7 @@ class Admission:
             self.pump()
 
     def release(self, active: Active) -> None:
+        """Give up the place of a run that ended (or whose thread finally returned)."""
         self.lingering.pop(active.run.id, None)
         self.leave(active.job.id, active.run.id)
         if not self.engine.stopping:
@@ -308,6 +312,7 @@ class Admission:
         self.engine.poke()
 
     def cancel_local(self, run_id: str, why: str) -> None:
+        """Cancel a run wherever this engine holds it."""
         active = self.active.get(run_id)
         if active is not None:
             active.cancel(why)

@@ -9,7 +9,7 @@ import contextlib
 import functools
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from cronwork.errors import CronworkError, JobNotFound, TargetError
 from cronwork.events import Event, EventType
@@ -32,8 +32,6 @@ from .settings import (
 
 if TYPE_CHECKING:
     from .core import Engine
-
-T = TypeVar("T")
 
 
 class Chores:
@@ -58,6 +56,7 @@ class Chores:
         self.cancel_ids: set[str] = set()
 
     async def maintain(self, now: datetime) -> None:
+        """Do the chores that are due at ``now``; called by the loop at each turn."""
         s = self.s
         if self.engine.admission.owns_runs() and now >= self.next_renew:
             self.next_renew = now + s.lease / 3
@@ -157,6 +156,7 @@ class Chores:
         return None
 
     async def handle_lost(self, lost: Sequence[Run]) -> None:
+        """Announce runs found lost, and retry those whose job allows it."""
         if not lost:
             return
         jobs = await self.engine.db(self._jobs_of, lost)

@@ -208,6 +208,7 @@ class Engine:
     def nudge(self) -> None:
         # Something changed (a job, a request, a retry): the loop must look at the store, not
         # only at its due runs. The loop's own sleep timer sets _wake without this flag.
+        """Make the loop look at the store on its next turn (on the loop)."""
         self._look = True
         self._wake.set()
 
@@ -261,6 +262,7 @@ class Engine:
             await self._watch_idle()
 
     def poke(self) -> None:
+        """Tell idle() watchers that something changed."""
         if self._idle_watchers:
             self._idle_changed.set()
 
@@ -271,10 +273,12 @@ class Engine:
         return await self.off_loop(func, *args)
 
     async def off_loop(self, func: Callable[..., T], *args: Any) -> T:
+        """Run ``func(*args)`` on the store thread."""
         assert self.loop is not None
         return await self.loop.run_in_executor(self._worker, func, *args)
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """Run ``coro`` as an engine task, logged if it fails and awaited at stop."""
         assert self.loop is not None
         task = self.loop.create_task(coro)
         self._tasks.add(task)
@@ -291,6 +295,7 @@ class Engine:
     def emit(
         self, kind: EventType, run: Run, job: Job | None = None, detail: str | None = None
     ) -> None:
+        """Emit a run event, if any listener wants it."""
         if self.s.listeners.wants(kind):
             event = Event(kind, run.job_id, self.clock.now(), run=run, job=job, detail=detail)
             self.s.listeners.emit(event)
@@ -419,6 +424,7 @@ class Engine:
 
     def dispatch_due(self, now: datetime) -> None:
         # Looked up once a dispatch rather than once or twice per run (see _debug).
+        """Admit the runs due at ``now``, then fill free places."""
         self.debug = logger.isEnabledFor(logging.DEBUG)
         isolated(
             self.admission.due.pop_due(now),
@@ -434,6 +440,7 @@ class Engine:
 
     def finish_unstarted(self, run: Run, job: Job | None, status: RunStatus, why: str) -> Run:
         # Skips come in storms when the engine is behind; each must cost much less than a run.
+        """Record a run that ends without starting (skipped, cancelled, failed)."""
         done = as_unstarted(run, status, self.clock.now(), why)
         self.save(done)
         self.emit(FINAL_EVENTS[status], done, job, why)
@@ -459,4 +466,5 @@ class Engine:
         self.nudge()
 
     def cancel_requested(self, run_id: str) -> None:
+        """Cancel a run another process asked to cancel."""
         self.admission.cancel_local(run_id, "cancel requested")

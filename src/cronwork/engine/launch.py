@@ -13,7 +13,7 @@ import logging
 import math
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from cronwork.errors import CronworkError, JobError
 from cronwork.events import FINAL_EVENTS, EventType
@@ -49,8 +49,6 @@ from .settings import DISPATCH_TICK
 if TYPE_CHECKING:
     from .core import Engine
 
-T = TypeVar("T")
-
 
 class Launcher:
     """Starts runs on their executors, records what they end with, and retries them.
@@ -85,6 +83,7 @@ class Launcher:
     def poll_executors(self) -> None:
         # Completions first: they free places for the runs about to be started. The promise
         # is withdrawn before the drain; see WorkerPool.defer_wakeups.
+        """Collect the completions that batching executors held back."""
         self.defer_completions(0.0)
         for executor in self._polled:
             executor.deliver()

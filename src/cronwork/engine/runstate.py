@@ -52,6 +52,7 @@ BLANK_INVOCATION = Invocation(print, context=BLANK_CONTEXT)
 
 
 def extra(job_id: str, run_id: str | None = None) -> dict[str, Any]:
+    """The ``extra`` of a log record about a job (and run)."""
     return {"job_id": job_id, "run_id": run_id}
 
 

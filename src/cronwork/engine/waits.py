@@ -11,7 +11,7 @@ import asyncio
 import functools
 import logging
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from cronwork.dependencies import downstream_index
 from cronwork.errors import JobNotFound
@@ -154,9 +154,6 @@ def triggered_run(store: Store, job: Job, now: datetime) -> Run | None:
     )
 
 
-T = TypeVar("T")
-
-
 class Waits:
     """Runs waiting for their dependencies, and the trigger jobs each job's end starts."""
 
@@ -190,6 +187,7 @@ class Waits:
         return False
 
     def check_dependencies_soon(self) -> None:
+        """Check the waiting runs' dependencies in an engine task."""
         if self._dep_check is not None and not self._dep_check.done():
             self._dep_again = True  # the running check looks once more when it is done
             return
@@ -251,6 +249,7 @@ class Waits:
             self.engine.spawn(self.engine.launcher.retry(done, job))
 
     def dependency_wake(self) -> datetime | None:
+        """When the loop must wake for waiting runs (a deadline or a poll), if any."""
         if not self.waiting:
             return None
         earliest = min(w.deadline for w in self.waiting.values())
@@ -259,12 +258,15 @@ class Waits:
         return earliest
 
     def load_triggers(self) -> dict[str, list[str]]:
+        """Read which trigger jobs each job's end may start (on the store thread)."""
         return downstream_index(self.store.triggered_jobs())
 
     async def refresh_triggers(self) -> None:
+        """Re-read the trigger jobs another process may have added."""
         self.downstream = await self.engine.off_loop(self.load_triggers)
 
     def fire_triggers_soon(self, job_id: str) -> None:
+        """Start the trigger jobs of ``job_id`` that its end fires, in a task."""
         names = self.downstream.get(job_id)
         if names:
             self.engine.spawn(self._fire_triggers(list(names)))

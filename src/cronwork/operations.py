@@ -8,6 +8,7 @@ elsewhere see the change at their next poll of a shared store.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -34,12 +35,37 @@ if TYPE_CHECKING:
     from cronwork.clock import Clock
     from cronwork.engine.core import Engine
 
-__all__ = ["Operations", "first_run"]
+__all__ = ["Operations", "check_keywords", "first_run"]
 
 # Settings of make_job that modify_job accepts and copies from the current job.
 _SETTINGS = (*POLICY_SETTINGS, *RUN_SETTINGS, "depends_on")
 _SCHEDULE_SETTINGS = frozenset({"schedule", "start_at", "end_at", "jitter", "timezone"})
 _MODIFIABLE = frozenset({*_SETTINGS, "target", "schedule", "timezone", "paused"})
+# Settings add_job accepts beside the job id, target and schedule.
+_ADDABLE = frozenset({*_SETTINGS, "timezone", "paused"})
+
+
+def check_keywords(
+    job_id: str, given: Mapping[str, Any], allowed: frozenset[str], verb: str
+) -> None:
+    """Refuse keywords outside ``allowed`` with a JobError naming the first and its close match.
+
+    add_job and modify_job take their settings as keywords; a misspelt one would otherwise
+    surface as a TypeError from deep inside, or be ignored.
+    """
+    unknown = sorted(set(given) - allowed)
+    if not unknown:
+        return
+    first = unknown[0]
+    close = difflib.get_close_matches(first, allowed, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    raise JobError(
+        f"job {job_id!r}: cannot {verb} {', '.join(unknown)}{hint}; "
+        f"use {', '.join(sorted(allowed))}",
+        job_id=job_id,
+        field=first,
+        value=given[first],
+    )
 
 
 def first_run(job: Job, now: datetime) -> datetime | None:
@@ -155,6 +181,7 @@ class Operations:
         **settings: Any,
     ) -> Job:
         """Validate and store a new job (or replace one, with ``replace``); return it as stored."""
+        check_keywords(job_id, settings, _ADDABLE, "set")
         job = self.build_job(job_id, target, schedule, timezone=timezone, **settings)
         if upstream_of(job):
             check_new_job(self.store, job)
@@ -167,10 +194,7 @@ class Operations:
 
     def modify_job(self, job_id: str, changes: Mapping[str, Any]) -> Job:
         """Apply ``changes`` to a stored job; a new schedule recomputes its next run from now."""
-        unknown = sorted(set(changes) - _MODIFIABLE)
-        if unknown:
-            allowed = ", ".join(sorted(_MODIFIABLE))
-            raise JobError(f"job {job_id!r}: cannot modify {', '.join(unknown)}; use {allowed}")
+        check_keywords(job_id, changes, _MODIFIABLE, "modify")
         old = self.store.get_job(job_id)
         settings = {name: getattr(old, name) for name in _SETTINGS}
         settings.update({k: v for k, v in changes.items() if k in _SETTINGS})

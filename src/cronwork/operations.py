@@ -9,6 +9,7 @@ elsewhere see the change at their next poll of a shared store.
 from __future__ import annotations
 
 import difflib
+import enum
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -35,12 +36,22 @@ if TYPE_CHECKING:
     from cronwork.clock import Clock
     from cronwork.engine.core import Engine
 
-__all__ = ["Operations", "check_keywords", "first_run"]
+__all__ = ["UNCHANGED", "Operations", "Unchanged", "check_keywords", "first_run"]
 
 # Settings of make_job that modify_job accepts and copies from the current job.
 _SETTINGS = (*POLICY_SETTINGS, *RUN_SETTINGS, "depends_on")
 _SCHEDULE_SETTINGS = frozenset({"schedule", "start_at", "end_at", "jitter", "timezone"})
 _MODIFIABLE = frozenset({*_SETTINGS, "target", "schedule", "timezone", "paused"})
+
+
+class Unchanged(enum.Enum):
+    """The default of modify_job's keywords: the job keeps its value."""
+
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED = Unchanged.UNCHANGED
+
 # Settings add_job accepts beside the job id, target and schedule.
 _ADDABLE = frozenset({*_SETTINGS, "timezone", "paused"})
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import threading
-from collections.abc import Callable
-from datetime import timedelta
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta, tzinfo
+from typing import Any, Never, TypeVar
 
 from cronwork.clock import Clock, SystemClock
 from cronwork.engine import Engine
@@ -28,8 +29,14 @@ from cronwork.engine.settings import (
 )
 from cronwork.errors import CronworkError
 from cronwork.events import EventType, Listener, Listeners
-from cronwork.jobs import Job
-from cronwork.operations import Operations
+from cronwork.jobs import (
+    DEFAULT_MISFIRE_GRACE,
+    DEFAULT_RETRY_BACKOFF,
+    DEFAULT_RETRY_BACKOFF_MAX,
+    Job,
+)
+from cronwork.operations import UNCHANGED, Operations, Unchanged
+from cronwork.policies import Misfire, OnTimeout, Overlap
 from cronwork.runs import Run, RunStatus
 from cronwork.stores import MemoryStore, Store, open_store
 from cronwork.targets import TaskRegistry
@@ -48,7 +55,7 @@ class _Base:
         store: Store | str | None = None,
         *,
         max_running: int = 10,
-        timezone: Any = None,
+        timezone: str | tzinfo | None = None,
         clock: Clock | None = None,
         tasks: TaskRegistry | None = None,
         node: str | None = None,
@@ -60,6 +67,22 @@ class _Base:
         kill_grace: float = 5.0,
         freeze_gc: bool = False,
     ) -> None:
+        """Set the scheduler up; nothing runs until ``start()``.
+
+        - ``store``: a Store, a URL (``sqlite:///jobs.db``), or None for a memory store
+        - ``max_running``: how many runs may execute at once, across all jobs
+        - ``timezone``: the zone of schedules that name none (an IANA name or a tzinfo)
+        - ``clock``: the source of time; tests pass ``cronwork.testing.FakeClock``
+        - ``tasks``: a registry of named tasks to share between schedulers
+        - ``node``: this scheduler's node id on the runs it executes; default: unique per process
+        - ``lease``: how long a claimed run stays this node's without renewal
+        - ``poll_interval``: how often a shared store is read for other processes' changes
+        - ``horizon``: how far ahead due slots are claimed
+        - ``keep_runs``: finished runs kept per job (None: all)
+        - ``keep_runs_for``: finished runs older than this are pruned (None: kept)
+        - ``kill_grace``: seconds between asking a timed-out process to stop and killing it
+        - ``freeze_gc``: keep the collector's full passes off long-lived objects (see the guide)
+        """
         from cronwork.timing import parse_duration
         from cronwork.timing.zones import resolve_zone
 
@@ -110,6 +133,10 @@ class _Base:
             listeners=self.listeners,
             timezone=self.timezone,
         )
+        self._face_init()
+
+    def _face_init(self) -> None:
+        """Set up what one face needs beside the shared settings."""
 
     @property
     def _engine(self) -> Engine | None:
@@ -174,12 +201,10 @@ class _Base:
 class Scheduler(_Base):
     """The blocking face: the engine runs on a background thread.
 
-    ``Scheduler(store=None, *, max_running=10, timezone=None, clock=None)``; ``store`` is a
-    Store, a URL (``sqlite:///jobs.db``) or None for the memory store.
+    Its settings are those of ``_Base.__init__``, listed there one per line.
     """
 
-    def __init__(self, store: Store | str | None = None, **options: Any) -> None:
-        super().__init__(store, **options)
+    def _face_init(self) -> None:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
@@ -288,15 +313,85 @@ class Scheduler(_Base):
         schedule: object,
         *,
         replace: bool = False,
-        **settings: Any,
+        timezone: str | tzinfo | None = None,
+        timeout: timedelta | float | str | None = None,
+        on_timeout: OnTimeout | str = "cancel",
+        retries: int = 0,
+        retry_backoff: timedelta | float | str = DEFAULT_RETRY_BACKOFF,
+        retry_backoff_max: timedelta | float | str = DEFAULT_RETRY_BACKOFF_MAX,
+        overlap: Overlap | str = "skip",
+        max_instances: int = 1,
+        misfire: Misfire | str = "once",
+        misfire_grace: timedelta | float | str = DEFAULT_MISFIRE_GRACE,
+        start_at: datetime | str | None = None,
+        end_at: datetime | str | None = None,
+        jitter: timedelta | float | str | None = None,
+        args: Iterable[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        tags: Iterable[str] = (),
+        executor: str | None = None,
+        depends_on: Iterable[str] | str | None = None,
+        dependency_timeout: timedelta | float | str | None = None,
+        paused: bool = False,
+        **unknown: Never,
     ) -> Job:
         """Add a job; a duplicate id raises DuplicateJob unless ``replace=True``.
 
-        Settings: timeout, on_timeout, retries, retry_backoff, retry_backoff_max, overlap,
-        max_instances, misfire, misfire_grace, start_at, end_at, jitter, args, kwargs, tags,
-        executor, depends_on, dependency_timeout, paused, timezone.
+        ``target`` is a function, an import path ``"module:function"``, a task name or a
+        `Command`; ``schedule`` a cron expression, a phrase (``"every 5m"``), a one-shot
+        instant, a trigger (``after("extract")``) or a `Schedule`. Keywords:
+
+        - ``replace``: overwrite a job with the same id instead of raising
+        - ``timezone``: zone of the schedule (an IANA name); default: the scheduler's
+        - ``timeout``: how long a run may take (seconds, ``timedelta`` or ``"30m"``)
+        - ``on_timeout``: ``cancel`` the run at its timeout, or only ``warn``
+        - ``retries``: how many times a failed run is tried again
+        - ``retry_backoff``: the first retry's delay, doubled for each next one
+        - ``retry_backoff_max``: the longest retry delay
+        - ``overlap``: a run due while the last runs: ``skip``, ``queue``, ``allow``, ``replace``
+        - ``max_instances``: with ``overlap="allow"``, how many runs may run at once
+        - ``misfire``: what slots missed while stopped do: ``once``, ``all`` or ``skip``
+        - ``misfire_grace``: how late a slot may still run as if on time
+        - ``start_at``: no slot before this instant
+        - ``end_at``: no slot after this instant
+        - ``jitter``: a random delay of up to this much per slot
+        - ``args``: positional arguments of each call (JSON for a persistent store)
+        - ``kwargs``: keyword arguments of each call (JSON for a persistent store)
+        - ``tags``: labels to find and filter jobs by
+        - ``executor``: ``thread``, ``process``, ``async`` or ``command``; default: by target
+        - ``depends_on``: ids of jobs that must have succeeded since this job's last slot
+        - ``dependency_timeout``: how long a run waits for its dependencies
+        - ``paused``: add the job paused
+
+        A misspelt keyword raises JobError naming it and its close match.
         """
-        return self.operations.add_job(job_id, target, schedule, replace=replace, **settings)
+        return self.operations.add_job(
+            job_id,
+            target,
+            schedule,
+            replace=replace,
+            timezone=timezone,
+            timeout=timeout,
+            on_timeout=on_timeout,
+            retries=retries,
+            retry_backoff=retry_backoff,
+            retry_backoff_max=retry_backoff_max,
+            overlap=overlap,
+            max_instances=max_instances,
+            misfire=misfire,
+            misfire_grace=misfire_grace,
+            start_at=start_at,
+            end_at=end_at,
+            jitter=jitter,
+            args=args,
+            kwargs=kwargs,
+            tags=tags,
+            executor=executor,
+            depends_on=depends_on,
+            dependency_timeout=dependency_timeout,
+            paused=paused,
+            **unknown,
+        )
 
     def job(
         self, schedule: object, *, job_id: str | None = None, **settings: Any
@@ -304,9 +399,69 @@ class Scheduler(_Base):
         """Decorator form of add_job; the job id defaults to the function's name."""
         return self._job_decorator(schedule, job_id, settings)
 
-    def modify_job(self, job_id: str, **changes: Any) -> Job:
-        """Change settings of a job; a new schedule recomputes its next run from now."""
-        return self.operations.modify_job(job_id, changes)
+    def modify_job(
+        self,
+        job_id: str,
+        *,
+        schedule: object | Unchanged = UNCHANGED,
+        target: object | Unchanged = UNCHANGED,
+        timezone: str | tzinfo | Unchanged | None = UNCHANGED,
+        timeout: timedelta | float | str | Unchanged | None = UNCHANGED,
+        on_timeout: OnTimeout | str | Unchanged = UNCHANGED,
+        retries: int | Unchanged = UNCHANGED,
+        retry_backoff: timedelta | float | str | Unchanged = UNCHANGED,
+        retry_backoff_max: timedelta | float | str | Unchanged = UNCHANGED,
+        overlap: Overlap | str | Unchanged = UNCHANGED,
+        max_instances: int | Unchanged = UNCHANGED,
+        misfire: Misfire | str | Unchanged = UNCHANGED,
+        misfire_grace: timedelta | float | str | Unchanged = UNCHANGED,
+        start_at: datetime | str | Unchanged | None = UNCHANGED,
+        end_at: datetime | str | Unchanged | None = UNCHANGED,
+        jitter: timedelta | float | str | Unchanged | None = UNCHANGED,
+        args: Iterable[Any] | Unchanged = UNCHANGED,
+        kwargs: Mapping[str, Any] | Unchanged | None = UNCHANGED,
+        tags: Iterable[str] | Unchanged = UNCHANGED,
+        executor: str | Unchanged | None = UNCHANGED,
+        depends_on: Iterable[str] | str | Unchanged | None = UNCHANGED,
+        dependency_timeout: timedelta | float | str | Unchanged | None = UNCHANGED,
+        paused: bool | Unchanged = UNCHANGED,
+        **unknown: Never,
+    ) -> Job:
+        """Change settings of a job; the keywords not given keep their value.
+
+        They are add_job's (``schedule`` and ``target`` too); a new schedule, time zone,
+        ``start_at``, ``end_at`` or ``jitter`` recomputes the next run from now. A misspelt
+        keyword raises JobError naming it and its close match.
+        """
+        changes = {
+            name: value
+            for name, value in (
+                ("schedule", schedule),
+                ("target", target),
+                ("timezone", timezone),
+                ("timeout", timeout),
+                ("on_timeout", on_timeout),
+                ("retries", retries),
+                ("retry_backoff", retry_backoff),
+                ("retry_backoff_max", retry_backoff_max),
+                ("overlap", overlap),
+                ("max_instances", max_instances),
+                ("misfire", misfire),
+                ("misfire_grace", misfire_grace),
+                ("start_at", start_at),
+                ("end_at", end_at),
+                ("jitter", jitter),
+                ("args", args),
+                ("kwargs", kwargs),
+                ("tags", tags),
+                ("executor", executor),
+                ("depends_on", depends_on),
+                ("dependency_timeout", dependency_timeout),
+                ("paused", paused),
+            )
+            if value is not UNCHANGED
+        }
+        return self.operations.modify_job(job_id, {**changes, **unknown})
 
     def remove_job(self, job_id: str, *, force: bool = False) -> None:
         """Remove a job; running runs finish, claimed ones end cancelled, history is kept.
@@ -417,11 +572,87 @@ class AsyncScheduler(_Base):
         schedule: object,
         *,
         replace: bool = False,
-        **settings: Any,
+        timezone: str | tzinfo | None = None,
+        timeout: timedelta | float | str | None = None,
+        on_timeout: OnTimeout | str = "cancel",
+        retries: int = 0,
+        retry_backoff: timedelta | float | str = DEFAULT_RETRY_BACKOFF,
+        retry_backoff_max: timedelta | float | str = DEFAULT_RETRY_BACKOFF_MAX,
+        overlap: Overlap | str = "skip",
+        max_instances: int = 1,
+        misfire: Misfire | str = "once",
+        misfire_grace: timedelta | float | str = DEFAULT_MISFIRE_GRACE,
+        start_at: datetime | str | None = None,
+        end_at: datetime | str | None = None,
+        jitter: timedelta | float | str | None = None,
+        args: Iterable[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        tags: Iterable[str] = (),
+        executor: str | None = None,
+        depends_on: Iterable[str] | str | None = None,
+        dependency_timeout: timedelta | float | str | None = None,
+        paused: bool = False,
+        **unknown: Never,
     ) -> Job:
-        """Add a job; a duplicate id raises DuplicateJob unless ``replace=True``."""
+        """Add a job; a duplicate id raises DuplicateJob unless ``replace=True``.
+
+        ``target`` is a function, an import path ``"module:function"``, a task name or a
+        `Command`; ``schedule`` a cron expression, a phrase (``"every 5m"``), a one-shot
+        instant, a trigger (``after("extract")``) or a `Schedule`. Keywords:
+
+        - ``replace``: overwrite a job with the same id instead of raising
+        - ``timezone``: zone of the schedule (an IANA name); default: the scheduler's
+        - ``timeout``: how long a run may take (seconds, ``timedelta`` or ``"30m"``)
+        - ``on_timeout``: ``cancel`` the run at its timeout, or only ``warn``
+        - ``retries``: how many times a failed run is tried again
+        - ``retry_backoff``: the first retry's delay, doubled for each next one
+        - ``retry_backoff_max``: the longest retry delay
+        - ``overlap``: a run due while the last runs: ``skip``, ``queue``, ``allow``, ``replace``
+        - ``max_instances``: with ``overlap="allow"``, how many runs may run at once
+        - ``misfire``: what slots missed while stopped do: ``once``, ``all`` or ``skip``
+        - ``misfire_grace``: how late a slot may still run as if on time
+        - ``start_at``: no slot before this instant
+        - ``end_at``: no slot after this instant
+        - ``jitter``: a random delay of up to this much per slot
+        - ``args``: positional arguments of each call (JSON for a persistent store)
+        - ``kwargs``: keyword arguments of each call (JSON for a persistent store)
+        - ``tags``: labels to find and filter jobs by
+        - ``executor``: ``thread``, ``process``, ``async`` or ``command``; default: by target
+        - ``depends_on``: ids of jobs that must have succeeded since this job's last slot
+        - ``dependency_timeout``: how long a run waits for its dependencies
+        - ``paused``: add the job paused
+
+        A misspelt keyword raises JobError naming it and its close match.
+        """
         return await self._call(
-            self.operations.add_job, job_id, target, schedule, replace=replace, **settings
+            functools.partial(
+                self.operations.add_job,
+                job_id,
+                target,
+                schedule,
+                replace=replace,
+                timezone=timezone,
+                timeout=timeout,
+                on_timeout=on_timeout,
+                retries=retries,
+                retry_backoff=retry_backoff,
+                retry_backoff_max=retry_backoff_max,
+                overlap=overlap,
+                max_instances=max_instances,
+                misfire=misfire,
+                misfire_grace=misfire_grace,
+                start_at=start_at,
+                end_at=end_at,
+                jitter=jitter,
+                args=args,
+                kwargs=kwargs,
+                tags=tags,
+                executor=executor,
+                depends_on=depends_on,
+                dependency_timeout=dependency_timeout,
+                paused=paused,
+                **unknown,
+            )
         )
 
     def job(
@@ -430,9 +661,69 @@ class AsyncScheduler(_Base):
         """Decorator form of add_job (synchronous); the id defaults to the function's name."""
         return self._job_decorator(schedule, job_id, settings)
 
-    async def modify_job(self, job_id: str, **changes: Any) -> Job:
-        """Change settings of a job; a new schedule recomputes its next run from now."""
-        return await self._call(self.operations.modify_job, job_id, changes)
+    async def modify_job(
+        self,
+        job_id: str,
+        *,
+        schedule: object | Unchanged = UNCHANGED,
+        target: object | Unchanged = UNCHANGED,
+        timezone: str | tzinfo | Unchanged | None = UNCHANGED,
+        timeout: timedelta | float | str | Unchanged | None = UNCHANGED,
+        on_timeout: OnTimeout | str | Unchanged = UNCHANGED,
+        retries: int | Unchanged = UNCHANGED,
+        retry_backoff: timedelta | float | str | Unchanged = UNCHANGED,
+        retry_backoff_max: timedelta | float | str | Unchanged = UNCHANGED,
+        overlap: Overlap | str | Unchanged = UNCHANGED,
+        max_instances: int | Unchanged = UNCHANGED,
+        misfire: Misfire | str | Unchanged = UNCHANGED,
+        misfire_grace: timedelta | float | str | Unchanged = UNCHANGED,
+        start_at: datetime | str | Unchanged | None = UNCHANGED,
+        end_at: datetime | str | Unchanged | None = UNCHANGED,
+        jitter: timedelta | float | str | Unchanged | None = UNCHANGED,
+        args: Iterable[Any] | Unchanged = UNCHANGED,
+        kwargs: Mapping[str, Any] | Unchanged | None = UNCHANGED,
+        tags: Iterable[str] | Unchanged = UNCHANGED,
+        executor: str | Unchanged | None = UNCHANGED,
+        depends_on: Iterable[str] | str | Unchanged | None = UNCHANGED,
+        dependency_timeout: timedelta | float | str | Unchanged | None = UNCHANGED,
+        paused: bool | Unchanged = UNCHANGED,
+        **unknown: Never,
+    ) -> Job:
+        """Change settings of a job; the keywords not given keep their value.
+
+        They are add_job's (``schedule`` and ``target`` too); a new schedule, time zone,
+        ``start_at``, ``end_at`` or ``jitter`` recomputes the next run from now. A misspelt
+        keyword raises JobError naming it and its close match.
+        """
+        changes = {
+            name: value
+            for name, value in (
+                ("schedule", schedule),
+                ("target", target),
+                ("timezone", timezone),
+                ("timeout", timeout),
+                ("on_timeout", on_timeout),
+                ("retries", retries),
+                ("retry_backoff", retry_backoff),
+                ("retry_backoff_max", retry_backoff_max),
+                ("overlap", overlap),
+                ("max_instances", max_instances),
+                ("misfire", misfire),
+                ("misfire_grace", misfire_grace),
+                ("start_at", start_at),
+                ("end_at", end_at),
+                ("jitter", jitter),
+                ("args", args),
+                ("kwargs", kwargs),
+                ("tags", tags),
+                ("executor", executor),
+                ("depends_on", depends_on),
+                ("dependency_timeout", dependency_timeout),
+                ("paused", paused),
+            )
+            if value is not UNCHANGED
+        }
+        return await self._call(self.operations.modify_job, job_id, {**changes, **unknown})
 
     async def remove_job(self, job_id: str, *, force: bool = False) -> None:
         """Remove a job; running runs finish, claimed ones end cancelled, history is kept.

@@ -64,9 +64,9 @@ def check_keywords(
     add_job and modify_job take their settings as keywords; a misspelt one would otherwise
     surface as a TypeError from deep inside, or be ignored.
     """
-    unknown = sorted(set(given) - allowed)
-    if not unknown:
+    if allowed.issuperset(given):
         return
+    unknown = sorted(set(given) - allowed)
     first = unknown[0]
     close = difflib.get_close_matches(first, allowed, n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""

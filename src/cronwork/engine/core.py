@@ -6,7 +6,9 @@ passes the overlap policy (`Admission.arrive`) and then waits in a ready queue,
 ordered by (due time, run id), for one of ``max_running`` places; it starts on its executor;
 its outcome is recorded, events fire, and a retry is inserted if the policy says so. Run
 records are written in batches by the `Writer`, never one transaction per run. Each concern
-lives in the module named after it; see docs/architecture.md.
+lives in the module named after it; see docs/architecture.md. `Engine` is a little over 400
+lines because the loop, the lifecycle and the stop sequence (which waits on every part in
+turn) read best together.
 """
 
 from __future__ import annotations

@@ -167,15 +167,15 @@ class Operations:
     def _shared_schedule(self, schedule: object, tz: Any, settings: Mapping[str, Any]) -> object:
         """One parsed Schedule per (text, zone): they are immutable, and a parsed cron
         expression is kilobytes, so 100k jobs on a few expressions stay small."""
-        if not isinstance(schedule, str) or "H" in schedule.upper().replace("HOUR", ""):
+        from cronwork.timing import parse_schedule, uses_hash
+
+        if not isinstance(schedule, str) or uses_hash(schedule):
             return schedule  # H expressions hash the job id: each job has its own
         if any(settings.get(k) is not None for k in ("start_at", "end_at", "jitter")):
             return schedule
         key = (schedule, str(tz))
         cached = self._schedules.get(key)
         if cached is None:
-            from cronwork.timing import parse_schedule
-
             cached = parse_schedule(schedule, tz=tz if tz is not None else None)
             if len(self._schedules) < 10_000:
                 self._schedules[key] = cached

@@ -12,23 +12,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from pgkit import Databases, database_url, open_databases
 from storekit import StoreFactory
 
 from cronwork.stores import MemoryStore, SqliteStore, Store
+from pgkit import Databases, database_url
 
 if TYPE_CHECKING:
     from cronwork.stores.postgres import PostgresStore
 
 STORES = ["memory", "sqlite", "postgres"]
-
-
-@pytest.fixture(scope="session")
-def postgres_databases() -> Iterator[Databases]:
-    """The test databases of this session on the PostgreSQL server (see pgkit)."""
-    databases = open_databases()
-    yield databases
-    databases.close()
 
 
 def _new_store(kind: str, folder: Path, number: int) -> Store:

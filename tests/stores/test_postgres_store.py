@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pgkit import Databases, database_url
 from storekit import LEASE, T0, job
 
 from cronwork.errors import StoreError
 from cronwork.runs import RunStatus
 from cronwork.stores import open_store
+from pgkit import Databases, database_url
 
 psycopg = pytest.importorskip("psycopg", reason="needs the cronwork[postgres] extra")
 

@@ -1,0 +1,557 @@
+"""Run a `CeleryTask` as one Celery task on an existing worker fleet.
+
+The Celery task id is the cronwork run id, so the fleet and cronwork name a run the same way.
+The executor sends the task, then follows it through the app's result backend: one polling
+thread per executor reads the state of every run it follows, once per ``poll_interval``.
+
+Stopping is done twice, on purpose. The job's timeout travels with the task as its own
+``time_limit`` (and a ``soft_time_limit`` a little before), so the worker's pool kills the very
+child that runs it; that cannot hit another task. At the deadline plus ``kill_grace`` (or at
+once for a cancel) the executor also revokes the task with ``terminate=True``: that covers a
+worker whose clock started late, and a cancel. See docs/celery.md.
+
+Celery is imported only when an executor is made or an app is resolved: the target type
+`CeleryTask` is importable without the extra, so a job can name one anywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from cronwork.errors import TargetError
+from cronwork.executors.base import BaseExecution, Invocation, Outcome, TaskExecutor, log_extra
+from cronwork.importpaths import shadowing
+from cronwork.runs import RunStatus
+from cronwork.targets import IMPORT_PATH
+
+logger = logging.getLogger("cronwork.executors.celery")
+
+MISSING_EXTRA = "the Celery executor needs celery: pip install 'cronwork[celery]'"
+
+# The backend's states (celery.states), spelled out so this module imports without celery.
+_PENDING = "PENDING"
+_STARTED = "STARTED"
+_SUCCESS = "SUCCESS"
+_FAILURE = "FAILURE"
+_REVOKED = "REVOKED"
+# Raised in the task by the worker at its soft and hard time limits.
+_TIME_LIMIT_ERRORS = ("SoftTimeLimitExceeded", "TimeLimitExceeded")
+_WORKER_LOST = "WorkerLostError"
+# Result backends a thread of another process cannot read: results go to the sender's queue.
+_PRIVATE_BACKENDS = ("rpc",)
+
+
+@dataclass(frozen=True, slots=True)
+class CeleryTask:
+    """A Celery task run by name on a worker fleet, e.g. ``CeleryTask("proj.tasks.report")``.
+
+    ``app`` is a Celery app or its import path (``"proj.celery:app"``); None means the
+    executor's own app. ``queue`` routes the task (None: the app's routing decides). The
+    arguments are the invocation's, and must be JSON.
+    """
+
+    name: str
+    app: Any = field(default=None, compare=False)
+    queue: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise TargetError(f"a Celery task needs a task name, got {self.name!r}")
+        if self.app is not None and not isinstance(self.app, str) and not _is_app(self.app):
+            raise TargetError(
+                f"Celery app must be a Celery app or its import path 'package.module:app', "
+                f"got {type(self.app).__name__}"
+            )
+
+
+def _is_app(obj: object) -> bool:
+    try:
+        from celery import Celery
+    except ImportError:
+        return False
+    return isinstance(obj, Celery)
+
+
+def _require_celery() -> None:
+    try:
+        import celery  # noqa: F401
+    except ImportError:
+        raise TargetError(MISSING_EXTRA) from None
+
+
+def import_app(path: str) -> Any:
+    """Import ``package.module:app`` and return the Celery app found there."""
+    _require_celery()
+    from celery import Celery
+
+    if not IMPORT_PATH.match(path):
+        raise TargetError(f"{path!r} is not an import path of the form 'package.module:app'")
+    module_name, _, attr = path.partition(":")
+    hidden = shadowing(module_name)
+    if hidden is not None:
+        raise TargetError(hidden)
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as exc:  # any import-time failure makes the app unresolvable
+        raise TargetError(f"cannot import module {module_name!r} for {path!r}: {exc}") from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise TargetError(f"module {module_name!r} has no attribute {attr!r}") from None
+    if not isinstance(obj, Celery):
+        raise TargetError(f"{path!r} is not a Celery app (it is {type(obj).__name__})")
+    return obj
+
+
+def check_app(app: Any) -> None:
+    """Raise TargetError unless ``app`` has a result backend this executor can follow."""
+    backend = app.conf.result_backend
+    if not backend or str(backend).startswith("disabled"):
+        raise TargetError(
+            f"Celery app {app.main!r} has no result backend: cronwork follows runs through it; "
+            "set result_backend (e.g. redis://...)"
+        )
+    scheme = str(backend).partition(":")[0]
+    if scheme in _PRIVATE_BACKENDS:
+        raise TargetError(
+            f"Celery app {app.main!r} uses the {scheme}:// result backend, which delivers "
+            "results only to the sending client's reply queue; use a shared backend "
+            "(redis://, a database) for the Celery executor"
+        )
+
+
+def broker_address(app: Any) -> str:
+    """The app's broker URL with any password masked."""
+    try:
+        return str(app.connection_for_write().as_uri())
+    except Exception:
+        return "the broker"
+
+
+def render_result(value: Any, limit: int) -> str:
+    """The task's result as JSON (its repr if not JSON), cut to ``limit`` characters."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    if len(text) > limit:
+        cut = len(text) - limit
+        text = text[:limit] + f"\n... ({cut} more characters not kept)"
+    return text
+
+
+def remote_error(exc: Any, traceback: str | None) -> str:
+    """``"ExcType: message"`` followed by the worker's traceback, as cronwork shows errors."""
+    head = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else repr(exc)
+    if traceback:
+        return head + "\n" + traceback.rstrip("\n")
+    return head
+
+
+@dataclass(slots=True)
+class _Meta:
+    """What the result backend says about one task."""
+
+    state: str
+    result: Any = None
+    traceback: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.state in (_SUCCESS, _FAILURE, _REVOKED)
+
+    @property
+    def hostname(self) -> str | None:
+        # A started task's result is {"pid": ..., "hostname": ...} (task_track_started).
+        if self.state == _STARTED and isinstance(self.result, Mapping):
+            name = self.result.get("hostname")
+            return name if isinstance(name, str) else None
+        return None
+
+
+class CeleryExecution(BaseExecution):
+    """One cronwork run as one Celery task, followed through the result backend."""
+
+    def __init__(
+        self,
+        invocation: Invocation,
+        on_overdue: Callable[[], None] | None,
+        executor: CeleryExecutor,
+        task: CeleryTask,
+        app: Any,
+    ) -> None:
+        super().__init__(invocation, on_overdue)
+        self.executor = executor
+        self.celery_task = task
+        self.app = app
+        self.task_id = invocation.context.run_id
+        # True once the backend showed the task started (or finished) on a worker.
+        self.started = False
+        self.hostname: str | None = None
+        self.expires = executor.expiry(invocation)
+        self._sent = False
+        self.sent_at = 0.0
+        self._changed = asyncio.Event()
+        self._meta = _Meta(_PENDING)
+        self.task = self.loop.create_task(self._run())
+
+    # -- the poller hands states in here, on the loop ---------------------------------------
+
+    def update(self, meta: _Meta) -> None:
+        """Take the backend's latest word on the task (called on the event loop)."""
+        self._meta = meta
+        if meta.state != _PENDING:
+            self.started = True
+        if meta.hostname is not None:
+            self.hostname = meta.hostname
+        self._changed.set()
+
+    async def _next_meta(self, timeout: float | None) -> _Meta:
+        self._changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout)
+        return self._meta
+
+    # -- the run -------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            outcome = await self._follow()
+        except asyncio.CancelledError:
+            if self._sent:
+                self.executor.revoke(self.app, self.task_id, terminate=True)
+            self._finish(Outcome(RunStatus.CANCELLED, error="event loop shut down"))
+            raise
+        except Exception as exc:  # a bug here must still end the run, not hang the engine
+            logger.exception("Celery runner failed", extra=log_extra(self.invocation.context))
+            outcome = Outcome(RunStatus.FAILED, error=f"cronwork could not run the task: {exc}")
+        finally:
+            self.executor.unwatch(self)
+        self._finish(outcome)
+
+    async def _follow(self) -> Outcome:
+        error = await self.executor.send(self)
+        if error is not None:
+            return Outcome(RunStatus.FAILED, error=error)
+        self._sent = True
+        if self._stopping is not None:
+            # Stopped while it was being sent.
+            return await self._stopped(*self._stopping)
+        self.executor.watch(self)
+        next_ping = self.loop.time() + self.executor.liveness_interval
+        missed = 0
+        while True:
+            meta = await self._next_meta(self.executor.poll_interval * 4)
+            # An end the worker reported first stands, even if a stop came meanwhile.
+            if meta.ready:
+                return self._ended(meta)
+            stopping = self._stop_request()
+            if stopping is not None:
+                return await self._stopped(*stopping)
+            now = self.loop.time()
+            if meta.state == _PENDING and self.expires is not None and now > self._expiry_at():
+                self.executor.revoke(self.app, self.task_id, terminate=False)
+                return Outcome(
+                    RunStatus.TIMED_OUT,
+                    error=f"no worker started the task within its expiry of {self.expires:g}s "
+                    f"({self._where()}); it was revoked",
+                )
+            if self.hostname is not None and now >= next_ping:
+                next_ping = now + self.executor.liveness_interval
+                alive = await self.executor.ping(self.app, self.hostname)
+                missed = 0 if alive else missed + 1
+                if missed >= 2:
+                    # Cannot run again after we gave up on it (a redelivery with acks_late).
+                    self.executor.revoke(self.app, self.task_id, terminate=True)
+                    return Outcome(
+                        RunStatus.LOST,
+                        error=f"worker {self.hostname} stopped answering while running the "
+                        "task; its outcome is unknown",
+                    )
+
+    def _stop_request(self) -> tuple[RunStatus, str] | None:
+        # A method, not the attribute: cancel() sets it while _follow awaits.
+        return self._stopping
+
+    def _expiry_at(self) -> float:
+        assert self.expires is not None
+        return self.sent_at + self.expires + self.executor.poll_interval * 4
+
+    def _where(self) -> str:
+        queue = self.celery_task.queue
+        where = f"queue {queue!r}" if queue else "its queue"
+        return f"is a worker consuming {where} on {broker_address(self.app)}?"
+
+    def _ended(self, meta: _Meta) -> Outcome:
+        limit = self.invocation.output_limit
+        if meta.state == _SUCCESS:
+            return Outcome(RunStatus.SUCCEEDED, output=render_result(meta.result, limit))
+        if meta.state == _REVOKED:
+            return Outcome(RunStatus.CANCELLED, error="the task was revoked on the Celery fleet")
+        kind = type(meta.result).__name__
+        error = remote_error(meta.result, meta.traceback)
+        if kind in _TIME_LIMIT_ERRORS:
+            return Outcome(
+                RunStatus.TIMED_OUT,
+                error=f"timed out after {self.invocation.timeout:g}s on the worker: {error}",
+            )
+        if kind == _WORKER_LOST:
+            return Outcome(
+                RunStatus.FAILED,
+                error=f"the worker child running the task died: {error}",
+            )
+        return Outcome(RunStatus.FAILED, error=error)
+
+    async def _stopped(self, status: RunStatus, reason: str) -> Outcome:
+        """Stop the task on the fleet, wait (bounded) for the worker to let go; end ``status``."""
+        executor, grace = self.executor, self.invocation.kill_grace
+        # The last poll may predate the worker's start: ask once more before choosing.
+        self.update(await executor.refresh(self))
+        if self._meta.ready:
+            return Outcome(status, error=reason)
+        if not self.started:
+            # Never taken by a worker: a plain revoke drops it when one receives it.
+            executor.revoke(self.app, self.task_id, terminate=False)
+            if status is RunStatus.TIMED_OUT:
+                reason += f"; no worker started the task ({self._where()})"
+            return Outcome(status, error=reason)
+        if status is RunStatus.CANCELLED:
+            executor.revoke(self.app, self.task_id, terminate=True, signal="SIGTERM")
+        else:
+            # The task's own time limits act first; a plain revoke keeps a late start away.
+            executor.revoke(self.app, self.task_id, terminate=False)
+        give_up = self.loop.time() + grace
+        meta = self._meta
+        while not meta.ready and self.loop.time() < give_up:
+            meta = await self._next_meta(max(0.0, give_up - self.loop.time()))
+        if not meta.ready:
+            executor.revoke(self.app, self.task_id, terminate=True, signal="SIGKILL")
+            give_up = self.loop.time() + grace
+            while not meta.ready and self.loop.time() < give_up:
+                meta = await self._next_meta(max(0.0, give_up - self.loop.time()))
+        if not meta.ready:
+            reason += f"; worker {self.hostname or '?'} did not confirm the task stopped"
+        return Outcome(status, error=reason)
+
+    def _stop(self, status: RunStatus, reason: str) -> None:
+        # _follow sees _stopping on its next wake-up.
+        self._changed.set()
+
+
+class CeleryExecutor(TaskExecutor):
+    """Runs `CeleryTask` targets on a Celery worker fleet.
+
+    ``app`` (an app or its import path) serves tasks that name none. ``poll_interval`` is how
+    often the result backend is read; ``liveness_interval`` how often the worker running a
+    task is pinged (two missed pings end the run ``lost``); ``default_expires`` drops a task no
+    worker started within it when the job has no timeout.
+    """
+
+    name = "celery"
+
+    def __init__(
+        self,
+        app: Any = None,
+        *,
+        poll_interval: float = 0.25,
+        liveness_interval: float = 15.0,
+        default_expires: float = 3600.0,
+        send_retries: int = 2,
+    ) -> None:
+        super().__init__()
+        _require_celery()
+        self.app = app
+        self.poll_interval = poll_interval
+        self.liveness_interval = liveness_interval
+        self.default_expires = default_expires
+        self.send_retries = send_retries
+        self._apps: dict[str, Any] = {}
+        self._apps_lock = threading.Lock()
+        self._watched: dict[str, CeleryExecution] = {}
+        self._poller: asyncio.Task[None] | None = None
+        # One thread reads the backend for every run; sends and control messages get their
+        # own, so a broker that hangs a send never delays the polls.
+        self._poll_thread = ThreadPoolExecutor(1, thread_name_prefix="cronwork-celery-poll")
+        self._send_threads = ThreadPoolExecutor(4, thread_name_prefix="cronwork-celery-send")
+
+    # -- targets ----------------------------------------------------------------------------
+
+    def resolve_app(self, task: CeleryTask) -> Any:
+        """The Celery app ``task`` runs on, imported once per path, checked for a backend."""
+        ref = task.app if task.app is not None else self.app
+        if ref is None:
+            raise TargetError(
+                f"Celery task {task.name!r} names no app and the executor has none: "
+                "give CeleryTask(app=...) or CeleryExecutor(app=...)"
+            )
+        if not isinstance(ref, str):
+            check_app(ref)
+            return ref
+        with self._apps_lock:
+            app = self._apps.get(ref)
+            if app is None:
+                app = import_app(ref)
+                check_app(app)
+                self._apps[ref] = app
+        return app
+
+    def expiry(self, invocation: Invocation) -> float | None:
+        """Seconds after which a task no worker started is dropped."""
+        if invocation.timeout is not None and invocation.on_timeout == "cancel":
+            return max(invocation.timeout, 0.001)
+        return self.default_expires
+
+    def start(
+        self, invocation: Invocation, on_overdue: Callable[[], None] | None = None
+    ) -> CeleryExecution:
+        """Send the task of ``invocation`` to the fleet and return its execution."""
+        self._open()
+        target: object = invocation.target
+        if not isinstance(target, CeleryTask):
+            raise TargetError(f"the Celery executor runs CeleryTask targets, not {target!r}")
+        app = self.resolve_app(target)
+        return self._track(CeleryExecution(invocation, on_overdue, self, target, app))
+
+    # -- talking to the fleet -----------------------------------------------------------
+
+    def _options(self, execution: CeleryExecution) -> dict[str, Any]:
+        invocation = execution.invocation
+        options: dict[str, Any] = {
+            "task_id": execution.task_id,
+            "retry": True,
+            "retry_policy": {
+                "max_retries": self.send_retries,
+                "interval_start": 0,
+                "interval_step": 0.5,
+                "interval_max": 1,
+            },
+        }
+        if execution.celery_task.queue is not None:
+            options["queue"] = execution.celery_task.queue
+        if execution.expires is not None:
+            options["expires"] = execution.expires
+        timeout = invocation.timeout
+        if timeout is not None and invocation.on_timeout == "cancel" and timeout > 0:
+            options["time_limit"] = timeout
+            options["soft_time_limit"] = max(timeout - min(invocation.kill_grace, timeout / 10), 0)
+        return options
+
+    def _send_now(self, execution: CeleryExecution) -> str | None:
+        app, task = execution.app, execution.celery_task
+        invocation = execution.invocation
+        try:
+            args = json.loads(json.dumps(list(invocation.args)))
+            kwargs = json.loads(json.dumps(dict(invocation.kwargs)))
+        except (TypeError, ValueError) as exc:
+            return f"the arguments of Celery task {task.name!r} are not JSON: {exc}"
+        # A resend of a run the backend already knows (a restart after a crash) follows it.
+        if self._read(app, execution.task_id).state != _PENDING:
+            return None
+        try:
+            app.send_task(task.name, args=args, kwargs=kwargs, **self._options(execution))
+        except Exception as exc:
+            return (
+                f"cannot send Celery task {task.name!r} to the broker "
+                f"{broker_address(app)}: {type(exc).__name__}: {exc}"
+            )
+        return None
+
+    async def send(self, execution: CeleryExecution) -> str | None:
+        """Send the task (or find it already known); return an error, or None once sent."""
+        loop = asyncio.get_running_loop()
+        execution.sent_at = loop.time()
+        try:
+            return await loop.run_in_executor(self._send_threads, self._send_now, execution)
+        except Exception as exc:  # the backend read may fail too: the broker's sibling
+            return f"cannot send Celery task {execution.celery_task.name!r}: {exc}"
+
+    def revoke(self, app: Any, task_id: str, terminate: bool, signal: str = "SIGKILL") -> None:
+        """Revoke ``task_id`` on every worker, from a thread; failures are logged."""
+
+        def send() -> None:
+            try:
+                app.control.revoke(task_id, terminate=terminate, signal=signal)
+            except Exception:
+                logger.warning("could not revoke Celery task %s", task_id, exc_info=True)
+
+        self._send_threads.submit(send)
+
+    async def ping(self, app: Any, hostname: str) -> bool:
+        """True if worker ``hostname`` answers a ping within a second."""
+
+        def ping() -> bool:
+            try:
+                return bool(app.control.ping(destination=[hostname], timeout=1.0))
+            except Exception:
+                return False
+
+        return await asyncio.get_running_loop().run_in_executor(self._send_threads, ping)
+
+    async def refresh(self, execution: CeleryExecution) -> _Meta:
+        """Read ``execution``'s task state now (on the polling thread)."""
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(
+            self._poll_thread, self._read_all, [(execution.task_id, execution.app)]
+        )
+        return found.get(execution.task_id, execution._meta)
+
+    @staticmethod
+    def _read(app: Any, task_id: str) -> _Meta:
+        meta = app.backend.get_task_meta(task_id, cache=False)
+        return _Meta(meta.get("status", _PENDING), meta.get("result"), meta.get("traceback"))
+
+    # -- the poller ---------------------------------------------------------------------
+
+    def watch(self, execution: CeleryExecution) -> None:
+        """Follow ``execution``'s task until it is unwatched."""
+        self._watched[execution.task_id] = execution
+        if self._poller is None or self._poller.done():
+            self._poller = asyncio.get_running_loop().create_task(self._poll())
+
+    def unwatch(self, execution: CeleryExecution) -> None:
+        """Stop following ``execution``'s task."""
+        if self._watched.get(execution.task_id) is execution:
+            del self._watched[execution.task_id]
+
+    def _read_all(self, wanted: list[tuple[str, Any]]) -> dict[str, _Meta]:
+        found: dict[str, _Meta] = {}
+        for task_id, app in wanted:
+            try:
+                found[task_id] = self._read(app, task_id)
+            except Exception:
+                # A backend hiccup: the next round tries again; the run's timeout still holds.
+                logger.warning("could not read Celery task %s", task_id, exc_info=True)
+        return found
+
+    async def _poll(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._watched:
+            wanted = [(task_id, e.app) for task_id, e in self._watched.items()]
+            started = time.monotonic()
+            found = await loop.run_in_executor(self._poll_thread, self._read_all, wanted)
+            for task_id, meta in found.items():
+                execution = self._watched.get(task_id)
+                if execution is not None:
+                    execution.update(meta)
+            # A slow backend stretches the period rather than piling up reads.
+            await asyncio.sleep(max(self.poll_interval - (time.monotonic() - started), 0.01))
+
+    async def shutdown(self, wait: bool = True) -> None:
+        """Refuse new runs; wait for running tasks, or stop them when ``wait`` is False."""
+        await self._stop_running(wait)
+        self._poll_thread.shutdown(wait=False)
+        # Revokes already submitted still go out.
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: self._send_threads.shutdown(wait=True)
+        )

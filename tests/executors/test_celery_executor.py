@@ -10,6 +10,7 @@ processes never take each other's tasks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -29,9 +30,9 @@ import pytest
 
 pytest.importorskip("celery", reason="the Celery executor's tests need cronwork[celery]")
 
-from cronwork.executors import Invocation, Outcome, RunContext  # noqa: E402
-from cronwork.executors.celery import CeleryExecutor, CeleryTask  # noqa: E402
-from cronwork.runs import RunStatus  # noqa: E402
+from cronwork.executors import Invocation, Outcome, RunContext
+from cronwork.executors.celery import CeleryExecutor, CeleryTask
+from cronwork.runs import RunStatus
 
 HERE = Path(__file__).parent
 SRC = HERE.parent.parent / "src"
@@ -46,14 +47,10 @@ WORKER_READY_WITHIN = 30.0
 
 
 def redis_db_url() -> str:
-    """The Redis URL with a database of this xdist worker's own (gw0 -> 1, gw1 -> 2, ...)."""
+    """The Redis URL with a database of this xdist worker's own (gw0 -> 2, gw1 -> 3, ...)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw-1")
     db = int(worker.removeprefix("gw")) + 2
-    return (
-        REDIS_URL.rstrip("/").rsplit("/", 1)[0] + f"/{db}"
-        if REDIS_URL.count("/") > 2
-        else (f"{REDIS_URL}/{db}")
-    )
+    return urlsplit(REDIS_URL)._replace(path=f"/{db}").geturl()
 
 
 def require_server(url: str, what: str) -> None:
@@ -123,10 +120,8 @@ class Worker:
 
     def kill(self) -> None:
         """SIGKILL the worker and its children (they share its process group)."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.proc.wait(10)
 
 

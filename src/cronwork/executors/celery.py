@@ -139,6 +139,34 @@ def broker_address(app: Any) -> str:
         return "the broker"
 
 
+_WARNED: set[tuple[str, float]] = set()
+
+
+def warn_redelivery(app: Any, timeout: float | None) -> None:
+    """Warn once when a Redis broker would hand a late-acked task to a second worker.
+
+    With ``task_acks_late`` a message stays unacknowledged while its task runs, and the Redis
+    transport redelivers it after ``visibility_timeout`` (kombu #337, celery #2599).
+    """
+    if not app.conf.task_acks_late or not str(app.conf.broker_url or "").startswith("redis"):
+        return
+    options = app.conf.broker_transport_options or {}
+    visibility = float(options.get("visibility_timeout", 3600))
+    if timeout is not None and timeout < visibility:
+        return
+    key = (str(app.main), visibility)
+    if key in _WARNED:
+        return
+    _WARNED.add(key)
+    logger.warning(
+        "Celery app %r acks late on a Redis broker: a task running longer than its "
+        "visibility_timeout (%gs) is delivered again and runs twice; give every Celery job "
+        "a timeout below it, or raise broker_transport_options['visibility_timeout']",
+        app.main,
+        visibility,
+    )
+
+
 def render_result(value: Any, limit: int) -> str:
     """The task's result as JSON (its repr if not JSON), cut to ``limit`` characters."""
     try:
@@ -331,18 +359,28 @@ class CeleryExecution(BaseExecution):
         else:
             # The task's own time limits act first; a plain revoke keeps a late start away.
             executor.revoke(self.app, self.task_id, terminate=False)
-        give_up = self.loop.time() + grace
+        worker = f"worker {self.hostname or '?'}"
+        meta = await self._settled(grace)
+        if meta.ready:
+            if status is RunStatus.TIMED_OUT and type(meta.result).__name__ in _TIME_LIMIT_ERRORS:
+                reason += f"; the task's time limit stopped it on {worker}"
+            return Outcome(status, error=reason)
+        executor.revoke(self.app, self.task_id, terminate=True, signal="SIGKILL")
+        meta = await self._settled(grace)
+        if meta.ready:
+            if status is RunStatus.TIMED_OUT:
+                reason += f"; revoked with SIGKILL on {worker}"
+        else:
+            reason += f"; {worker} did not confirm the task stopped"
+        return Outcome(status, error=reason)
+
+    async def _settled(self, within: float) -> _Meta:
+        """The task's state once the worker reports it ended, or after ``within`` seconds."""
+        give_up = self.loop.time() + within
         meta = self._meta
         while not meta.ready and self.loop.time() < give_up:
             meta = await self._next_meta(max(0.0, give_up - self.loop.time()))
-        if not meta.ready:
-            executor.revoke(self.app, self.task_id, terminate=True, signal="SIGKILL")
-            give_up = self.loop.time() + grace
-            while not meta.ready and self.loop.time() < give_up:
-                meta = await self._next_meta(max(0.0, give_up - self.loop.time()))
-        if not meta.ready:
-            reason += f"; worker {self.hostname or '?'} did not confirm the task stopped"
-        return Outcome(status, error=reason)
+        return meta
 
     def _stop(self, status: RunStatus, reason: str) -> None:
         # _follow sees _stopping on its next wake-up.
@@ -421,6 +459,7 @@ class CeleryExecutor(TaskExecutor):
         if not isinstance(target, CeleryTask):
             raise TargetError(f"the Celery executor runs CeleryTask targets, not {target!r}")
         app = self.resolve_app(target)
+        warn_redelivery(app, invocation.timeout)
         return self._track(CeleryExecution(invocation, on_overdue, self, target, app))
 
     # -- talking to the fleet -----------------------------------------------------------
@@ -550,6 +589,8 @@ class CeleryExecutor(TaskExecutor):
     async def shutdown(self, wait: bool = True) -> None:
         """Refuse new runs; wait for running tasks, or stop them when ``wait`` is False."""
         await self._stop_running(wait)
+        if self._poller is not None:
+            await self._poller
         self._poll_thread.shutdown(wait=False)
         # Revokes already submitted still go out.
         await asyncio.get_running_loop().run_in_executor(

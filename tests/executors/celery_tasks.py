@@ -8,6 +8,7 @@ CRONWORK_CELERY_BACKEND; the tests build their own app with the same settings th
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -61,3 +62,9 @@ def hang(pid_file: str, seconds: float, ignore_soft_limit: bool = True) -> str:
             if not ignore_soft_limit:
                 raise
     return "woke up"
+
+
+@app.task(name="cronwork_tests.die")
+def die() -> None:
+    """Kill the worker child running this task, as the OOM killer would."""
+    os.kill(os.getpid(), signal.SIGKILL)

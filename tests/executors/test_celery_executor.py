@@ -245,6 +245,15 @@ def test_cancel_stops_the_running_task_on_the_worker(fleet: Fleet, tmp_path: Pat
     assert fleet.worker.proc.poll() is None
 
 
+def test_a_worker_child_dying_mid_task_fails_the_run_and_the_worker_goes_on(fleet: Fleet) -> None:
+    outcome = run(invocation(fleet.task("die")))
+    assert outcome.status is RunStatus.FAILED
+    assert outcome.error is not None
+    assert outcome.error.startswith("the worker child running the task died: WorkerLostError:")
+    after = run(invocation(fleet.task("add"), 1, 1))
+    assert after.status is RunStatus.SUCCEEDED, after.error
+
+
 def test_a_task_no_worker_consumes_times_out_at_the_job_timeout(fleet: Fleet) -> None:
     nobody = CeleryTask("cronwork_tests.add", app=fleet.app, queue=f"{fleet.queue}-nobody")
     outcome = run(invocation(nobody, 1, 2, timeout=1.0))

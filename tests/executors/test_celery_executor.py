@@ -204,6 +204,19 @@ def test_a_task_succeeds_with_its_result_recorded_as_json(fleet: Fleet) -> None:
     assert fleet.app.AsyncResult(inv.context.run_id).state == "SUCCESS"
 
 
+def test_sending_a_run_the_backend_knows_again_follows_it_instead_of_a_second_task(
+    fleet: Fleet,
+) -> None:
+    first = invocation(fleet.task("add"), 4, 5)
+    assert run(first).status is RunStatus.SUCCEEDED
+    # A scheduler restarted after a crash starts the same run again.
+    again = run(first)
+    assert again.status is RunStatus.SUCCEEDED
+    assert again.output is not None and again.output.startswith('{"sum": 9, ')
+    received = fleet.worker.log.read_text().count(f"[{first.context.run_id}] received")
+    assert received == 1
+
+
 def test_a_raising_task_fails_with_the_remote_error_and_traceback(fleet: Fleet) -> None:
     outcome = run(invocation(fleet.task("fail"), "disk full"))
     assert outcome.status is RunStatus.FAILED

@@ -131,6 +131,22 @@ def check_app(app: Any) -> None:
         )
 
 
+def warn_untracked(app: Any) -> None:
+    """Warn once per app that does not report started tasks (``task_track_started``)."""
+    if app.conf.task_track_started or id(app) in _UNTRACKED:
+        return
+    _UNTRACKED.add(id(app))
+    logger.warning(
+        "Celery app %r does not set task_track_started: unless the workers' app does, "
+        "cronwork cannot tell a queued task from a running one, nor notice a dead worker "
+        "before the timeout",
+        app.main,
+    )
+
+
+_UNTRACKED: set[int] = set()
+
+
 def broker_address(app: Any) -> str:
     """The app's broker URL with any password masked."""
     try:
@@ -295,7 +311,7 @@ class CeleryExecution(BaseExecution):
                     error=f"no worker started the task within its expiry of {self.expires:g}s "
                     f"({self._where()}); it was revoked",
                 )
-            if self.hostname is not None and now >= next_ping:
+            if meta.state == _STARTED and self.hostname is not None and now >= next_ping:
                 next_ping = now + self.executor.liveness_interval
                 alive = await self.executor.ping(self.app, self.hostname)
                 missed = 0 if alive else missed + 1
@@ -435,12 +451,14 @@ class CeleryExecutor(TaskExecutor):
             )
         if not isinstance(ref, str):
             check_app(ref)
+            warn_untracked(ref)
             return ref
         with self._apps_lock:
             app = self._apps.get(ref)
             if app is None:
                 app = import_app(ref)
                 check_app(app)
+                warn_untracked(app)
                 self._apps[ref] = app
         return app
 

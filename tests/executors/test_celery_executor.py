@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import psutil
 import pytest
+import redis
 
 pytest.importorskip("celery", reason="the Celery executor's tests need cronwork[celery]")
 
@@ -139,6 +140,21 @@ class Fleet:
     def task(self, name: str) -> CeleryTask:
         return CeleryTask(f"cronwork_tests.{name}", app=self.app, queue=self.queue)
 
+    def stop(self) -> None:
+        """Kill the worker and delete the queues the tests made, so the brokers keep none."""
+        self.worker.kill()
+        with self.app.connection_for_write() as connection:
+            channel = connection.default_channel
+            for queue in (self.queue, f"{self.queue}-nobody"):
+                with contextlib.suppress(Exception):
+                    channel.queue_delete(queue)
+                with contextlib.suppress(Exception):
+                    channel.exchange_delete(queue)
+        # The Redis transport keeps bindings (and unconsumed messages) under keys of its own.
+        backend = redis.Redis.from_url(self.backend)
+        for key in backend.scan_iter(f"*{self.queue}*"):
+            backend.delete(key)
+
 
 def start_fleet(kind: str, log_dir: Path) -> Fleet:
     broker = broker_url(kind)
@@ -155,7 +171,7 @@ def fleet(
     """A worker shared by the module's tests, per broker."""
     started = start_fleet(request.param, tmp_path_factory.mktemp("celery"))
     yield started
-    started.worker.kill()
+    started.stop()
 
 
 def invocation(
@@ -294,7 +310,7 @@ def test_a_worker_killed_mid_task_ends_the_run_lost(kind: str, tmp_path: Path) -
 
         outcome = asyncio.run(asyncio.wait_for(main(), 30))
     finally:
-        fleet.worker.kill()
+        fleet.stop()
     assert outcome.status is RunStatus.LOST
     assert outcome.error is not None
     assert f"worker {fleet.worker.hostname} stopped answering" in outcome.error

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from cronwork.errors import TargetError
@@ -61,7 +61,7 @@ class CeleryTask:
     """
 
     name: str
-    app: Any = field(default=None, compare=False)
+    app: Any = None
     queue: str | None = None
 
     def __post_init__(self) -> None:

@@ -95,9 +95,9 @@ def fault_in(monkeypatch: pytest.MonkeyPatch, step: str, store: Store) -> None:
 
         real_invocation = scheduler_module.new_invocation
 
-        def invocation(blank: Any, func: Any, args: Any, kwargs: Any, context: Any, *rest: Any):
-            poisoned(context.job_id)
-            return real_invocation(blank, func, args, kwargs, context, *rest)
+        def invocation(**fields: Any) -> Any:
+            poisoned(fields["context"].job_id)
+            return real_invocation(**fields)
 
         monkeypatch.setattr(scheduler_module, "new_invocation", invocation)
     elif step == "the executor's submit":

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
+from cronwork import copiers
 from cronwork.events import FINAL_EVENTS, EventType
 from cronwork.executors import Outcome, format_error
 from cronwork.jobs import Job
@@ -22,8 +23,6 @@ from cronwork.runs import Run, RunStatus
 from .dueruns import DueRuns, ReadyRuns
 from .runstate import (
     Active,
-    as_queued,
-    as_unstarted,
     catching_up,
     extra,
     isolated,
@@ -187,7 +186,9 @@ class Admission:
                 job.overlap is not Overlap.ALLOW or len(inflight) >= job.max_instances
             ):
                 # Catch-up runs wait for the job's current run rather than skip each other.
-                self.queued.setdefault(job.id, deque()).append((run.replace(queued_at=now), job))
+                self.queued.setdefault(job.id, deque()).append(
+                    (copiers.queued(run, queued_at=now), job)
+                )
                 return
             # overlap=queue keeps one run waiting; catch-up runs do not take its place.
             taken = queued is not None and not all(catching_up(r) for r, _ in queued)
@@ -197,7 +198,9 @@ class Admission:
                 self._skip(run, job, verdict.reason)
                 return
             if action == "queue":
-                self.queued.setdefault(job.id, deque()).append((run.replace(queued_at=now), job))
+                self.queued.setdefault(job.id, deque()).append(
+                    (copiers.queued(run, queued_at=now), job)
+                )
                 return
             if action == "replace":
                 self._replace(job, run, now)
@@ -252,7 +255,7 @@ class Admission:
             return False
         run, job, queued_at = entry
         self.leave(job.id, run_id)
-        run = as_queued(run, queued_at or run.queued_at)
+        run = copiers.queued(run, queued_at=queued_at or run.queued_at)
         self.engine.finish_unstarted(run, job, RunStatus.CANCELLED, why)
         return True
 
@@ -287,7 +290,7 @@ class Admission:
         current = self.engine.jobs.get(job.id)
         if current is None:
             self.leave(job.id, run.id)
-            self._removed(as_queued(run, queued_at or run.queued_at))
+            self._removed(copiers.queued(run, queued_at=queued_at or run.queued_at))
             return
         self.engine.launcher.start(run, current, queued_at)
 
@@ -378,7 +381,9 @@ class Admission:
         elif isinstance(known, Run) and known.status.finished:
             record = noted(known, error)
         else:
-            record = as_unstarted(run, RunStatus.FAILED, self.clock.now(), error)
+            record = copiers.unstarted(
+                run, status=RunStatus.FAILED, finished_at=self.clock.now(), error=error
+            )
         self.leave(job_id, run_id)
         self.engine.save(record)
         job = self.engine.jobs.get(job_id)

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from cronwork.clock import DrivesEngines
+from cronwork.copiers import unstarted
 from cronwork.errors import CronworkError
 from cronwork.events import FINAL_EVENTS, Event, EventType
 from cronwork.jobs import Job
@@ -33,11 +34,7 @@ from . import gcfreeze
 from .admission import Admission
 from .chores import Chores
 from .launch import Launcher
-from .runstate import (
-    as_unstarted,
-    isolated,
-    logger,
-)
+from .runstate import isolated, logger
 from .settings import (
     CLAIM_BATCH,
     CLAIM_LIMIT,
@@ -443,7 +440,7 @@ class Engine:
     def finish_unstarted(self, run: Run, job: Job | None, status: RunStatus, why: str) -> Run:
         # Skips come in storms when the engine is behind; each must cost much less than a run.
         """Record a run that ends without starting (skipped, cancelled, failed)."""
-        done = as_unstarted(run, status, self.clock.now(), why)
+        done = unstarted(run, status=status, finished_at=self.clock.now(), error=why)
         self.save(done)
         self.emit(FINAL_EVENTS[status], done, job, why)
         return done

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from cronwork.copiers import new_context, new_invocation
 from cronwork.errors import CronworkError, JobError
 from cronwork.events import FINAL_EVENTS, EventType
 from cronwork.executors import (
@@ -34,16 +35,7 @@ from cronwork.runs import Run, RunStatus, due_time
 from cronwork.stores.base import retry_of
 from cronwork.targets import Command, Target, resolve_target
 
-from .runstate import (
-    BLANK_CONTEXT,
-    BLANK_INVOCATION,
-    Active,
-    extra,
-    logger,
-    new_context,
-    new_invocation,
-    noted,
-)
+from .runstate import Active, extra, logger, noted
 from .settings import DISPATCH_TICK
 
 if TYPE_CHECKING:
@@ -129,24 +121,22 @@ class Launcher:
         now = self.clock.now()
         timeout = job.timeout
         context = new_context(
-            BLANK_CONTEXT,
-            job.id,
-            run.id,
-            run.scheduled_for,
-            run.attempt,
-            now + timeout if timeout is not None else None,
+            job_id=job.id,
+            run_id=run.id,
+            scheduled_for=run.scheduled_for,
+            attempt=run.attempt,
+            deadline=now + timeout if timeout is not None else None,
         )
         invocation = new_invocation(
-            BLANK_INVOCATION,
-            func,
-            job.args,
-            job.kwargs,
-            context,
-            timeout.total_seconds() if timeout is not None else None,
+            target=func,
+            args=job.args,
+            kwargs=job.kwargs,
+            context=context,
+            timeout=timeout.total_seconds() if timeout is not None else None,
             # By identity: an enum member's .value is a Python-level property, and a dict
             # keyed by members hashes them in Python too.
-            "warn" if job.on_timeout is OnTimeout.WARN else "cancel",
-            self.s.kill_grace,
+            on_timeout="warn" if job.on_timeout is OnTimeout.WARN else "cancel",
+            kill_grace=self.s.kill_grace,
         )
         active = Active(run, job, self.s.node, now, queued_at or run.queued_at or now)
         # Only a soft deadline ever calls on_overdue.

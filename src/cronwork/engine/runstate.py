@@ -1,8 +1,8 @@
 """A run's state inside the engine, and the helpers every part of the engine shares.
 
 `Active` is a run holding one of the ``max_running`` places, `Waiting` one waiting for its
-dependencies; the copiers build the records and invocations on the path of every run;
-`isolated` is how every loop over a batch keeps one item's fault from stranding the rest.
+dependencies; `isolated` is how every loop over a batch keeps one item's fault from
+stranding the rest.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from cronwork.copiers import field_copier
-from cronwork.executors import Execution, Invocation, Outcome, RunContext
+from cronwork import copiers
+from cronwork.executors import Execution, Outcome
 from cronwork.jobs import Job
 from cronwork.runs import Run, RunStatus
 
@@ -23,32 +23,6 @@ from cronwork.runs import Run, RunStatus
 logger = logging.getLogger("cronwork.scheduler")
 
 T = TypeVar("T")
-
-as_started = field_copier(Run, "status", "node", "queued_at", "started_at")
-as_queued = field_copier(Run, "queued_at")
-as_unstarted = field_copier(Run, "status", "finished_at", "error")
-as_finished = field_copier(
-    Run,
-    "status",
-    "node",
-    "queued_at",
-    "started_at",
-    "finished_at",
-    "exit_code",
-    "output",
-    "error",
-)
-
-
-# The context and invocation of each run are built as copies of these blanks (see
-# field_copier): a frozen dataclass's __init__ sets each field through a call, and the two
-# took a tenth of the engine's time per run.
-BLANK_CONTEXT = RunContext("", "", datetime.min, 1, None)
-new_context = field_copier(RunContext, "job_id", "run_id", "scheduled_for", "attempt", "deadline")
-new_invocation = field_copier(
-    Invocation, "target", "args", "kwargs", "context", "timeout", "on_timeout", "kill_grace"
-)
-BLANK_INVOCATION = Invocation(print, context=BLANK_CONTEXT)
 
 
 def extra(job_id: str, run_id: str | None = None) -> dict[str, Any]:
@@ -144,7 +118,13 @@ class Active:
 
     def started(self) -> Run:
         """The run as it is while running."""
-        return as_started(self.run, RunStatus.RUNNING, self.node, self.queued_at, self.started_at)
+        return copiers.started(
+            self.run,
+            status=RunStatus.RUNNING,
+            node=self.node,
+            queued_at=self.queued_at,
+            started_at=self.started_at,
+        )
 
     def record(self) -> Run:
         """The run as the store should see it now."""
@@ -152,16 +132,16 @@ class Active:
         if outcome is None:
             return self.started()
         if self._record is None:
-            self._record = as_finished(
+            self._record = copiers.finished(
                 self.run,
-                outcome.status,
-                self.node,
-                self.queued_at,
-                self.started_at,
-                self.finished_at,
-                outcome.exit_code,
-                outcome.output,
-                outcome.error,
+                status=outcome.status,
+                node=self.node,
+                queued_at=self.queued_at,
+                started_at=self.started_at,
+                finished_at=self.finished_at,
+                exit_code=outcome.exit_code,
+                output=outcome.output,
+                error=outcome.error,
             )
         return self._record
 

@@ -9,7 +9,6 @@ even when several processes claim from one database.
 
 from __future__ import annotations
 
-import functools
 import logging
 import traceback
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -17,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from cronwork.copiers import field_copier
 from cronwork.jobs import Job
 from cronwork.runs import Run, RunStatus
 from cronwork.stores.slots import retry_delay
@@ -196,18 +194,6 @@ class Store(Protocol):
     ) -> int:
         """Delete finished runs beyond the newest ``keep_last`` per job or older than the age."""
         ...
-
-
-#: ``claimed_on_time(run_id, job_id, slot, node, now, lease_until, slot)``: the run of a slot
-#: claimed on time by ``node``, due at its slot; every other field has its default. The
-#: stores' common case, built as a fast copy of a blank run (see field_copier) by a partial,
-#: which runs no Python frame of its own.
-claimed_on_time: Callable[..., Run] = functools.partial(
-    field_copier(
-        Run, "id", "job_id", "scheduled_for", "node", "created_at", "lease_until", "due_at"
-    ),
-    Run(id="", job_id="", scheduled_for=datetime.min),
-)
 
 
 def lost_error(node: str, dead: Collection[str]) -> str:

@@ -14,14 +14,13 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cronwork.copiers import field_copier
+from cronwork.copiers import advanced, claimed_on_time, with_id, with_lease
 from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound
 from cronwork.jobs import Job
 from cronwork.runs import Run, RunStatus, due_time
 from cronwork.stores.base import (
     Claim,
     SyncPlan,
-    claimed_on_time,
     is_active,
     lost_error,
     next_attempt,
@@ -33,9 +32,6 @@ from cronwork.timing.triggers import TriggeredSchedule
 
 _UNFINISHED = (RunStatus.SCHEDULED, RunStatus.RUNNING)
 
-_advance = field_copier(Job, "next_run_at")
-_with_id = field_copier(Run, "id")
-_with_lease = field_copier(Run, "lease_until")
 
 # -- finished runs, packed ----------------------------------------------------------------
 #
@@ -290,7 +286,7 @@ class MemoryStore:
         job = self._jobs[job_id]
         next_at = self._next_at.get(job_id)
         if job.next_run_at != next_at:
-            job = _advance(job, next_at)
+            job = advanced(job, next_run_at=next_at)
             self._jobs[job_id] = job
         return job
 
@@ -431,7 +427,15 @@ class MemoryStore:
                         if slot in slots:
                             continue
                         run_id = str(next(self._ids))
-                        run = claimed_on_time(run_id, job_id, slot, node, now, lease_until, slot)
+                        run = claimed_on_time(
+                            id=run_id,
+                            job_id=job_id,
+                            scheduled_for=slot,
+                            node=node,
+                            created_at=now,
+                            lease_until=lease_until,
+                            due_at=slot,
+                        )
                         self._runs[run_id] = run
                         slots[slot] = run_id
                         opened[run_id] = None
@@ -465,7 +469,7 @@ class MemoryStore:
         key = _slot_key(run.scheduled_for, run.attempt)
         if key in slots:
             return None
-        stored = _with_id(run, str(next(self._ids)))
+        stored = with_id(run, id=str(next(self._ids)))
         slots[key] = stored.id
         if stored.status.finished:
             self._finish(stored)
@@ -643,7 +647,7 @@ class MemoryStore:
                 if run.node == node:
                     # Every claimed run ahead of its slot is renewed too, thousands at a time
                     # under load: a fast copy, not replace() by field name.
-                    runs[run_id] = _with_lease(run, until)
+                    runs[run_id] = with_lease(run, lease_until=until)
                     count += 1
         return count
 

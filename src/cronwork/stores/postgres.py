@@ -32,13 +32,13 @@ from importlib import resources
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from cronwork.copiers import advanced, claimed_on_time, with_id
 from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound, StoreError
 from cronwork.jobs import Job
 from cronwork.runs import Run, RunStatus
 from cronwork.stores.base import (
     Claim,
     SyncPlan,
-    claimed_on_time,
     lost_error,
     next_attempt,
     unplannable,
@@ -46,13 +46,11 @@ from cronwork.stores.base import (
 from cronwork.stores.rows import (
     JobCache,
     batch,
-    evolve_job,
     from_micros,
     job_to_row,
     run_from_row,
     run_values,
     to_micros,
-    with_id,
 )
 from cronwork.stores.slots import on_time_slots, plan_claim
 from cronwork.timing.triggers import TriggeredSchedule
@@ -553,7 +551,7 @@ class PostgresStore:
             try:
                 if slot < now and slot < now - job.misfire_grace:
                     if job.next_run_at != slot:
-                        job = evolve_job(job, next_run_at=slot)
+                        job = advanced(job, next_run_at=slot)
                     runs, late, next_at = plan_claim(job, now, horizon, node, lease)
                 else:
                     slots, next_at = on_time_slots(job.schedule, slot, cut)
@@ -624,7 +622,17 @@ class PostgresStore:
         runs = []
         for run_id, job_id, micros in sorted(rows, key=lambda row: row[0]):
             slot = from_micros(micros)
-            runs.append(claimed_on_time(str(run_id), job_id, slot, node, now, lease_until, slot))
+            runs.append(
+                claimed_on_time(
+                    id=str(run_id),
+                    job_id=job_id,
+                    scheduled_for=slot,
+                    node=node,
+                    created_at=now,
+                    lease_until=lease_until,
+                    due_at=slot,
+                )
+            )
         return runs
 
     def _insert(
@@ -645,7 +653,7 @@ class PostgresStore:
         for run, row in zip(runs, rows, strict=True):
             run_id = ids.pop((run.job_id, row[2], run.attempt), None)
             if run_id is not None:
-                inserted.append(with_id(run, str(run_id)))
+                inserted.append(with_id(run, id=str(run_id)))
         return inserted
 
     def add_run(self, run: Run) -> Run | None:

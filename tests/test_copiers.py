@@ -150,3 +150,13 @@ def test_a_context_and_invocation_are_built_with_their_defaults() -> None:
     assert invocation == Invocation(
         print, (1,), {"k": 2}, context=context, timeout=5.0, on_timeout="warn", kill_grace=1.0
     )
+
+
+def test_a_run_built_from_all_its_fields_equals_the_constructed_run() -> None:
+    fields = {
+        f.name: getattr(Run(id="1", job_id="a", scheduled_for=T0), f.name)
+        for f in dataclasses.fields(Run)
+    }
+    fields.update(status=RunStatus.SUCCEEDED, node="n", finished_at=T0, waited_for=("b",))
+    built = copiers.run_of(**fields)
+    assert type(built) is Run and built == Run(**fields)

@@ -173,6 +173,31 @@ class _ClaimedOnTime(Protocol):
     ) -> Run: ...
 
 
+class _RunOf(Protocol):
+    def __call__(
+        self,
+        *,
+        id: str,
+        job_id: str,
+        scheduled_for: datetime,
+        attempt: int,
+        status: RunStatus,
+        node: str | None,
+        created_at: datetime | None,
+        queued_at: datetime | None,
+        started_at: datetime | None,
+        finished_at: datetime | None,
+        lease_until: datetime | None,
+        exit_code: int | None,
+        output: str | None,
+        error: str | None,
+        due_at: datetime | None,
+        trigger: str,
+        cancel_requested: bool,
+        waited_for: tuple[str, ...],
+    ) -> Run: ...
+
+
 #: The run as it is while running: started by ``node`` at ``started_at``.
 started: _Started = field_copier(Run, _Started)
 #: The run as it ended, with its outcome.
@@ -190,6 +215,10 @@ with_lease: _WithLease = field_copier(Run, _WithLease)
 claimed_on_time: _ClaimedOnTime = field_copier(
     Run, _ClaimedOnTime, blank=Run(id="", job_id="", scheduled_for=datetime.min)
 )
+
+#: A run from all its fields, as ``Run(...)`` builds it without the call per field of a frozen
+#: class's ``__init__`` (stores read history back through it).
+run_of: _RunOf = field_copier(Run, _RunOf, blank=Run(id="", job_id="", scheduled_for=datetime.min))
 
 
 # -- jobs ----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from storekit import LEASE, T0, at, job, run
 
 from cronwork.runs import Run, RunStatus
 from cronwork.stores import MemoryStore
-from cronwork.stores.memory import pack, unpack
+from cronwork.stores.packing import pack, unpack
 
 
 def _finish(store: MemoryStore, count: int, job_id: str = "a") -> list[Run]:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import heapq
 import itertools
-import marshal
-import struct
 import threading
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from cronwork.copiers import advanced, claimed_on_time, with_id, with_lease
@@ -26,6 +23,8 @@ from cronwork.stores.base import (
     next_attempt,
     unplannable,
 )
+from cronwork.stores.packing import Record, head, pack, unpack
+from cronwork.stores.rows import to_micros
 from cronwork.stores.slots import on_time_slots, plan_claim
 from cronwork.targets import Target
 from cronwork.timing.triggers import TriggeredSchedule
@@ -33,152 +32,12 @@ from cronwork.timing.triggers import TriggeredSchedule
 _UNFINISHED = (RunStatus.SCHEDULED, RunStatus.RUNNING)
 
 
-# -- finished runs, packed ----------------------------------------------------------------
-#
-# Finished runs are history: written once, rarely read. Kept as Run objects (slotted, so
-# garbage-collected containers with 18 references each), a few seconds of history at 5k
-# runs/s made every full collection walk millions of references, and those 70-130 ms pauses
-# were the whole p99 lateness of the dispatch benchmark. Packed into bytes, in dicts whose
-# keys and values are all atomic, the collector never tracks them: CPython does not track a
-# dict until a trackable value goes in. (Tuples of atomics are untracked too, but only at
-# the next collection, and every tuple inserted makes its dict tracked again, so each full
-# collection would still visit every entry: 45 ms per million runs.)
-#
-# A record is a fixed header (slot and finish instants in microseconds, attempt), read
-# without unpacking the rest for sorting, retention and last_finished, then the other
-# fields marshalled, instants as integer microseconds. Instants come back in UTC, as from
-# the SQL stores. A run that does not pack (a naive datetime in a test) is kept as is.
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICRO = timedelta(microseconds=1)
-_NONE = -(2**63)
-_HEAD = struct.Struct("<qqi")  # scheduled_for, finished_at (or _NONE), attempt
-_SAME = True  # in place of an instant: the same object as another field (see pack)
-_STATUS = {s.value: s for s in RunStatus}
-_new_run = object.__new__
-_RUN_SETTERS = [Run.__dict__[f.name].__set__ for f in dataclasses.fields(Run)]
-Record = bytes | Run
-
-
-def _instant(value: int | None) -> datetime | None:
-    return None if value is None else _EPOCH + timedelta(microseconds=value)
-
-
-def pack(run: Run) -> Record:
-    """``run`` as an atomic bytes record that the garbage collector ignores."""
-    # Instants become microseconds since the epoch, written out rather than through a helper:
-    # this is the path of every finished run, and five calls were a fifth of its cost.
-    # Two instants are usually the very objects of two others, and are marked so (_SAME)
-    # instead of converted: a claimed run is due at its slot, and a run that did not wait for
-    # a place was queued when it started.
-    epoch, micro = _EPOCH, _MICRO
-    try:
-        slot, finished = run.scheduled_for, run.finished_at
-        created, queued, started, lease, due = (
-            run.created_at,
-            run.queued_at,
-            run.started_at,
-            run.lease_until,
-            run.due_at,
-        )
-        queued_at: int | bool | None
-        if queued is None or queued is started:
-            queued_at = None if queued is None else _SAME
-        else:
-            queued_at = (queued - epoch) // micro
-        head = _HEAD.pack(
-            (slot - epoch) // micro,
-            _NONE if finished is None else (finished - epoch) // micro,
-            run.attempt,
-        )
-        body = marshal.dumps(
-            (
-                run.status._value_,
-                run.node,
-                None if created is None else (created - epoch) // micro,
-                queued_at,
-                None if started is None else (started - epoch) // micro,
-                None if lease is None else (lease - epoch) // micro,
-                run.exit_code,
-                run.output,
-                run.error,
-                None if due is None else _SAME if due is slot else (due - epoch) // micro,
-                run.trigger,
-                run.cancel_requested,
-                run.waited_for,
-            )
-        )
-    except (TypeError, ValueError, OverflowError, AttributeError):
-        return run
-    return head + body
-
-
-def unpack(run_id: str, job_id: str, record: Record) -> Run:
-    """The Run of a record made by ``pack``."""
-    if isinstance(record, Run):
-        return record
-    slot, finished, attempt = _HEAD.unpack_from(record)
-    (
-        status,
-        node,
-        created_at,
-        queued_at,
-        started_at,
-        lease_until,
-        exit_code,
-        output,
-        error,
-        due_at,
-        trigger,
-        cancel_requested,
-        waited_for,
-    ) = marshal.loads(record[_HEAD.size :])
-    scheduled_for = _EPOCH + timedelta(microseconds=slot)
-    started = _instant(started_at)
-    values = (
-        run_id,
-        job_id,
-        scheduled_for,
-        attempt,
-        _STATUS[status],
-        node,
-        _instant(created_at),
-        started if queued_at is _SAME else _instant(queued_at),
-        started,
-        None if finished == _NONE else _EPOCH + timedelta(microseconds=finished),
-        _instant(lease_until),
-        exit_code,
-        output,
-        error,
-        scheduled_for if due_at is _SAME else _instant(due_at),
-        trigger,
-        cancel_requested,
-        waited_for,
-    )
-    run = _new_run(Run)
-    for setter, value in zip(_RUN_SETTERS, values, strict=True):
-        setter(run, value)
-    return run
-
-
-def _head(record: Record) -> tuple[datetime, datetime | None, int]:
-    """(scheduled_for, finished_at, attempt) of a record, without unpacking the rest."""
-    if isinstance(record, Run):
-        return record.scheduled_for, record.finished_at, record.attempt
-    slot, finished, attempt = _HEAD.unpack_from(record)
-    return (
-        _EPOCH + timedelta(microseconds=slot),
-        None if finished == _NONE else _EPOCH + timedelta(microseconds=finished),
-        attempt,
-    )
-
-
 def _slot_key(scheduled_for: datetime, attempt: int) -> datetime | str:
     # Per-job slot index keys: the slot itself for first attempts (nearly all runs), text for
     # retries. Both are atomic, so the index dicts stay out of the collector's sight too.
     if attempt == 1:
         return scheduled_for
-    return f"{(scheduled_for - _EPOCH) // _MICRO}#{attempt}"
+    return f"{to_micros(scheduled_for)}#{attempt}"
 
 
 def _named(target: Target) -> bool:
@@ -502,7 +361,7 @@ class MemoryStore:
 
     def _rank(self, job_id: str, run_id: str) -> tuple[datetime, int]:
         # The order of last_finished, as in SQL: by finish time, then by id.
-        finished = _head(self._done[job_id][run_id])[1]
+        finished = head(self._done[job_id][run_id])[1]
         assert finished is not None
         return finished, int(run_id)
 
@@ -518,7 +377,7 @@ class MemoryStore:
         for run_id in run_ids:
             record = done.pop(run_id)
             del self._where[run_id]
-            slot, _, attempt = _head(record)
+            slot, _, attempt = head(record)
             slots.pop(_slot_key(slot, attempt), None)
             if latest is not None and run_id in latest.values():
                 del self._latest[job_id]
@@ -591,7 +450,7 @@ class MemoryStore:
             keyed: list[tuple[tuple[datetime, int, int], str, str, Record]] = []
             for owner, done in histories:
                 for run_id, record in done.items():
-                    slot, _, attempt = _head(record)
+                    slot, _, attempt = head(record)
                     keyed.append(((slot, attempt, int(run_id)), run_id, owner, record))
         pool: list[tuple[tuple[datetime, int, int], Run | None, str, str, Record | None]] = [
             ((r.scheduled_for, r.attempt, int(r.id)), r, r.id, r.job_id, None)
@@ -628,7 +487,7 @@ class MemoryStore:
     def _scan_latest(self, job_id: str, done: dict[str, Record]) -> dict[str, str]:
         best: dict[str, tuple[datetime, int, str]] = {}
         for run_id, record in done.items():
-            finished = _head(record)[1]
+            finished = head(record)[1]
             if finished is None:
                 continue
             status = unpack(run_id, job_id, record).status.value
@@ -721,7 +580,7 @@ class MemoryStore:
                     continue
                 ranked = []
                 for run_id, record in done.items():
-                    slot, finished, attempt = _head(record)
+                    slot, finished, attempt = head(record)
                     ranked.append(((slot, attempt), finished or slot, run_id))
                 ranked.sort(reverse=True)
                 doomed: set[str] = set()

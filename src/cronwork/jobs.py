@@ -96,7 +96,8 @@ class Job:
 
     def replace(self, **changes: Any) -> Job:
         """Return a copy with ``changes`` applied (not validated; see validate_job)."""
-        # Hand-rolled: a claim replaces every due job, and dataclasses.replace costs double.
+        # Hand-rolled: dataclasses.replace goes through __init__, a call per field. The
+        # per-run paths use the typed copiers of cronwork.copiers instead.
         if not changes.keys() <= _JOB_FIELD_SET:
             unknown = ", ".join(sorted(changes.keys() - _JOB_FIELD_SET))
             raise TypeError(f"Job has no field(s) {unknown}")

@@ -44,7 +44,7 @@ app = typer.Typer(
         "  cronwork history backup\n"
         '  cronwork next "every monday at 09:00" -n 3'
     ),
-    rich_markup_mode=None,  # Rich help costs ~150 ms of imports; plain help keeps --help fast
+    rich_markup_mode=None,  # Rich help imports a lot; plain help keeps --help fast
     pretty_exceptions_enable=False,
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},

@@ -112,8 +112,8 @@ class Chores:
     def check_targets(self, now: datetime) -> None:
         """Set aside jobs whose target cannot be resolved here; restore those that can again."""
         # Each distinct target is resolved once, and only broken jobs and jobs of a failing
-        # target are loaded: loading all 100k jobs of a big store took most of a 4-5 s start,
-        # and every 30 s it held the store thread, and with it claims, for as long.
+        # target are loaded: loading every job of a big store took most of the engine's start,
+        # and each periodic check held the store thread, and with it claims, for as long.
         errors: dict[tuple[str, str], str | None] = {}
         for kind, ref in self.store.named_targets():
             errors[kind, ref] = self._target_error(Target(kind, ref))  # type: ignore[arg-type]

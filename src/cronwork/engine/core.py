@@ -368,7 +368,8 @@ class Engine:
             return now + timedelta(days=1)
         # Claiming each slot as soon as it enters the horizon would mean a claim per slot;
         # waiting a little longer takes CLAIM_BATCH worth of slots at once. Not much more:
-        # a claim holds the loop, and half a second of slots at 5k runs/s held it for 60 ms.
+        # a claim holds the loop, and a batch of many slots holds it long enough to make the
+        # runs due meanwhile late.
         at = upcoming - self.s.horizon + min(self.s.horizon / 2, CLAIM_BATCH)
         if at <= now and not claimed:
             at = now + MIN_SLEEP
@@ -377,7 +378,7 @@ class Engine:
     def _next_wake(self, now: datetime, claim_at: datetime) -> datetime:
         wake_at = claim_at
         # On the real clock the dispatch timer starts the claimed runs (_arm_dispatch);
-        # waking the loop for each run as well cost a turn of it per run.
+        # waking the loop for each run as well would cost a turn of it per run.
         first = self.admission.due.first()
         if first is not None and first < wake_at and not self.real_time:
             wake_at = first

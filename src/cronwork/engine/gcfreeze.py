@@ -1,9 +1,10 @@
 """Keep the garbage collector's full passes short while a scheduler runs.
 
 A full collection walks every tracked object in the process, and holds the GIL while it does:
-with 5k jobs registered (a Job, its schedule and its target each) it took 20-25 ms, with 20k
-jobs 90 ms, and every run due meanwhile starts that much late. Those passes were the whole
-p99 lateness of the dispatch benchmark at 5k runs/s. What exists when a scheduler starts
+with thousands of jobs registered (a Job, its schedule and its target each) a pass takes
+longer than the gap between two runs, and every run due meanwhile starts that much late.
+Those passes were the whole tail lateness of the dispatch benchmark (the figures are in
+docs/architecture.md, "Why the hot path looks like this"). What exists when a scheduler starts
 (modules, job definitions, the host application's own start-up state) is long-lived, so the
 engine moves it into the permanent generation (`gc.freeze`), which later passes skip; full
 passes then walk only what was created since. The last scheduler to stop moves it back
@@ -27,9 +28,9 @@ import threading
 
 # While a scheduler holds the freeze, the youngest generation is collected every this many
 # net allocations rather than every 700 (CPython's default): every run allocates a dozen
-# short-lived containers, and at 15k runs a second young collections, each walking what
-# the last one left, took 7% of the engine's time; most of a run's objects are gone before
-# 10,000 allocations have passed.
+# short-lived containers, and at thousands of runs a second young collections, each walking
+# what the last one left, were a visible share of the engine's time; most of a run's
+# objects are gone before 10,000 allocations have passed.
 YOUNG_THRESHOLD = 10_000
 
 _lock = threading.Lock()

@@ -93,7 +93,7 @@ class Launcher:
             return cached[1], cached[2]
         # Jobs of one function share one entry: an entry per job was a long-lived tuple per
         # job for the garbage collector's full passes to walk, and resolving each job's
-        # function on its first run held up the first second of 20k jobs.
+        # function on its first run held up the first second of runs of a large store.
         key = (id(target.func), job.executor)
         shared = self._shared_targets.get(key) if target.kind == "callable" else None
         if shared is not None and shared[0].func is target.func:

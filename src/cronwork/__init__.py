@@ -17,6 +17,7 @@ from cronwork.errors import (
     JobNotFound,
     RunNotFound,
     ScheduleError,
+    SettingError,
     StoreError,
     TargetError,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "Schedule",
     "ScheduleError",
     "Scheduler",
+    "SettingError",
     "StoreError",
     "TargetError",
     "TaskRegistry",

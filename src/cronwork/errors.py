@@ -61,6 +61,11 @@ class TargetError(JobError):
     """A job target that cannot be resolved, referenced or stored."""
 
 
+class SettingError(_Located, CronworkError, TypeError):
+    """A keyword that ``Scheduler(...)`` or ``AsyncScheduler(...)`` does not take; ``field``
+    names it (a TypeError too, as Python raises for an unknown keyword)."""
+
+
 class StoreError(CronworkError):
     """The store cannot be opened or used: corrupt file, newer schema, locked database."""
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import difflib
 import functools
+import inspect
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, tzinfo
@@ -31,7 +33,7 @@ from cronwork.engine.settings import (
     Settings,
     make_node_id,
 )
-from cronwork.errors import CronworkError
+from cronwork.errors import CronworkError, SettingError
 from cronwork.events import EventType, Listener, Listeners
 from cronwork.jobs import (
     DEFAULT_MISFIRE_GRACE,
@@ -49,6 +51,24 @@ __all__ = ["AsyncScheduler", "Scheduler"]
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _refuse_settings(face: str, unknown: Mapping[str, object]) -> None:
+    """Raise a SettingError naming the first unknown setting and its close match."""
+    allowed = [
+        name
+        for name, p in inspect.signature(_Base.__init__).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY or name == "store"
+    ]
+    first = sorted(unknown)[0]
+    close = difflib.get_close_matches(first, allowed, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    raise SettingError(
+        f"{face}: unknown setting {', '.join(sorted(unknown))}{hint}; "
+        f"use {', '.join(sorted(allowed))}",
+        field=first,
+        value=unknown[first],
+    )
 
 
 class _Base:
@@ -70,6 +90,7 @@ class _Base:
         keep_runs_for: timedelta | float | str | None = None,
         kill_grace: float = 5.0,
         freeze_gc: bool = False,
+        **unknown: Never,
     ) -> None:
         """Set the scheduler up; nothing runs until ``start()``.
 
@@ -90,6 +111,8 @@ class _Base:
         from cronwork.timing import parse_duration
         from cronwork.timing.zones import resolve_zone
 
+        if unknown:
+            _refuse_settings(type(self).__name__, unknown)
         if not isinstance(max_running, int) or isinstance(max_running, bool) or max_running < 1:
             raise CronworkError(f"max_running must be a whole number >= 1, got {max_running!r}")
         # A Store object belongs to the caller (tests reuse one across restarts).

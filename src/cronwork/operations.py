@@ -125,7 +125,6 @@ class Operations:
         self.listeners = listeners if listeners is not None else Listeners()
         self.timezone = timezone
         self.engine: Engine | None = None
-        self._schedules: dict[tuple[str, str], Any] = {}
 
     def _emit_job(self, kind: EventType, job_id: str, job: Job | None) -> None:
         if self.listeners.wants(kind):
@@ -165,21 +164,15 @@ class Operations:
         return make_job(job_id, resolved_target, schedule, tz=tz, **settings)
 
     def _shared_schedule(self, schedule: object, tz: Any, settings: Mapping[str, Any]) -> object:
-        """One parsed Schedule per (text, zone): they are immutable, and a parsed cron
-        expression is kilobytes, so 100k jobs on a few expressions stay small."""
-        from cronwork.timing import parse_schedule, uses_hash
+        """The parsed schedule every job on the same text and zone shares (see
+        `timing.shared_schedule`, which the stores use too); other schedules as given."""
+        from cronwork.timing import shared_schedule, uses_hash
 
         if not isinstance(schedule, str) or uses_hash(schedule):
-            return schedule  # H expressions hash the job id: each job has its own
+            return schedule  # H expressions hash the job id: make_job parses them per job
         if any(settings.get(k) is not None for k in ("start_at", "end_at", "jitter")):
             return schedule
-        key = (schedule, str(tz))
-        cached = self._schedules.get(key)
-        if cached is None:
-            cached = parse_schedule(schedule, tz=tz if tz is not None else None)
-            if len(self._schedules) < 10_000:
-                self._schedules[key] = cached
-        return cached
+        return shared_schedule(schedule, tz)
 
     def add_job(
         self,

@@ -19,8 +19,7 @@ from cronwork.jobs import Job
 from cronwork.policies import Misfire, OnTimeout, Overlap
 from cronwork.runs import Run, RunStatus
 from cronwork.targets import Command, Target
-from cronwork.timing import CronSchedule, EverySchedule, OnceSchedule, Schedule, parse_schedule
-from cronwork.timing.wrappers import Bounded
+from cronwork.timing import Schedule, parse_schedule, shared_schedule
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
@@ -154,6 +153,8 @@ def schedule_from_row(row: RowLike) -> tuple[Schedule, str | None]:
     """Parse a row's schedule; on failure return a placeholder and the error text."""
     text = row["schedule_text"]
     try:
+        if row["start_at"] is None and row["end_at"] is None and row["jitter"] is None:
+            return shared_schedule(text, row["timezone"], job_id=row["id"]), None
         schedule = parse_schedule(
             text,
             tz=row["timezone"],
@@ -297,25 +298,14 @@ def run_from_row(row: RowLike, node: str | None = None, lease_until: datetime | 
     )
 
 
-def _shareable(schedule: Schedule) -> bool:
-    """True if the schedule does not depend on its job id (no ``H`` field, no jitter)."""
-    if isinstance(schedule, Bounded):
-        schedule = schedule.base
-    if isinstance(schedule, (EverySchedule, OnceSchedule)):
-        return True
-    if isinstance(schedule, CronSchedule):
-        expression = getattr(schedule, "expression", schedule.source)
-        return "h" not in expression.lower()
-    return False
-
-
 class JobCache:
     """Parsed jobs by id and row revision, so a row is turned into a Job once per change.
 
     Only the state columns (paused, broken, next_run_at) are read from the row each time.
-    Schedules that do not depend on the job id are shared between jobs with the same text,
-    so loading 100k jobs written from a few dozen schedules parses a few dozen times; so are
-    targets, which are immutable too.
+    Schedules that do not depend on the job id are shared between jobs with the same text
+    and zone (`timing.shared_schedule`, the cache the faces use too), so loading 100k jobs
+    written from a few dozen schedules parses a few dozen times; targets, immutable too, are
+    shared per import path or task name.
 
     A claim moves ``next_run_at`` in the row only and hands out the cached Job as it is:
     copying each claimed job made thousands of Jobs a second live just long enough to reach
@@ -329,7 +319,6 @@ class JobCache:
         self._jobs: dict[str, Job] = {}
         self._revs: dict[str, int] = {}
         self._errors: dict[str, str] = {}
-        self._shared: dict[tuple[Any, ...], Schedule] = {}
         self._targets: dict[tuple[str, str], Target] = {}
 
     def load(self, row: RowLike) -> Job:
@@ -340,7 +329,7 @@ class JobCache:
                 self._jobs.clear()
                 self._revs.clear()
                 self._errors.clear()
-            schedule, error = self._schedule(row)
+            schedule, error = schedule_from_row(row)
             job = job_from_row(row, schedule, error, self._target(row))
             self._jobs[job_id] = job
             self._revs[job_id] = row["rev"]
@@ -386,17 +375,3 @@ class JobCache:
                 self._targets.clear()
             target = self._targets[key] = target_from_row(row)
         return target
-
-    def _schedule(self, row: RowLike) -> tuple[Schedule, str | None]:
-        key = None
-        if row["jitter"] is None:
-            key = (row["schedule_text"], row["timezone"], row["start_at"], row["end_at"])
-            shared = self._shared.get(key)
-            if shared is not None:
-                return shared, None
-        schedule, error = schedule_from_row(row)
-        if key is not None and error is None and _shareable(schedule):
-            if len(self._shared) >= self.limit:
-                self._shared.clear()
-            self._shared[key] = schedule
-        return schedule, error

@@ -51,6 +51,7 @@ __all__ = [
     "parse_duration",
     "parse_schedule",
     "resolve_zone",
+    "shared_schedule",
     "uses_hash",
 ]
 
@@ -142,6 +143,31 @@ def _parse_text(spec: str, zone: ZoneInfo, job_id: str | None, start: datetime |
         if text in str(error):
             raise
         raise type(error)(f'schedule "{text}": {error}') from None
+
+
+# Parsed schedules shared per (text, zone) by every job on that text: a Schedule is
+# immutable, and a parsed cron expression is kilobytes, so 100k jobs on a few expressions
+# stay small. Bounded: a process that sees ever new texts starts the cache afresh.
+_SHARED: dict[tuple[str, str], Schedule] = {}
+SHARED_LIMIT = 10_000
+
+
+def shared_schedule(text: str, tz: str | tzinfo | None, job_id: str | None = None) -> Schedule:
+    """Schedule ``text`` in zone ``tz``, one object for every job on the same text and zone.
+
+    Text where `uses_hash` is true is parsed for ``job_id`` alone each time, since H gives
+    each job its own times. Jobs with bounds or jitter parse through `parse_schedule`.
+    """
+    if uses_hash(text):
+        return parse_schedule(text, tz=tz, job_id=job_id)
+    key = (text, str(tz))
+    schedule = _SHARED.get(key)
+    if schedule is None:
+        schedule = parse_schedule(text, tz=tz)
+        if len(_SHARED) >= SHARED_LIMIT:
+            _SHARED.clear()
+        _SHARED[key] = schedule
+    return schedule
 
 
 def uses_hash(text: str) -> bool:

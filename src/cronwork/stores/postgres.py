@@ -23,6 +23,7 @@ Every other instant (slots, start and finish times) is the engine's, as in other
 from __future__ import annotations
 
 import re
+import select
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -132,6 +133,10 @@ def _text(value: Any) -> Any:
     return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
 
 
+class _ConnectionCut(StoreError):
+    """The server cut the connection of a call before it committed anything."""
+
+
 class PostgresStore:
     """Jobs and runs in a PostgreSQL database, shared safely by many processes.
 
@@ -202,11 +207,19 @@ class PostgresStore:
                 self._conninfo,
                 min_size=1,
                 max_size=self.pool_size,
-                kwargs={"row_factory": dict_row, "connect_timeout": self._connect_seconds},
+                kwargs={
+                    "row_factory": dict_row,
+                    "connect_timeout": self._connect_seconds,
+                    # A call of one statement costs one round trip; calls of several open a
+                    # transaction of their own (see _transaction).
+                    "autocommit": True,
+                },
                 configure=self._configure,
-                check=ConnectionPool.check_connection,
+                check=self._check,
                 timeout=self.connect_timeout,
-                name=f"cronwork {self.url}",
+                # Named for the store, not "cronwork-...": the engine's own threads are, and
+                # these outlive an engine that borrowed the store until the store is closed.
+                name=f"PostgresStore {self.url}",
                 open=False,
             )
             pool.open(wait=False)
@@ -214,7 +227,21 @@ class PostgresStore:
 
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
         if self.access == "read":
-            conn.read_only = True
+            # A session default, so that statements outside a transaction block are read
+            # only too.
+            conn.execute("SET default_transaction_read_only = on")
+
+    @staticmethod
+    def _check(conn: psycopg.Connection[Any]) -> None:
+        """Check a pooled connection before lending it; raise if the server cut it.
+
+        An idle connection receives nothing unless the server is ending it, so one that has
+        nothing to read is taken as sound without a round trip: checking every call cost as
+        much as a one-statement call itself.
+        """
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+        if readable:
+            ConnectionPool.check_connection(conn)
 
     def _prepare(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
         """Check the schema as ``access`` allows, migrating it unless only reading."""
@@ -295,8 +322,7 @@ class PostgresStore:
 
     def schema_version(self) -> int:
         """The schema version of the database."""
-        with self._transaction() as conn:
-            row = conn.execute(Q["schema_version"]).fetchone()
+        row = self._fetch_one(Q["schema_version"])
         return 0 if row is None else int(row["version"])
 
     def _error(self, exc: psycopg.Error) -> StoreError:
@@ -319,27 +345,59 @@ class PostgresStore:
         return pool
 
     @contextmanager
-    def _transaction(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
-        """A pooled connection in one transaction, committed (rolled back on error) at the end."""
+    def _transaction(self, atomic: bool = True) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        """A pooled connection in one transaction, committed (rolled back on error) at the end.
+
+        Pass ``atomic=False`` for a call of one statement, or of reads that need not see one
+        snapshot: each statement then commits on its own and the call saves the round trips
+        of BEGIN and COMMIT.
+        """
+        conn = None
+        committing = False
         try:
             with self._pool_or_open().connection() as conn:
-                yield conn
+                if atomic:
+                    with conn.transaction():
+                        yield conn
+                        committing = True
+                else:
+                    yield conn
         except psycopg.Error as exc:
+            if conn is not None and conn.broken and not committing:
+                raise _ConnectionCut(self._error(exc).args[0]) from exc
             raise self._error(exc) from exc
         except TimeoutError as exc:  # the pool's PoolTimeout
             raise StoreError(f"no connection to database {self.url}: {exc}") from exc
 
-    def _retrying(self, work: Callable[[psycopg.Connection[dict[str, Any]]], T]) -> T:
-        """Run ``work`` in one transaction, again if it lost a deadlock to another node."""
+    def _retrying(
+        self, work: Callable[[psycopg.Connection[dict[str, Any]]], T], atomic: bool = True
+    ) -> T:
+        """Run ``work`` in one transaction, again if it lost a deadlock to another node.
+
+        Also again on a new connection when the server had cut the one it used before
+        anything was committed (or, with ``atomic=False``, for work that may be repeated:
+        reads and writes of whole values).
+        """
         for attempt in range(1, _DEADLOCK_TRIES + 1):
             try:
-                with self._transaction() as conn:
+                with self._transaction(atomic) as conn:
                     return work(conn)
+            except _ConnectionCut:
+                if attempt == _DEADLOCK_TRIES:
+                    raise
             except StoreError as exc:
                 lost_race = isinstance(exc.__cause__, pg_errors.DeadlockDetected)
                 if not lost_race or attempt == _DEADLOCK_TRIES:
                     raise
         raise AssertionError("unreachable")
+
+    def _fetch(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """The rows of one reading statement, outside a transaction block (one round trip)."""
+        return self._retrying(lambda conn: conn.execute(query, params).fetchall(), False)
+
+    def _fetch_one(self, query: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        """The first row of one reading statement, outside a transaction block."""
+        return self._retrying(lambda conn: conn.execute(query, params).fetchone(), False)
 
     # -- clocks -------------------------------------------------------------------------
 
@@ -362,12 +420,11 @@ class PostgresStore:
             self._engine_offset = now - datetime.now(UTC)
         return self._server_offset - self._engine_offset
 
-    def _refresh_offset(self, conn: psycopg.Connection[Any]) -> None:
+    def _refresh_offset(self) -> None:
         """Measure the local clock against the server's again, at most once a minute."""
         if time.monotonic() - self._measured_at < _OFFSET_EVERY:
             return
-        conn.commit()
-        offset = self._measure_offset(conn)
+        offset = self._retrying(self._measure_offset, False)
         self._measured_at = time.monotonic()
         if abs(offset - self._server_offset) > _OFFSET_STEP:
             self._server_offset = offset
@@ -415,8 +472,7 @@ class PostgresStore:
 
     def add_job(self, job: Job, *, replace: bool = False) -> Job:
         """Insert ``job``; an existing id raises DuplicateJob unless ``replace``."""
-        with self._transaction() as conn:
-            self._add(conn, job, replace)
+        self._retrying(lambda conn: self._add(conn, job, replace))
         return job
 
     def _add(self, conn: psycopg.Connection[Any], job: Job, replace: bool) -> None:
@@ -427,15 +483,15 @@ class PostgresStore:
 
     def update_job(self, job: Job) -> Job:
         """Overwrite the stored job with the same id (definition and state)."""
-        with self._transaction() as conn:
-            if self._put_job(conn, Q["job_update"], job) == 0:
-                raise JobNotFound(f"no job {job.id!r}")
+        # One statement that overwrites: sent again whole if the connection was cut.
+        written = self._retrying(lambda conn: self._put_job(conn, Q["job_update"], job), False)
+        if written == 0:
+            raise JobNotFound(f"no job {job.id!r}")
         return job
 
     def remove_job(self, job_id: str) -> None:
         """Delete the job and its unclaimed pending runs; history is kept."""
-        with self._transaction() as conn:
-            self._remove(conn, job_id)
+        self._retrying(lambda conn: self._remove(conn, job_id))
 
     @staticmethod
     def _remove(conn: psycopg.Connection[Any], job_id: str) -> None:
@@ -445,16 +501,14 @@ class PostgresStore:
 
     def get_job(self, job_id: str) -> Job:
         """Return the stored job."""
-        with self._transaction() as conn:
-            row = conn.execute(Q["job_get"], (job_id,)).fetchone()
+        row = self._fetch_one(Q["job_get"], (job_id,))
         if row is None:
             raise JobNotFound(f"no job {job_id!r}")
         return self._job(row)
 
     def jobs(self) -> list[Job]:
         """Return every stored job, ordered by id; unparsable ones come back broken."""
-        with self._transaction() as conn:
-            rows = conn.execute(Q["jobs_all"]).fetchall()
+        rows = self._fetch(Q["jobs_all"])
         return [self._job(row) for row in rows]
 
     def sync_jobs(self, plan: SyncPlan) -> None:
@@ -470,31 +524,32 @@ class PostgresStore:
 
     def named_targets(self) -> list[tuple[str, str]]:
         """The distinct (kind, ref) of stored jobs whose target is found by name."""
-        with self._transaction() as conn:
-            rows = conn.execute(Q["named_targets"]).fetchall()
+        rows = self._fetch(Q["named_targets"])
         return sorted((row["target_kind"], row["target_ref"]) for row in rows)
 
     def jobs_to_check(self, targets: Sequence[tuple[str, str]]) -> list[Job]:
         """Broken jobs, and jobs whose named target is one of ``targets``, ordered by id."""
         kinds = [kind for kind, _ in targets]
         refs = [ref for _, ref in targets]
-        with self._transaction() as conn:
-            rows = conn.execute(Q["jobs_to_check"], (kinds, refs)).fetchall()
+        rows = self._fetch(Q["jobs_to_check"], (kinds, refs))
         return [self._job(row) for row in rows]
 
     def triggered_jobs(self) -> list[Job]:
         """Jobs with a trigger schedule, without loading every job."""
-        with self._transaction() as conn:
-            rows = conn.execute(Q["jobs_triggered_maybe"]).fetchall()
+        rows = self._fetch(Q["jobs_triggered_maybe"])
         jobs = [self._job(row) for row in rows]
         return [job for job in jobs if isinstance(job.schedule, TriggeredSchedule)]
 
     def next_wakeup(self) -> datetime | None:
         """Earliest instant anything becomes due: a job's next slot or an unowned run."""
-        with self._transaction() as conn:
-            row = conn.execute(Q["next_due"]).fetchone()
+        upcoming = self._next_due()
+        return None if upcoming is None else from_micros(upcoming)
+
+    def _next_due(self) -> int | None:
+        """The micros of next_wakeup, or None."""
+        row = self._fetch_one(Q["next_due"])
         values = [] if row is None else [v for v in row.values() if v is not None]
-        return from_micros(min(values)) if values else None
+        return min(values) if values else None
 
     # -- claiming and running -----------------------------------------------------------
 
@@ -502,6 +557,13 @@ class PostgresStore:
         self, now: datetime, horizon: timedelta, node: str, lease: timedelta, limit: int = 5000
     ) -> Claim:
         """Atomically claim due slots and unowned due runs up to ``now + horizon``."""
+        self._refresh_offset()
+        # Most claims of a polling engine find nothing due: one read (one round trip) says
+        # so, where the claim's transaction takes four. It reads what the claim would lock,
+        # so finding nothing is the claim's own answer at that moment.
+        upcoming = self._next_due()
+        if upcoming is None or from_micros(upcoming) > now + horizon:
+            return Claim()
         return self._retrying(lambda conn: self._claim(conn, now, horizon, node, lease, limit))
 
     def _claim(
@@ -513,7 +575,6 @@ class PostgresStore:
         lease: timedelta,
         limit: int,
     ) -> Claim:
-        self._refresh_offset(conn)
         skew = self._skew(now)
         claim = Claim()
         limit_at = now + horizon
@@ -659,8 +720,7 @@ class PostgresStore:
     def add_run(self, run: Run) -> Run | None:
         """Insert ``run`` with a new id; None if (job_id, scheduled_for, attempt) exists."""
         skew = self._skew()
-        with self._transaction() as conn:
-            inserted = self._insert(conn, [run], skew)
+        inserted = self._retrying(lambda conn: self._insert(conn, [run], skew))
         return inserted[0] if inserted else None
 
     def save_runs(self, runs: Sequence[Run]) -> None:
@@ -673,13 +733,12 @@ class PostgresStore:
         latest = {run.id: run for run in runs}
         ordered = sorted(latest.values(), key=lambda run: int(run.id))
         document = batch([self._values(run, skew) for run in ordered])
-        self._retrying(lambda conn: conn.execute(Q["runs_save"], (document,)))
+        self._retrying(lambda conn: conn.execute(Q["runs_save"], (document,)), atomic=False)
 
     def get_run(self, run_id: str) -> Run:
         """Return one run."""
         key = self._run_key(run_id)
-        with self._transaction() as conn:
-            row = conn.execute(Q["run_get"], (key,)).fetchone()
+        row = self._fetch_one(Q["run_get"], (key,))
         if row is None:
             raise RunNotFound(f"no run {run_id!r}")
         return self._run(row)
@@ -707,35 +766,31 @@ class PostgresStore:
             query, params = Q["runs_with_status"], (status.value, limit)
         else:
             query, params = Q["runs_all"], (limit,)
-        with self._transaction() as conn:
-            rows = conn.execute(query, params).fetchall()
+        rows = self._fetch(query, params)
         return [self._run(row) for row in rows]
 
     def last_finished(self, job_id: str, status: RunStatus | None = None) -> Run | None:
         """The run of ``job_id`` that finished last (optionally with ``status``)."""
-        with self._transaction() as conn:
-            if status is None:
-                row = conn.execute(Q["run_last_finished"], (job_id,)).fetchone()
-            else:
-                query = Q["run_last_finished_with_status"]
-                row = conn.execute(query, (job_id, status.value)).fetchone()
+        if status is None:
+            row = self._fetch_one(Q["run_last_finished"], (job_id,))
+        else:
+            row = self._fetch_one(Q["run_last_finished_with_status"], (job_id, status.value))
         return None if row is None else self._run(row)
 
     def renew_leases(self, node: str, until: datetime) -> int:
         """Extend the lease of every unfinished run owned by ``node``; return how many."""
         lease = self._lease_in(until, self._skew())
-        return self._retrying(lambda conn: conn.execute(Q["runs_renew"], (lease, node)).rowcount)
+        renew = Q["runs_renew"]
+        return self._retrying(lambda conn: conn.execute(renew, (lease, node)).rowcount, False)
 
     def owners(self) -> list[str]:
         """The nodes that own unfinished runs."""
-        with self._transaction() as conn:
-            rows = conn.execute(Q["run_owners"]).fetchall()
+        rows = self._fetch(Q["run_owners"])
         return sorted(row["node"] for row in rows)
 
     def unfinished_runs(self, node: str) -> list[Run]:
         """The unfinished runs owned by ``node``."""
-        with self._transaction() as conn:
-            rows = conn.execute(Q["runs_unfinished_of_node"], (node,)).fetchall()
+        rows = self._fetch(Q["runs_unfinished_of_node"], (node,))
         return [self._run(row) for row in rows]
 
     def expire_leases(self, now: datetime, dead: Collection[str] = ()) -> list[Run]:
@@ -793,8 +848,7 @@ class PostgresStore:
 
     def cancel_requests(self, node: str) -> list[Run]:
         """Unfinished runs owned by ``node`` that someone asked to cancel."""
-        with self._transaction() as conn:
-            rows = conn.execute(Q["runs_cancel_requests"], (node,)).fetchall()
+        rows = self._fetch(Q["runs_cancel_requests"], (node,))
         return [self._run(row) for row in rows]
 
     def prune(

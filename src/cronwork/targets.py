@@ -146,8 +146,20 @@ def import_path_of(func: Callable[..., Any]) -> str | None:
 
 def import_target(path: str) -> Callable[..., Any]:
     """Import ``package.module:function`` (attributes may be dotted) and return the callable."""
+    obj = import_object(path, "function")
+    if not callable(obj):
+        raise TargetError(f"{path!r} is not callable (it is {type(obj).__name__})")
+    return cast("Callable[..., Any]", obj)
+
+
+def import_object(path: str, what: str) -> Any:
+    """Import ``package.module:name`` (dotted attributes allowed); ``what`` names it in errors.
+
+    A module of the user's folders that an installed module of the same name would hide is
+    refused (see importpaths.shadowing), as is anything that fails at import time.
+    """
     if not IMPORT_PATH.match(path):
-        raise TargetError(f"{path!r} is not an import path of the form 'package.module:function'")
+        raise TargetError(f"{path!r} is not an import path of the form 'package.module:{what}'")
     module_name, _, attr = path.partition(":")
     hidden = shadowing(module_name)
     if hidden is not None:
@@ -161,9 +173,7 @@ def import_target(path: str) -> Callable[..., Any]:
             obj = getattr(obj, part)
         except AttributeError:
             raise TargetError(f"module {module_name!r} has no attribute {attr!r}") from None
-    if not callable(obj):
-        raise TargetError(f"{path!r} is not callable (it is {type(obj).__name__})")
-    return cast("Callable[..., Any]", obj)
+    return obj
 
 
 def make_target(obj: object, registry: TaskRegistry | None = None) -> Target:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import json
 import logging
 import threading
@@ -30,9 +29,8 @@ from typing import Any
 
 from cronwork.errors import TargetError
 from cronwork.executors.base import BaseExecution, Invocation, Outcome, TaskExecutor, log_extra
-from cronwork.importpaths import shadowing
 from cronwork.runs import RunStatus
-from cronwork.targets import IMPORT_PATH
+from cronwork.targets import import_object
 
 logger = logging.getLogger("cronwork.executors.celery")
 
@@ -94,21 +92,7 @@ def import_app(path: str) -> Any:
     _require_celery()
     from celery import Celery
 
-    if not IMPORT_PATH.match(path):
-        raise TargetError(f"{path!r} is not an import path of the form 'package.module:app'")
-    module_name, _, attr = path.partition(":")
-    hidden = shadowing(module_name)
-    if hidden is not None:
-        raise TargetError(hidden)
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except Exception as exc:  # any import-time failure makes the app unresolvable
-        raise TargetError(f"cannot import module {module_name!r} for {path!r}: {exc}") from None
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise TargetError(f"module {module_name!r} has no attribute {attr!r}") from None
+    obj = import_object(path, "app")
     if not isinstance(obj, Celery):
         raise TargetError(f"{path!r} is not a Celery app (it is {type(obj).__name__})")
     return obj

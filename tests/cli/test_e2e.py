@@ -15,6 +15,7 @@ from typing import Any
 
 import psutil
 import pytest
+from clikit import wait_for
 
 STORE = "sqlite:///cronwork.db"
 
@@ -38,17 +39,6 @@ def cronwork(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedP
 
 def as_json(cwd: Path, *args: str) -> Any:
     return json.loads(cronwork(cwd, *args, "--json").stdout)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.2)
 
 
 class Server:

@@ -11,13 +11,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
+from clikit import wait_for
 
 import cronwork
 
@@ -67,17 +67,6 @@ def cronwork_json(cwd: Path, *args: str) -> Any:
 
 def runs_with_status(cwd: Path, status: str) -> list[dict[str, Any]]:
     return [run for run in cronwork_json(cwd, "history", "slow") if run["status"] == status]
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.1)
 
 
 def alive(pid: int) -> bool:

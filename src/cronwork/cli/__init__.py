@@ -193,9 +193,9 @@ def run(
         raise typer.BadParameter("use human or json", param_hint="--log-format")
     if log_level is not None and log_level.lower() not in ("debug", "info", "warning", "error"):
         raise typer.BadParameter("use debug, info, warning or error", param_hint="--log-level")
-    from cronwork.cli.serve import serve
+    from cronwork.cli.foreground import run_foreground
 
-    code = serve(
+    code = run_foreground(
         file,
         store=store,
         default_store=DEFAULT_STORE,

@@ -176,7 +176,7 @@ def _cancel_running(scheduler: Scheduler) -> None:
                 log(logging.WARNING, f"cannot cancel run {run.id}: {exc}", job_id=run.job_id)
 
 
-def serve(
+def run_foreground(
     file: Path | None,
     *,
     store: str | None,

@@ -12,6 +12,7 @@ from typing import Any
 
 from cronwork.errors import JobError, ScheduleError, TargetError
 from cronwork.ids import check_job_id
+from cronwork.notify import NotifyTarget, parse_notify
 from cronwork.policies import Misfire, OnTimeout, Overlap
 from cronwork.targets import Command, Target, import_target, make_target
 from cronwork.timing import MAX_DURATION, Schedule, format_duration
@@ -41,7 +42,7 @@ POLICY_SETTINGS = (
     "jitter",
     "dependency_timeout",
 )
-RUN_SETTINGS = ("args", "kwargs", "tags", "executor")
+RUN_SETTINGS = ("args", "kwargs", "tags", "executor", "notify")
 
 DEFAULT_RETRY_BACKOFF = timedelta(seconds=10)
 DEFAULT_RETRY_BACKOFF_MAX = timedelta(hours=1)
@@ -83,6 +84,8 @@ class Job:
     broken: str | None = None
     origin: str | None = None
     created_at: datetime | None = None
+    notify: tuple[NotifyTarget, ...] = ()
+    pause_note: str | None = None
 
     @property
     def timezone(self) -> str:
@@ -146,6 +149,10 @@ def validate_job(job: Job) -> Job:
         )
     if job.origin is not None and not isinstance(job.origin, str):
         raise _error(job.id, "origin", job.origin, f"must be text, got {_kind(job.origin)}")
+    if not isinstance(job.notify, tuple):
+        raise _error(job.id, "notify", (), f"must be a tuple of targets, got {_kind(())[:5]}")
+    parse_notify(job.notify, job.id)
+    _check_pause_note(job.id, job.pause_note)
     check_executor(job.id, job.executor, job.target, _runnable_at_hand(job.target))
     return job
 
@@ -222,6 +229,20 @@ def _runnable_at_hand(target: Target) -> Callable[..., Any] | Command | None:
         except TargetError:
             return None  # reported by whoever resolves the target
     return None
+
+
+MAX_PAUSE_NOTE = 500
+
+
+def _check_pause_note(job_id: str, note: object) -> None:
+    if note is None:
+        return
+    if not isinstance(note, str):
+        raise _error(job_id, "pause_note", note, f"must be text, got {_kind(note)}")
+    if len(note) > MAX_PAUSE_NOTE:
+        raise _error(
+            job_id, "pause_note", note[:40] + "…", f"is longer than {MAX_PAUSE_NOTE} characters"
+        )
 
 
 def _error(job_id: str, name: str, value: object, problem: str) -> JobError:
@@ -447,6 +468,7 @@ def make_job(
     dependency_timeout: object = None,
     paused: bool = False,
     origin: str | None = None,
+    notify: object = None,
 ) -> Job:
     """Build and validate a Job from the loose values people write (``"30m"``, ``"skip"``)."""
     from cronwork.timing import parse_schedule
@@ -506,5 +528,6 @@ def make_job(
         else _duration(dependency_timeout, "dependency_timeout", job_id),
         paused=paused,
         origin=origin,
+        notify=parse_notify(notify, job_id),
     )
     return validate_job(job)

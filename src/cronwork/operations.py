@@ -232,6 +232,7 @@ class Operations:
             broken=old.broken,
             origin=old.origin,
             created_at=old.created_at,
+            pause_note=old.pause_note if paused else None,
         )
         validate_job(job)
         if upstream_of(job):
@@ -241,16 +242,31 @@ class Operations:
         self._emit_job(EventType.JOB_MODIFIED, job.id, job)
         return job
 
-    def set_paused(self, job_id: str, paused: bool) -> Job:
-        """Pause or resume a job; resuming does not replay the paused period."""
+    def set_paused(self, job_id: str, paused: bool, note: str | None = None) -> Job:
+        """Pause (with an optional ``note``, shown until resumed) or resume a job.
+
+        Resuming does not replay the paused period and clears the note. Pausing a paused job
+        again replaces its note.
+        """
         job = self.store.get_job(job_id)
-        if job.paused == paused:
+        if note is not None and not paused:
+            raise JobError(
+                f"job {job_id!r}: a note is given when pausing, not when resuming",
+                job_id=job_id,
+                field="note",
+                value=note,
+            )
+        if job.paused == paused and (not paused or note is None or note == job.pause_note):
             return job
         if paused:
-            job = job.replace(paused=True)
+            job = validate_job(job.replace(paused=True, pause_note=note or job.pause_note))
         else:
             # Resuming does not replay the paused period: the next slot is after now.
-            job = job.replace(paused=False, next_run_at=job.schedule.next_after(self.clock.now()))
+            job = job.replace(
+                paused=False,
+                pause_note=None,
+                next_run_at=job.schedule.next_after(self.clock.now()),
+            )
         job = self.store.update_job(job)
         self._notify(job.id, job)
         self._emit_job(EventType.JOB_PAUSED if paused else EventType.JOB_RESUMED, job.id, job)

@@ -360,6 +360,7 @@ class Scheduler(_Base):
         depends_on: Iterable[str] | str | None = None,
         dependency_timeout: timedelta | float | str | None = None,
         paused: bool = False,
+        notify: Iterable[str | Mapping[str, Any]] | None = None,
         **unknown: Never,
     ) -> Job:
         """Add a job; a duplicate id raises DuplicateJob unless ``replace=True``.
@@ -389,6 +390,7 @@ class Scheduler(_Base):
         - ``depends_on``: ids of jobs that must have succeeded since this job's last slot
         - ``dependency_timeout``: how long a run waits for its dependencies
         - ``paused``: add the job paused
+        - ``notify``: webhook URLs (or ``{"url": ..., "on": [...]}``) told of failed runs
 
         A misspelt keyword raises JobError naming it and its close match.
         """
@@ -417,6 +419,7 @@ class Scheduler(_Base):
             depends_on=depends_on,
             dependency_timeout=dependency_timeout,
             paused=paused,
+            notify=notify,
             **unknown,
         )
 
@@ -452,6 +455,7 @@ class Scheduler(_Base):
         depends_on: Iterable[str] | str | Unchanged | None = UNCHANGED,
         dependency_timeout: timedelta | float | str | Unchanged | None = UNCHANGED,
         paused: bool | Unchanged = UNCHANGED,
+        notify: Iterable[str | Mapping[str, Any]] | Unchanged | None = UNCHANGED,
         **unknown: Never,
     ) -> Job:
         """Change settings of a job; the keywords not given keep their value.
@@ -485,6 +489,7 @@ class Scheduler(_Base):
                 ("depends_on", depends_on),
                 ("dependency_timeout", dependency_timeout),
                 ("paused", paused),
+                ("notify", notify),
             )
             if value is not UNCHANGED
         }
@@ -497,9 +502,9 @@ class Scheduler(_Base):
         """
         self.operations.remove_job(job_id, force)
 
-    def pause_job(self, job_id: str) -> Job:
+    def pause_job(self, job_id: str, note: str | None = None) -> Job:
         """Stop claiming slots of a job until resume_job."""
-        return self.operations.set_paused(job_id, True)
+        return self.operations.set_paused(job_id, True, note)
 
     def resume_job(self, job_id: str) -> Job:
         """Resume a paused job from its next slot after now (the pause is not replayed)."""
@@ -619,6 +624,7 @@ class AsyncScheduler(_Base):
         depends_on: Iterable[str] | str | None = None,
         dependency_timeout: timedelta | float | str | None = None,
         paused: bool = False,
+        notify: Iterable[str | Mapping[str, Any]] | None = None,
         **unknown: Never,
     ) -> Job:
         """Add a job; a duplicate id raises DuplicateJob unless ``replace=True``.
@@ -648,6 +654,7 @@ class AsyncScheduler(_Base):
         - ``depends_on``: ids of jobs that must have succeeded since this job's last slot
         - ``dependency_timeout``: how long a run waits for its dependencies
         - ``paused``: add the job paused
+        - ``notify``: webhook URLs (or ``{"url": ..., "on": [...]}``) told of failed runs
 
         A misspelt keyword raises JobError naming it and its close match.
         """
@@ -678,6 +685,7 @@ class AsyncScheduler(_Base):
                 depends_on=depends_on,
                 dependency_timeout=dependency_timeout,
                 paused=paused,
+                notify=notify,
                 **unknown,
             )
         )
@@ -714,6 +722,7 @@ class AsyncScheduler(_Base):
         depends_on: Iterable[str] | str | Unchanged | None = UNCHANGED,
         dependency_timeout: timedelta | float | str | Unchanged | None = UNCHANGED,
         paused: bool | Unchanged = UNCHANGED,
+        notify: Iterable[str | Mapping[str, Any]] | Unchanged | None = UNCHANGED,
         **unknown: Never,
     ) -> Job:
         """Change settings of a job; the keywords not given keep their value.
@@ -747,6 +756,7 @@ class AsyncScheduler(_Base):
                 ("depends_on", depends_on),
                 ("dependency_timeout", dependency_timeout),
                 ("paused", paused),
+                ("notify", notify),
             )
             if value is not UNCHANGED
         }
@@ -759,9 +769,9 @@ class AsyncScheduler(_Base):
         """
         await self._call(self.operations.remove_job, job_id, force)
 
-    async def pause_job(self, job_id: str) -> Job:
+    async def pause_job(self, job_id: str, note: str | None = None) -> Job:
         """Stop claiming slots of a job until resume_job."""
-        return await self._call(self.operations.set_paused, job_id, True)
+        return await self._call(self.operations.set_paused, job_id, True, note)
 
     async def resume_job(self, job_id: str) -> Job:
         """Resume a paused job from its next slot after now (the pause is not replayed)."""

@@ -169,6 +169,9 @@ def test_add_list_show_pause_resume_remove(cli) -> None:  # type: ignore[no-unty
 
     assert cli("pause", "backup").out == "paused backup\n"
     assert json.loads(cli("show", "backup", "--json").out)["paused"] is True
+    assert cli("pause", "backup", "--note", "disk full").out == "paused backup: disk full\n"
+    assert json.loads(cli("show", "backup", "--json").out)["pause_note"] == "disk full"
+    assert "yes: disk full" in cli("show", "backup").out
     assert "yes" in cli("list").out.splitlines()[1]
     assert cli("resume", "backup").code == 0
     shown = cli("show", "backup").out

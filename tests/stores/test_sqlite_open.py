@@ -16,6 +16,7 @@ from cronwork.errors import StoreError
 from cronwork.scheduler import Scheduler
 from cronwork.stores import SqliteStore
 from cronwork.stores import sqlite as sqlite_module
+from cronwork.stores.sqlite import SCHEMA_VERSION
 
 
 @pytest.fixture
@@ -124,21 +125,54 @@ def test_reading_an_older_schema_asks_for_a_writing_command_and_changes_nothing(
     path = tmp_path / "old.db"
     version_one(path)
     before = digest(path)
+    now, later = SCHEMA_VERSION, SCHEMA_VERSION + 1
     monkeypatch.setattr(
         sqlite_module,
         "MIGRATIONS",
-        [*sqlite_module.MIGRATIONS, (2, "0002_extra.sql", "CREATE TABLE extra (x);")],
+        [*sqlite_module.MIGRATIONS, (later, f"000{later}_extra.sql", "CREATE TABLE extra (x);")],
     )
-    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", 2)
-    with pytest.raises(StoreError, match="schema version 1, older than this cronwork's 2"):
+    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", later)
+    with pytest.raises(
+        StoreError, match=f"schema version {now}, older than this cronwork's {later}"
+    ):
         SqliteStore(path, access="read").open()
     assert digest(path) == before
 
     changing = SqliteStore(path, access="existing")
     changing.open()
-    assert changing.schema_version() == 2
+    assert changing.schema_version() == later
     assert changing.get_job("backup").id == "backup"
     changing.close()
+
+
+def test_a_version_one_file_gains_notify_and_pause_note_and_keeps_its_jobs(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path)
+    first = sqlite_module.MIGRATIONS[0]
+    assert first[0] == 1
+    conn.executescript(first[2])
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO jobs (id, rev, schedule_text, timezone, target_kind, target_ref, "
+        "on_timeout, retries, retry_backoff, retry_backoff_max, overlap, max_instances, "
+        "misfire, misfire_grace, paused) VALUES ('old', 1, '*/5 * * * *', 'UTC', 'call', "
+        "'os:getcwd', 'cancel', 0, 10, 3600, 'skip', 1, 'once', 30, 1)"
+    )
+    conn.commit()
+    conn.close()
+
+    store = SqliteStore(path, access="existing")
+    store.open()
+    try:
+        assert store.schema_version() == SCHEMA_VERSION
+        old = store.get_job("old")
+        assert (old.notify, old.pause_note, old.paused) == ((), None, True)
+        noted = store.update_job(old.replace(pause_note="disk full"))
+        assert store.get_job("old").pause_note == noted.pause_note == "disk full"
+    finally:
+        store.close()
 
 
 def test_read_access_reads_and_refuses_to_write(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from storekit import LEASE, T0, at, job, run
 from cronwork.errors import StoreError
 from cronwork.runs import RunStatus
 from cronwork.stores import MemoryStore, SqliteStore, open_store
-from cronwork.stores.sqlite import SCHEMA_VERSION
+from cronwork.stores.sqlite import MIGRATIONS, SCHEMA_VERSION
 from cronwork.timing import parse_schedule
 
 
@@ -62,7 +62,7 @@ def test_the_file_uses_wal_full_sync_and_the_current_schema(store: SqliteStore) 
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
-    assert store.schema_version() == SCHEMA_VERSION == 1
+    assert store.schema_version() == SCHEMA_VERSION == len(MIGRATIONS) == 2
     assert raw(store.path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -91,7 +91,9 @@ def test_a_file_from_a_newer_version_is_refused_and_left_untouched(path: Path) -
     conn.execute("PRAGMA journal_mode = DELETE")  # fold the WAL into the file before reading it
     conn.close()
     before = path.read_bytes()
-    with pytest.raises(StoreError, match=r"schema version 7.*versions up to 1") as error:
+    with pytest.raises(
+        StoreError, match=rf"schema version 7.*versions up to {SCHEMA_VERSION}"
+    ) as error:
         SqliteStore(path).open()
     assert "newer cronwork" in str(error.value)
     assert path.read_bytes() == before

@@ -15,6 +15,7 @@ from storekit import LEASE, T0, StoreFactory, at, job, run
 
 from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound, TargetError
 from cronwork.jobs import Job
+from cronwork.notify import parse_notify
 from cronwork.runs import RunStatus
 from cronwork.stores import Store
 from cronwork.targets import Command, Target, make_target
@@ -34,6 +35,21 @@ def test_added_job_comes_back_equal(store: Store) -> None:
     store.add_job(added)
     assert store.get_job("a") == added
     assert store.jobs() == [added]
+
+
+def test_notify_targets_and_the_pause_note_come_back_equal(store: Store) -> None:
+    targets = parse_notify(
+        [
+            "https://hooks.example/a?token=s3cret",
+            {"url": "http://127.0.0.1:9/x", "on": ["recovered"]},
+        ],
+        "a",
+    )
+    added = job("a").replace(notify=targets, paused=True, pause_note="disk <full>, back at 10")
+    store.add_job(added)
+    assert store.get_job("a") == added
+    store.update_job(added.replace(paused=False, pause_note=None, notify=()))
+    assert (store.get_job("a").pause_note, store.get_job("a").notify) == (None, ())
 
 
 def test_jobs_are_listed_by_id(store: Store) -> None:

@@ -362,11 +362,17 @@ def remove(
     _say(f"removed {job_id}")
 
 
-@app.command(epilog=_examples("cronwork pause backup"))
-def pause(job_id: JobIdArgument, store: StoreOption = None) -> None:
+@app.command(epilog=_examples("cronwork pause backup", 'cronwork pause backup --note "disk full"'))
+def pause(
+    job_id: JobIdArgument,
+    store: StoreOption = None,
+    note: Annotated[
+        str | None, typer.Option(help="Why it is paused; shown until the job is resumed.")
+    ] = None,
+) -> None:
     """Pause a job: no new runs until resumed (a running one goes on)."""
-    _scheduler(store, "existing").pause_job(job_id)
-    _say(f"paused {job_id}")
+    _scheduler(store, "existing").pause_job(job_id, note=note)
+    _say(f"paused {job_id}" + (f": {note}" if note else ""))
 
 
 @app.command(epilog=_examples("cronwork resume backup"))

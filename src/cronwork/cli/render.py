@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cronwork.jobs import Job
+from cronwork.notify import masked_url
 from cronwork.runs import Run, RunStatus
 from cronwork.targets import Target
 from cronwork.timing import Schedule
@@ -96,6 +97,9 @@ def job_to_dict(job: Job, last: Run | None = None) -> dict[str, Any]:
             data["schedule"] = job.schedule_text
             data["timezone"] = job.timezone
             data["description"] = _describe(job.schedule)
+        elif spec.name == "notify":
+            # Webhook URLs carry their secret in the path: shown masked, never in full.
+            data["notify"] = [{"url": masked_url(t.url), "on": list(t.on)} for t in job.notify]
         else:
             data[spec.name] = to_plain(value)
     if last is not None:
@@ -208,7 +212,12 @@ def job_panel(job: Job, runs: Sequence[Run], upcoming: Iterable[datetime]) -> Ta
         ("target", f"{job.target.kind}: {job.target.ref}"),
         ("schedule", f"{job.schedule_text}  ({_describe(job.schedule)})"),
         ("timezone", job.timezone),
-        ("paused", Text("yes", style="yellow") if job.paused else "no"),
+        (
+            "paused",
+            Text("yes" + (f": {job.pause_note}" if job.pause_note else ""), style="yellow")
+            if job.paused
+            else "no",
+        ),
         ("next run", "-" if job.paused else when(job.next_run_at)),
         ("timeout", f"{dur(job.timeout)} (on timeout: {job.on_timeout})"),
         ("retries", f"{job.retries} (backoff {dur(job.retry_backoff)})"),

@@ -30,6 +30,7 @@ from cronwork.jobfile.schema import (
 )
 from cronwork.jobfile.sources import KeyPath, LineOf, parse_source, quote, read_source
 from cronwork.jobs import Job, make_job
+from cronwork.notify import NotifyTarget, parse_notify
 from cronwork.targets import IMPORT_PATH, Command, Target, TaskRegistry, import_target
 
 
@@ -41,6 +42,8 @@ class Settings:
     max_running: int | None = None
     timezone: str | None = None
     log_level: str | None = None
+    # Targets told about every job's runs, besides each job's own ``notify``.
+    notify: tuple[NotifyTarget, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +207,11 @@ class _Checker:
                     )
                 else:
                     values[key] = value
+            elif key == "notify":
+                try:
+                    values[key] = parse_notify(value, "[scheduler]")
+                except JobError as exc:
+                    self.problem(path, str(exc).removeprefix("job '[scheduler]': "), "scheduler")
             elif not isinstance(value, str) or not value.strip():
                 self.problem(
                     path, f"{key} must be non-empty text, got {type_name(value)}", "scheduler"
@@ -418,8 +426,9 @@ def _explain(exc: CronworkError, job_id: str, raw: Mapping[str, Any]) -> tuple[s
             message = message[len(prefix) :]
             break
     field = exc.field if isinstance(exc, (JobError, ScheduleError)) else None
-    if field is not None and (field in raw or field == "tz"):
-        return field, message
+    key = None if field is None else field.partition(".")[0]  # notify.url is under notify
+    if key is not None and (key in raw or key == "tz"):
+        return key, message
     return None, message
 
 

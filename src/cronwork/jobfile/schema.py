@@ -13,7 +13,7 @@ from typing import Any
 
 from cronwork.jobs import POLICY_SETTINGS, RUN_SETTINGS
 
-SCHEDULER_KEYS = ("store", "max_running", "timezone", "log_level")
+SCHEDULER_KEYS = ("store", "max_running", "timezone", "log_level", "notify")
 TOP_KEYS = ("scheduler", "jobs")
 TARGET_KEYS = ("command", "call", "task")
 JOB_KEYS = (

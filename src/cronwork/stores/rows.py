@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from cronwork.copiers import job_state
 from cronwork.errors import CronworkError, TargetError
 from cronwork.jobs import Job
+from cronwork.notify import NotifyTarget
 from cronwork.policies import Misfire, OnTimeout, Overlap
 from cronwork.runs import Run, RunStatus
 from cronwork.targets import Command, Target
@@ -146,6 +147,8 @@ def job_to_row(job: Job) -> dict[str, Any]:
         "origin": job.origin,
         "next_run_at": to_micros(job.next_run_at),
         "created_at": to_micros(job.created_at),
+        "notify": _json([target.to_dict() for target in job.notify]),
+        "pause_note": job.pause_note,
     }
 
 
@@ -218,6 +221,8 @@ def job_from_row(
         broken=row["broken"] if row["broken"] is not None else broken,
         origin=row["origin"],
         created_at=from_micros(row["created_at"]),
+        notify=tuple(NotifyTarget(t["url"], tuple(t["on"])) for t in _load(row["notify"])),
+        pause_note=row["pause_note"],
     )
 
 

@@ -6,12 +6,13 @@ INSERT INTO jobs (
     id, rev, schedule_text, timezone, start_at, end_at, jitter, target_kind, target_ref,
     command, args, kwargs, timeout, on_timeout, retries, retry_backoff, retry_backoff_max,
     overlap, max_instances, misfire, misfire_grace, tags, executor, depends_on,
-    dependency_timeout, paused, broken, origin, next_run_at, created_at
+    dependency_timeout, paused, broken, origin, next_run_at, created_at, notify, pause_note
 ) VALUES (
     :id, random(), :schedule_text, :timezone, :start_at, :end_at, :jitter, :target_kind,
     :target_ref, :command, :args, :kwargs, :timeout, :on_timeout, :retries, :retry_backoff,
     :retry_backoff_max, :overlap, :max_instances, :misfire, :misfire_grace, :tags, :executor,
-    :depends_on, :dependency_timeout, :paused, :broken, :origin, :next_run_at, :created_at
+    :depends_on, :dependency_timeout, :paused, :broken, :origin, :next_run_at, :created_at,
+    :notify, :pause_note
 )
 
 -- name: job_update
@@ -24,7 +25,8 @@ UPDATE jobs SET
     overlap = :overlap, max_instances = :max_instances, misfire = :misfire,
     misfire_grace = :misfire_grace, tags = :tags, executor = :executor,
     depends_on = :depends_on, dependency_timeout = :dependency_timeout, paused = :paused,
-    broken = :broken, origin = :origin, next_run_at = :next_run_at, created_at = :created_at
+    broken = :broken, origin = :origin, next_run_at = :next_run_at, created_at = :created_at,
+    notify = :notify, pause_note = :pause_note
 WHERE id = :id
 
 -- name: job_delete

@@ -18,14 +18,14 @@ INSERT INTO jobs (
     id, rev, schedule_text, timezone, start_at, end_at, jitter, target_kind, target_ref,
     command, args, kwargs, timeout, on_timeout, retries, retry_backoff, retry_backoff_max,
     overlap, max_instances, misfire, misfire_grace, tags, executor, depends_on,
-    dependency_timeout, paused, broken, origin, next_run_at, created_at
+    dependency_timeout, paused, broken, origin, next_run_at, created_at, notify, pause_note
 ) VALUES (
     %(id)s, floor(random() * 9e15)::bigint, %(schedule_text)s, %(timezone)s, %(start_at)s,
     %(end_at)s, %(jitter)s, %(target_kind)s, %(target_ref)s, %(command)s, %(args)s,
     %(kwargs)s, %(timeout)s, %(on_timeout)s, %(retries)s, %(retry_backoff)s,
     %(retry_backoff_max)s, %(overlap)s, %(max_instances)s, %(misfire)s, %(misfire_grace)s,
     %(tags)s, %(executor)s, %(depends_on)s, %(dependency_timeout)s, %(paused)s <> 0,
-    %(broken)s, %(origin)s, %(next_run_at)s, %(created_at)s
+    %(broken)s, %(origin)s, %(next_run_at)s, %(created_at)s, %(notify)s, %(pause_note)s
 )
 ON CONFLICT (id) DO NOTHING
 
@@ -41,7 +41,8 @@ UPDATE jobs SET
     misfire_grace = %(misfire_grace)s, tags = %(tags)s, executor = %(executor)s,
     depends_on = %(depends_on)s, dependency_timeout = %(dependency_timeout)s,
     paused = %(paused)s <> 0, broken = %(broken)s, origin = %(origin)s,
-    next_run_at = %(next_run_at)s, created_at = %(created_at)s
+    next_run_at = %(next_run_at)s, created_at = %(created_at)s,
+    notify = %(notify)s, pause_note = %(pause_note)s
 WHERE id = %(id)s
 
 -- name: job_delete

@@ -343,6 +343,8 @@ def _check_run_settings(job: Job) -> None:
 
 def _check_json(job_id: str, name: str, value: list[Any] | dict[Any, Any]) -> None:
     """Raise JobError unless ``value`` survives a JSON round trip unchanged in kind."""
+    if not value:
+        return  # most jobs take no arguments: no need to encode an empty list
     try:
         # allow_nan=False: NaN and Infinity are not JSON, and stores would write invalid text.
         json.dumps(value, allow_nan=False)

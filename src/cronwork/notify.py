@@ -52,7 +52,7 @@ def parse_notify(value: object, job_id: str, field: str = "notify") -> tuple[Not
 
     Already parsed targets pass through, so a stored job's value can be validated again.
     """
-    if value is None:
+    if value is None or value == ():
         return ()
     if isinstance(value, (str, Mapping, NotifyTarget)):
         value = [value]

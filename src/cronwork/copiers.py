@@ -121,6 +121,7 @@ class _Started(Protocol):
         node: str | None,
         queued_at: datetime | None,
         started_at: datetime | None,
+        output: str | None,
     ) -> Run: ...
 
 

@@ -152,7 +152,7 @@ def validate_job(job: Job) -> Job:
     if not isinstance(job.notify, tuple):
         raise _error(job.id, "notify", (), f"must be a tuple of targets, got {_kind(())[:5]}")
     parse_notify(job.notify, job.id)
-    _check_pause_note(job.id, job.pause_note)
+    check_pause_note(job.id, job.pause_note)
     check_executor(job.id, job.executor, job.target, _runnable_at_hand(job.target))
     return job
 
@@ -234,7 +234,8 @@ def _runnable_at_hand(target: Target) -> Callable[..., Any] | Command | None:
 MAX_PAUSE_NOTE = 500
 
 
-def _check_pause_note(job_id: str, note: object) -> None:
+def check_pause_note(job_id: str, note: object) -> None:
+    """Raise JobError unless ``note`` is None or text of at most MAX_PAUSE_NOTE characters."""
     if note is None:
         return
     if not isinstance(note, str):

@@ -23,6 +23,7 @@ from cronwork.jobs import (
     RUN_SETTINGS,
     Job,
     check_executor,
+    check_pause_note,
     make_job,
     schedule_error,
     validate_job,
@@ -259,7 +260,9 @@ class Operations:
         if job.paused == paused and (not paused or note is None or note == job.pause_note):
             return job
         if paused:
-            job = validate_job(job.replace(paused=True, pause_note=note or job.pause_note))
+            # Only the note is checked: a stored job is not validated again to be paused.
+            check_pause_note(job_id, note)
+            job = job.replace(paused=True, pause_note=note or job.pause_note)
         else:
             # Resuming does not replay the paused period: the next slot is after now.
             job = job.replace(

@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING
 
 from cronwork.errors import CronworkError, JobNotFound, TargetError
 from cronwork.events import Event, EventType
+from cronwork.executors.base import ShowsOutput
 from cronwork.executors.procs import kill_runs, node_is_dead, run_of
 from cronwork.jobs import Job
 from cronwork.runs import Run
 from cronwork.targets import Target, resolve_target
 
 from .runstate import (
+    Active,
     extra,
     isolated,
     logger,
@@ -26,6 +28,7 @@ from .runstate import (
 from .settings import (
     BROKEN_CHECK_EVERY,
     DEFAULT_POLL,
+    OUTPUT_FLUSH_EVERY,
     PRUNE_EVERY,
     TRIGGERS_REFRESH_EVERY,
 )
@@ -54,6 +57,30 @@ class Chores:
         self._next_triggers = now + TRIGGERS_REFRESH_EVERY
         # Runs the faces asked to cancel, handled at the next turn of the loop.
         self.cancel_ids: set[str] = set()
+        # Running runs whose output can be read while they run (ShowsOutput), by run id.
+        self.tails: dict[str, tuple[Active, ShowsOutput]] = {}
+        self.next_output = now + OUTPUT_FLUSH_EVERY
+
+    def follow_output(self, active: Active, execution: ShowsOutput) -> None:
+        """Copy ``active``'s output into its record while it runs (see flush_output)."""
+        if not self.tails:
+            self.next_output = self.clock.now() + OUTPUT_FLUSH_EVERY
+        self.tails[active.run.id] = (active, execution)
+
+    def flush_output(self) -> None:
+        """Queue the record of each followed run whose output changed since the last flush.
+
+        Through the writer, like every record: a run that finished meanwhile is written
+        finished, never running again.
+        """
+        for run_id, (active, execution) in list(self.tails.items()):
+            if active.outcome is not None:
+                del self.tails[run_id]
+                continue
+            text = execution.output_so_far()
+            if text and text != active.live_output:
+                active.live_output = text
+                self.engine.save(active)
 
     async def maintain(self, now: datetime) -> None:
         """Do the chores that are due at ``now``; called by the loop at each turn."""
@@ -88,6 +115,9 @@ class Chores:
         if self.engine.shared and now >= self._next_triggers:
             self._next_triggers = now + TRIGGERS_REFRESH_EVERY
             self.engine.spawn(self.engine.waits.refresh_triggers())
+        if self.tails and now >= self.next_output:
+            self.next_output = now + OUTPUT_FLUSH_EVERY
+            self.flush_output()
         if now >= self._next_prune:
             self._next_prune = now + PRUNE_EVERY
             self.engine.spawn(self.engine.off_loop(self._prune, now))

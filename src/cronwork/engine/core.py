@@ -386,6 +386,8 @@ class Engine:
             wake_at = self.chores.next_poll
         if self.admission.owns_runs() and self.chores.next_renew < wake_at:
             wake_at = self.chores.next_renew
+        if self.chores.tails and self.chores.next_output < wake_at:
+            wake_at = self.chores.next_output
         dependency_wake = self.waits.dependency_wake()
         if dependency_wake is not None and dependency_wake < wake_at:
             wake_at = max(dependency_wake, now + MIN_SLEEP)

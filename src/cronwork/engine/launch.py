@@ -25,6 +25,7 @@ from cronwork.executors import (
     Executor,
     Outcome,
     ProcessExecutor,
+    ShowsOutput,
     ThreadExecutor,
     default_executor_name,
     format_error,
@@ -144,6 +145,8 @@ class Launcher:
         execution = active.execution = executor.start(invocation, overdue)
         self.engine.admission.active[run.id] = active
         self.engine.save(active)
+        if isinstance(execution, ShowsOutput):
+            self.engine.chores.follow_output(active, execution)
         if self.engine.debug:
             logger.debug("run %s of job %s started", run.id, job.id, extra=extra(job.id, run.id))
         if self.s.listeners.wants(EventType.RUN_STARTED):

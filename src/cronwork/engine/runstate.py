@@ -87,6 +87,7 @@ class Active:
         "finished_at",
         "job",
         "linger",
+        "live_output",
         "node",
         "outcome",
         "queued_at",
@@ -109,6 +110,8 @@ class Active:
         self.task: asyncio.Task[None] | None = None
         # Resolves when an overrun thread (or a coroutine ignoring cancellation) really ends.
         self.linger: asyncio.Future[None] | None = None
+        # What the run had printed at the last output flush (see Chores.flush_output).
+        self.live_output: str | None = None
         self._record: Run | None = None
 
     def cancel(self, why: str) -> None:
@@ -124,6 +127,7 @@ class Active:
             node=self.node,
             queued_at=self.queued_at,
             started_at=self.started_at,
+            output=self.live_output,
         )
 
     def record(self) -> Run:

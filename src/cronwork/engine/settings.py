@@ -28,6 +28,9 @@ BROKEN_CHECK_EVERY = timedelta(seconds=30)
 # How often a shared store is re-read for trigger jobs another process added.
 TRIGGERS_REFRESH_EVERY = timedelta(seconds=10)
 PRUNE_EVERY = timedelta(minutes=5)
+# How often the output of running commands is copied into their records, so that a page or
+# an API client in another process can follow it live.
+OUTPUT_FLUSH_EVERY = timedelta(seconds=1)
 # Claims are taken in slices so that finishing runs are recorded between them: a claim of
 # thousands of slots in one go would stall the loop for tens of milliseconds.
 CLAIM_LIMIT = 200

@@ -9,6 +9,7 @@ from cronwork.executors.base import (
     Invocation,
     Outcome,
     RunContext,
+    ShowsOutput,
     format_error,
     is_async_callable,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "Outcome",
     "ProcessExecutor",
     "RunContext",
+    "ShowsOutput",
     "ThreadExecutor",
     "default_executor_name",
     "format_error",

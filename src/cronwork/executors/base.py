@@ -140,6 +140,19 @@ class Executor(Protocol):
 
 
 @runtime_checkable
+class ShowsOutput(Protocol):
+    """An optional capability of an execution whose output can be read while it runs.
+
+    The engine copies it into the run's record about once a second (see engine/chores.py),
+    so pages and API clients in any process can follow a running command.
+    """
+
+    def output_so_far(self) -> str | None:
+        """What the run has printed until now (the kept tail), or None before it started."""
+        ...
+
+
+@runtime_checkable
 class BatchesCompletions(Protocol):
     """An optional capability of an executor whose completions arrive from other threads.
 

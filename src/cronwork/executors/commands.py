@@ -99,6 +99,10 @@ class PipeReader:
         with contextlib.suppress(OSError):
             os.close(self.write_fd)
 
+    def so_far(self) -> bytes | None:
+        """What was read until now (the kept tail), or None before reading began."""
+        return None if self._protocol is None else bytes(self._protocol.buffer)
+
     async def drain(self, grace: float) -> bytes:
         """Wait up to ``grace`` seconds for EOF, stop reading and return what was kept."""
         if self._protocol is None or self._transport is None:
@@ -356,7 +360,13 @@ class CommandExecution(GroupExecution):
     ) -> None:
         assert isinstance(invocation.target, Command)
         self.command = invocation.target
+        self._pipe: PipeReader | None = None
         super().__init__(invocation, on_overdue, node)
+
+    def output_so_far(self) -> str | None:
+        """What the command has printed until now (the kept tail), see ShowsOutput."""
+        data = None if self._pipe is None else self._pipe.so_far()
+        return None if data is None else data.decode("utf-8", errors="replace")
 
     def _environment(self) -> dict[str, str]:
         ctx = self.invocation.context
@@ -370,7 +380,7 @@ class CommandExecution(GroupExecution):
 
     async def _execute(self) -> Outcome:
         cmd = self.command
-        pipe = PipeReader(self.invocation.output_limit)
+        pipe = self._pipe = PipeReader(self.invocation.output_limit)
         try:
             if cmd.shell:
                 proc = await asyncio.create_subprocess_shell(

@@ -23,7 +23,6 @@ from cronwork.timing.durations import refuse_non_ascii_digits
 # real need, and far below what SQLite's 64-bit INTEGER and datetime arithmetic can hold.
 MAX_RETRIES = 1000
 MAX_INSTANCES = 10_000
-EXECUTORS = ("thread", "process", "async", "command")
 
 # The settings make_job takes besides id, target and schedule: the one list the faces (the
 # scheduler's modify_job, job files) share.
@@ -172,8 +171,11 @@ def check_executor(
         return
     if not isinstance(executor, str):
         raise _error(job_id, "executor", executor, f"must be text, got {_kind(executor)}")
-    if executor not in EXECUTORS:
-        allowed = ", ".join(repr(name) for name in EXECUTORS)
+    # Imported here: the executors are loaded when a job names one, not with the model.
+    from cronwork.executors.registry import EXECUTOR_NAMES
+
+    if executor not in EXECUTOR_NAMES:
+        allowed = ", ".join(repr(name) for name in EXECUTOR_NAMES)
         raise _error(job_id, "executor", executor, f"{executor!r} is not one of {allowed}")
     problem = _executor_problem(executor, target, runnable)
     if problem is not None:

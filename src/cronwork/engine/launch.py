@@ -16,20 +16,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cronwork.copiers import new_context, new_invocation
-from cronwork.errors import CronworkError, JobError
+from cronwork.errors import CronworkError
 from cronwork.events import FINAL_EVENTS, EventType
 from cronwork.executors import (
     BatchesCompletions,
-    CommandExecutor,
-    CoroutineExecutor,
     Executor,
     Outcome,
-    ProcessExecutor,
     ShowsOutput,
     ThreadExecutor,
-    default_executor_name,
     format_error,
 )
+from cronwork.executors.registry import ExecutorNeeds, build_executor, default_executor_name
 from cronwork.jobs import Job
 from cronwork.policies import OnTimeout
 from cronwork.runs import Run, RunStatus, due_time
@@ -163,17 +160,7 @@ class Launcher:
     def _executor(self, name: str) -> Executor:
         executor = self.executors.get(name)
         if executor is None:
-            if name == "thread":
-                # Overrunning threads keep their place, so max_running workers are enough.
-                executor = ThreadExecutor(max_workers=self.s.max_running + 1)
-            elif name == "async":
-                executor = CoroutineExecutor()
-            elif name == "process":
-                executor = ProcessExecutor(self.s.node)
-            elif name == "command":
-                executor = CommandExecutor(self.s.node)
-            else:
-                raise JobError(f"unknown executor {name!r}")
+            executor = build_executor(name, ExecutorNeeds(self.s.node, self.s.max_running))
             self.executors[name] = executor
             if isinstance(executor, BatchesCompletions):
                 self._polled.append(executor)
@@ -323,8 +310,9 @@ class Launcher:
         """Shut every executor down: at once when hurried, and the thread executor at once
         when threads were left running (``abandoned``), since it would wait for them."""
         for name, executor in self.executors.items():
+            threads = name == ThreadExecutor.name
             try:
-                await executor.shutdown(wait=not (hurry or (abandoned and name == "thread")))
+                await executor.shutdown(wait=not (hurry or (abandoned and threads)))
             except Exception:
                 logger.exception("executor %s failed to shut down", name)
 

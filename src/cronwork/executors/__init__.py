@@ -11,15 +11,15 @@ from cronwork.executors.base import (
     RunContext,
     ShowsOutput,
     format_error,
-    is_async_callable,
 )
 from cronwork.executors.commands import CommandExecutor
 from cronwork.executors.coroutines import CoroutineExecutor
 from cronwork.executors.processes import ProcessExecutor
+from cronwork.executors.registry import EXECUTOR_NAMES, build_executor, default_executor_name
 from cronwork.executors.threads import ThreadExecutor
-from cronwork.targets import Command
 
 __all__ = [
+    "EXECUTOR_NAMES",
     "BatchesCompletions",
     "CommandExecutor",
     "CoroutineExecutor",
@@ -31,15 +31,7 @@ __all__ = [
     "RunContext",
     "ShowsOutput",
     "ThreadExecutor",
+    "build_executor",
     "default_executor_name",
     "format_error",
 ]
-
-
-def default_executor_name(target: object) -> str:
-    """Pick "command" for a Command, "async" for async callables, "thread" otherwise."""
-    if isinstance(target, Command):
-        return "command"
-    if is_async_callable(target):
-        return "async"
-    return "thread"

@@ -30,6 +30,21 @@ T = TypeVar("T")
 LEASE = timedelta(seconds=30)
 
 
+class Pending:
+    """An engine task collected by the harness: done once the harness has run it."""
+
+    def __init__(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self.coro = coro
+        self.finished = False
+
+    def done(self) -> bool:
+        return self.finished
+
+    def run(self) -> None:
+        drive(self.coro)
+        self.finished = True
+
+
 def drive(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine that never suspends to its end, without an event loop."""
     try:
@@ -103,7 +118,7 @@ class Harness:
             executors=dict(executors or {}),
         )
         self.engine = Engine(self.settings)
-        self.spawned: list[Coroutine[Any, Any, Any]] = []
+        self.spawned: list[Pending] = []
         self.saved: list[Run] = []
         self.engine.spawn = self._spawn  # type: ignore[method-assign]
         self.engine.off_loop = self._inline  # type: ignore[method-assign]
@@ -111,9 +126,10 @@ class Harness:
             self.engine.save = self._save  # type: ignore[assignment]
         self._ids = itertools.count(1)
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        self.spawned.append(coro)
-        return coro
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> Pending:
+        task = Pending(coro)
+        self.spawned.append(task)
+        return task
 
     async def _inline(self, func: Callable[..., T], *args: Any) -> T:
         return func(*args)
@@ -123,17 +139,17 @@ class Harness:
 
     def spawned_names(self) -> list[str]:
         """The names of the coroutines spawned and not yet run, in order."""
-        return [coro.__qualname__ for coro in self.spawned]
+        return [task.coro.__qualname__ for task in self.spawned]
 
     def run_spawned(self) -> None:
         """Run the collected engine tasks (and those they spawn) to their end."""
         while self.spawned:
-            drive(self.spawned.pop(0))
+            self.spawned.pop(0).run()
 
     def drop_spawned(self) -> None:
         """Forget the collected engine tasks without running them."""
-        for coro in self.spawned:
-            coro.close()
+        for task in self.spawned:
+            task.coro.close()
         self.spawned.clear()
 
     def add(self, job: Job) -> Job:

@@ -1,0 +1,81 @@
+"""`cronwork run`: the scheduler in the foreground (the loop itself is in cli/foreground.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cronwork.cli.app import DEFAULT_STORE, StoreOption, app, examples
+
+
+@app.command(
+    epilog=examples(
+        "cronwork run examples/jobs.toml",
+        "cronwork run jobs.yaml --store sqlite:////var/lib/cronwork/cronwork.db",
+        "cronwork run --log-format json | jq .",
+        "cronwork run    # no file: run the jobs already in the store",
+    )
+)
+def run(
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="FILE",
+            help="Job file (.toml, .yaml); its jobs are synced into the store first.",
+            show_default=False,
+        ),
+    ] = None,
+    store: StoreOption = None,
+    log_format: Annotated[
+        str, typer.Option("--log-format", metavar="human|json", help="Log line format.")
+    ] = "human",
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            metavar="LEVEL",
+            help="debug, info, warning or error [default: the file's, else info]",
+            show_default=False,
+        ),
+    ] = None,
+    max_running: Annotated[
+        int | None,
+        typer.Option(
+            "--max-running",
+            min=1,
+            metavar="N",
+            help="Runs at once [default: the file's, else 10]",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Sync even if it removes jobs that other jobs depend on."),
+    ] = False,
+) -> None:
+    """Run the scheduler in the foreground until SIGINT or SIGTERM.
+
+    The file's jobs replace the ones it defined before (jobs added from the command line
+    stay), all at once or not at all; a job the file dropped that others depend on needs
+    --force. call = "tasks:hello" imports tasks.py beside the file (its folder, then the
+    current one, go after the installed modules on sys.path). The first signal waits for
+    running jobs, a second stops at once.
+    """
+    if log_format not in ("human", "json"):
+        raise typer.BadParameter("use human or json", param_hint="--log-format")
+    if log_level is not None and log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise typer.BadParameter("use debug, info, warning or error", param_hint="--log-level")
+    from cronwork.cli.foreground import run_foreground
+
+    code = run_foreground(
+        file,
+        store=store,
+        default_store=DEFAULT_STORE,
+        log_format=log_format,
+        log_level=log_level.lower() if log_level else None,
+        max_running=max_running,
+        force=force,
+    )
+    raise typer.Exit(code)

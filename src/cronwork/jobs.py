@@ -1,4 +1,10 @@
-"""Job definitions: immutable, validated, and storable without pickling."""
+"""Job definitions: immutable, validated, and storable without pickling.
+
+A little over 500 lines, on purpose: this is the `Job` record and the one validator of its
+fields (`validate_job`, `make_job` and a check per field), and every face (the schedulers,
+job files, the command line) reaches the rules through them. Kept together, each field's
+rule and its error message are read in one place.
+"""
 
 from __future__ import annotations
 

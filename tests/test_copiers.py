@@ -83,8 +83,10 @@ def test_the_run_copiers_equal_replace_with_the_same_fields() -> None:
     run = Run(id="1", job_id="a", scheduled_for=T0, node="n", output="x")
     later = T0 + timedelta(seconds=3)
     assert copiers.started(
-        run, status=RunStatus.RUNNING, node="m", queued_at=T0, started_at=later
-    ) == run.replace(status=RunStatus.RUNNING, node="m", queued_at=T0, started_at=later)
+        run, status=RunStatus.RUNNING, node="m", queued_at=T0, started_at=later, output="so far"
+    ) == run.replace(
+        status=RunStatus.RUNNING, node="m", queued_at=T0, started_at=later, output="so far"
+    )
     assert copiers.finished(
         run,
         status=RunStatus.FAILED,

@@ -6,6 +6,7 @@ Instants are fixed (T0 and offsets from it); nothing reads the wall clock.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from cronwork.jobs import Job
 from cronwork.notify import parse_notify
 from cronwork.runs import RunStatus
 from cronwork.stores import Store
+from cronwork.stores.paging import RunFilter, run_key
 from cronwork.targets import Command, Target, make_target
 
 SECOND = timedelta(seconds=1)
@@ -500,6 +502,49 @@ def test_runs_are_listed_newest_slot_first_and_filtered(store: Store) -> None:
     assert [r.id for r in store.runs(status=RunStatus.SKIPPED)] == [one.id]
     assert [r.id for r in store.runs("b", RunStatus.SKIPPED)] == [one.id]
     assert store.runs("a", RunStatus.SKIPPED) == []
+
+
+def _paged(store: Store, wanted: RunFilter, size: int) -> list[list[str]]:
+    """The ids of every page of ``wanted``, each page asked for after the last one's key."""
+    pages: list[list[str]] = []
+    while True:
+        page = store.runs_page(wanted, limit=size)
+        if not page:
+            return pages
+        pages.append([r.id for r in page])
+        wanted = replace(wanted, after=run_key(page[-1]))
+
+
+def test_run_pages_follow_the_listing_order_and_never_repeat_a_run(store: Store) -> None:
+    for job_id in ["a", "b"]:
+        store.add_job(job(job_id, next_run_at=None))
+        for second in [0, 20, 10, 30, 40]:
+            store.add_run(run(job_id, at(second)))
+    store.add_run(run("a", at(10), attempt=2))
+    everything = [r.id for r in store.runs(limit=100)]
+    assert len(everything) == 11
+    pages = _paged(store, RunFilter(), size=3)
+    assert [len(p) for p in pages] == [3, 3, 3, 2]
+    assert [i for p in pages for i in p] == everything
+    of_a = _paged(store, RunFilter(job_id="a"), size=4)
+    assert [i for p in of_a for i in p] == [r.id for r in store.runs("a")]
+
+
+def test_run_pages_filter_by_status_and_slot_range(store: Store) -> None:
+    store.add_job(job("a", next_run_at=None))
+    stored = [store.add_run(run("a", at(second))) for second in range(6)]
+    assert all(stored)
+    failed = [r for r in stored[::2] if r]
+    store.save_runs([r.replace(status=RunStatus.FAILED, finished_at=at(60)) for r in failed])
+    in_range = store.runs_page(RunFilter(since=at(1), until=at(4)))
+    assert [r.scheduled_for for r in in_range] == [at(3), at(2), at(1)]
+    wanted = RunFilter(status=RunStatus.FAILED, since=at(1))
+    assert [r.scheduled_for for r in store.runs_page(wanted)] == [at(4), at(2)]
+    scheduled = RunFilter(job_id="a", status=RunStatus.SCHEDULED)
+    assert [i for p in _paged(store, scheduled, size=2) for i in p] == [
+        r.id for r in reversed(stored[1::2]) if r
+    ]
+    assert store.runs_page(RunFilter(job_id="missing")) == []
 
 
 def test_last_finished_is_by_finish_time(store: Store) -> None:

@@ -18,6 +18,7 @@ from typing import Protocol, runtime_checkable
 
 from cronwork.jobs import Job
 from cronwork.runs import Run, RunStatus
+from cronwork.stores.paging import RunFilter
 from cronwork.stores.slots import retry_delay
 
 logger = logging.getLogger("cronwork.stores")
@@ -153,6 +154,14 @@ class Store(Protocol):
         self, job_id: str | None = None, status: RunStatus | None = None, limit: int = 100
     ) -> list[Run]:
         """Return runs, newest slot first, optionally of one job and/or one status."""
+        ...
+
+    def runs_page(self, wanted: RunFilter, limit: int = 100) -> list[Run]:
+        """Up to ``limit`` runs matching ``wanted``, newest first (see ``stores/paging.py``).
+
+        Ordered by ``(scheduled_for, attempt, id)`` descending; ``wanted.after`` starts the
+        page after that key, so listing page by page sees each run once.
+        """
         ...
 
     def last_finished(self, job_id: str, status: RunStatus | None = None) -> Run | None:

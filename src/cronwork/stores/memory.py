@@ -33,6 +33,7 @@ from cronwork.stores.base import (
     unplannable,
 )
 from cronwork.stores.packing import Record, head, pack, unpack
+from cronwork.stores.paging import RunFilter, RunKey
 from cronwork.stores.rows import to_micros
 from cronwork.stores.slots import on_time_slots, plan_claim
 from cronwork.targets import Target
@@ -480,6 +481,46 @@ class MemoryStore:
                 break
         return found
 
+    def runs_page(self, wanted: RunFilter, limit: int = 100) -> list[Run]:
+        """Up to ``limit`` runs matching ``wanted``, newest first (see ``stores/paging.py``)."""
+        bounds = RunFilter(since=wanted.since, until=wanted.until, after=wanted.after)
+        with self._lock:
+            if wanted.job_id is not None:
+                unfinished = [self._runs[i] for i in self._open.get(wanted.job_id, ())]
+                done = (
+                    [(wanted.job_id, self._done[wanted.job_id])]
+                    if wanted.job_id in self._done
+                    else []
+                )
+            else:
+                unfinished = list(self._runs.values())
+                done = list(self._done.items())
+            # Finished records are chosen by their headers, unpacked only when shown.
+            pool: list[tuple[tuple[datetime, int, int], Run | None, str, str, Record | None]] = [
+                ((r.scheduled_for, r.attempt, int(r.id)), r, r.id, r.job_id, None)
+                for r in unfinished
+                if wanted.matches(r)
+            ]
+            if wanted.status is None or wanted.status.finished:
+                for owner, records in done:
+                    for run_id, record in records.items():
+                        slot, _, attempt = head(record)
+                        key = RunKey(slot, attempt, int(run_id))
+                        if _within(bounds, key):
+                            pool.append((key.sort_key(), None, run_id, owner, record))
+        pool.sort(key=lambda entry: entry[0], reverse=True)
+        found: list[Run] = []
+        for _, live, run_id, owner, packed in pool:
+            if live is None:
+                assert packed is not None
+                live = unpack(run_id, owner, packed)
+                if wanted.status is not None and live.status is not wanted.status:
+                    continue
+            found.append(live)
+            if len(found) >= limit:
+                break
+        return found
+
     def last_finished(self, job_id: str, status: RunStatus | None = None) -> Run | None:
         """The run of ``job_id`` that finished last (optionally with ``status``)."""
         key = "" if status is None else status.value
@@ -647,3 +688,12 @@ class _Undo:
                 index.pop(key, None)
             else:
                 index[key] = value
+
+
+def _within(bounds: RunFilter, key: RunKey) -> bool:
+    """True when a finished record's key lies in the slot bounds and after the page's key."""
+    if bounds.since is not None and key.scheduled_for < bounds.since:
+        return False
+    if bounds.until is not None and key.scheduled_for >= bounds.until:
+        return False
+    return bounds.after is None or key.sort_key() < bounds.after.sort_key()

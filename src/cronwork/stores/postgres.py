@@ -44,6 +44,7 @@ from cronwork.stores.base import (
     next_attempt,
     unplannable,
 )
+from cronwork.stores.paging import RunFilter, page_query
 from cronwork.stores.rows import (
     JobCache,
     batch,
@@ -768,6 +769,11 @@ class PostgresStore:
             query, params = Q["runs_all"], (limit,)
         rows = self._fetch(query, params)
         return [self._run(row) for row in rows]
+
+    def runs_page(self, wanted: RunFilter, limit: int = 100) -> list[Run]:
+        """Up to ``limit`` runs matching ``wanted``, newest first (see ``stores/paging.py``)."""
+        query, params = page_query(wanted, limit, "%s")
+        return [self._run(row) for row in self._fetch(query, params)]
 
     def last_finished(self, job_id: str, status: RunStatus | None = None) -> Run | None:
         """The run of ``job_id`` that finished last (optionally with ``status``)."""

@@ -30,6 +30,7 @@ from cronwork.stores.base import (
     next_attempt,
     unplannable,
 )
+from cronwork.stores.paging import RunFilter, page_query
 from cronwork.stores.rows import (
     JobCache,
     batch,
@@ -634,6 +635,13 @@ class SqliteStore:
             query, params = Q["runs_with_status"], (status.value, limit)
         else:
             query, params = Q["runs_all"], (limit,)
+        with self._read() as conn:
+            rows = conn.execute(query, params).fetchall()
+        return [run_from_row(row) for row in rows]
+
+    def runs_page(self, wanted: RunFilter, limit: int = 100) -> list[Run]:
+        """Up to ``limit`` runs matching ``wanted``, newest first (see ``stores/paging.py``)."""
+        query, params = page_query(wanted, limit, "?")
         with self._read() as conn:
             rows = conn.execute(query, params).fetchall()
         return [run_from_row(row) for row in rows]

@@ -90,13 +90,18 @@ def check_new_job(store: Store, job: Job) -> None:
             found = store.get_job(name)
         except JobNotFound:
             if name in upstream:
-                raise JobError(f"job {job.id!r} depends on unknown job {name!r}") from None
+                raise JobError(
+                    f"job {job.id!r} depends on unknown job {name!r}",
+                    job_id=job.id,
+                    field="depends_on",
+                    value=name,
+                ) from None
             continue  # an older inconsistency further up; not this change's fault
         jobs[name] = found
         stack.extend(upstream_of(found))
     cycle = find_cycle(jobs)
     if cycle:
-        raise JobError("dependency cycle: " + " -> ".join(cycle))
+        raise JobError("dependency cycle: " + " -> ".join(cycle), job_id=job.id, field="depends_on")
 
 
 def check_removal(store: Store, job_id: str) -> list[str]:

@@ -188,6 +188,10 @@ class Operations:
         """Validate and store a new job (or replace one, with ``replace``); return it as stored."""
         check_keywords(job_id, settings, _ADDABLE, "set")
         job = self.build_job(job_id, target, schedule, timezone=timezone, **settings)
+        return self.add_built_job(job, replace=replace)
+
+    def add_built_job(self, job: Job, *, replace: bool = False) -> Job:
+        """Store a job built and validated already (as a job-file table check builds it)."""
         if upstream_of(job):
             check_new_job(self.store, job)
         now = self.clock.now()

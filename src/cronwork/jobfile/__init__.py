@@ -16,7 +16,14 @@ So a file with any error changes nothing.
 from __future__ import annotations
 
 from cronwork.errors import JobFileError
-from cronwork.jobfile.check import JobFile, Settings, load_job_file, origin_of, parse_job_file
+from cronwork.jobfile.check import (
+    JobFile,
+    Settings,
+    check_job_table,
+    load_job_file,
+    origin_of,
+    parse_job_file,
+)
 from cronwork.jobfile.schema import JOB_KEYS, SCHEDULER_KEYS
 from cronwork.jobfile.sync import SyncReport, plan_sync, sync_job_file
 
@@ -27,6 +34,7 @@ __all__ = [
     "JobFileError",
     "Settings",
     "SyncReport",
+    "check_job_table",
     "load_job_file",
     "origin_of",
     "parse_job_file",

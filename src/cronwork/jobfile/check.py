@@ -112,6 +112,42 @@ def parse_job_file(
     return job_file
 
 
+def check_job_table(
+    raw: object,
+    *,
+    origin: str | None = None,
+    check_imports: bool = False,
+    tasks: TaskRegistry | None = None,
+    tz: str | None = None,
+) -> Job:
+    """Validate one job table (a job file's ``[[jobs]]`` entry, or the same keys as JSON).
+
+    The checks of a job file, less what needs the whole file (dependencies are checked
+    against the store by whoever stores the job). The first problem is raised as a JobError
+    whose ``field`` is the key it is about (``target`` when none is given, None for the
+    table itself); a job with ``enabled = false`` is refused, having nothing to schedule.
+    """
+    checker = _Checker("job", _no_lines, check_imports=check_imports, tasks=tasks)
+    job_id = raw.get("id") if isinstance(raw, dict) else None
+    shown_id = job_id if isinstance(job_id, str) else None
+    try:
+        _, job, enabled = checker.job(0, raw, origin or "api", tz)
+    except _Skip:
+        message = checker.problems[0].removeprefix("job: ")
+        raise JobError(message, job_id=shown_id, field=checker.fields[0]) from None
+    if not enabled or job is None:
+        raise JobError(
+            f"job {quote(str(job_id))}: enabled = false has nothing to schedule; leave it out",
+            job_id=shown_id,
+            field="enabled",
+        )
+    return job
+
+
+def _no_lines(path: KeyPath) -> None:
+    return None
+
+
 class _Skip(Exception):
     """This job has a problem already recorded; go on with the next one."""
 
@@ -132,11 +168,18 @@ class _Checker:
         self.lines = lines
         self.check_imports = check_imports
         self.problems: list[str] = []
+        # Per problem, the job key it is about (None: the job or file as a whole).
+        self.fields: list[str | None] = []
 
-    def problem(self, path: KeyPath, message: str, label: str | None = None) -> None:
+    def problem(
+        self, path: KeyPath, message: str, label: str | None = None, field: str | None = None
+    ) -> None:
         line = self.lines(path)
         where = f"{self.name}:{line}" if line is not None else self.name
         self.problems.append(f"{where}: {label}: {message}" if label else f"{where}: {message}")
+        if field is None and len(path) > 2 and path[0] == "jobs":
+            field = str(path[2])
+        self.fields.append(field)
 
     def check(self, data: Any, origin: str, *, default_tz: str | None) -> JobFile | None:
         if data is None:
@@ -248,8 +291,10 @@ class _Checker:
             raise _Skip
         label = _label(job_id)
 
-        def fail(key: str | None, message: str) -> _Skip:
-            self.problem((*base, key) if key else (*base, "id"), message, label)
+        def fail(key: str | None, message: str, about: str | None = None) -> _Skip:
+            # A problem without a key of its own is shown at the job's id line; ``about``
+            # names what it concerns for the faces that point at fields.
+            self.problem((*base, key) if key else (*base, "id"), message, label, key or about)
             return _Skip()
 
         for key in raw:
@@ -259,7 +304,11 @@ class _Checker:
         if not isinstance(enabled, bool):
             raise fail("enabled", f"enabled must be true or false, got {type_name(enabled)}")
         if "schedule" not in raw:
-            raise fail(None, 'missing key "schedule" (e.g. schedule = "0 3 * * *" or "every 1h")')
+            raise fail(
+                None,
+                'missing key "schedule" (e.g. schedule = "0 3 * * *" or "every 1h")',
+                "schedule",
+            )
         schedule = raw["schedule"]
         if not isinstance(schedule, str):
             raise fail(
@@ -300,15 +349,17 @@ class _Checker:
             )
         except CronworkError as exc:
             key, message = _explain(exc, job_id, raw)
-            raise fail(key, message) from None
+            about = exc.field if isinstance(exc, (JobError, ScheduleError)) else None
+            raise fail(key, message, about) from None
         return job_id, job, enabled
 
-    def target(self, raw: Mapping[str, Any], fail: Callable[[str | None, str], _Skip]) -> Target:
+    def target(self, raw: Mapping[str, Any], fail: Callable[..., _Skip]) -> Target:
         given = [key for key in TARGET_KEYS if key in raw]
         if not given:
             raise fail(
                 None,
                 'needs a target: command = ["prog", "arg"], call = "pkg.mod:func" or task = "name"',
+                "target",
             )
         if len(given) > 1:
             raise fail(given[1], f"has both {given[0]} and {given[1]}; give exactly one target")

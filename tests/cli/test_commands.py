@@ -42,8 +42,8 @@ def cli(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.
 
 def test_every_command_has_help_with_examples(cli) -> None:  # type: ignore[no-untyped-def]
     assert set(COMMANDS) == {
-        "add", "history", "list", "logs", "next", "pause", "remove", "resume", "run", "show",
-        "stop", "trigger", "validate",
+        "add", "history", "list", "logs", "next", "pause", "remove", "resume", "run", "serve",
+        "show", "stop", "trigger", "validate",
     }  # fmt: skip
     for name in COMMANDS:
         result = cli(name, "--help")

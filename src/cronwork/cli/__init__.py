@@ -24,7 +24,7 @@ from cronwork.errors import CronworkError
 # Each command module registers its commands on `app` when imported; `cronwork --help` lists
 # them in this order, so it is kept as written.
 # isort: off
-from cronwork.cli import run_command, job_commands, view_commands, check_commands  # noqa: F401
+from cronwork.cli import run_command, serve, job_commands, view_commands, check_commands  # noqa: F401
 # isort: on
 
 __all__ = ["DEFAULT_STORE", "STORE_ENV", "app", "main"]

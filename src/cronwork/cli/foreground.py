@@ -21,7 +21,9 @@ from cronwork.errors import CronworkError
 from cronwork.events import Event, EventType
 
 if TYPE_CHECKING:
+    from cronwork.jobfile import JobFile, Settings
     from cronwork.scheduler import Scheduler
+    from cronwork.stores import Store
 
 logger = logging.getLogger("cronwork.cli")
 
@@ -135,7 +137,7 @@ def _last_line(text: str) -> str:
     return lines[-1].strip() if lines else text
 
 
-class _Signals:
+class Signals:
     """Counts SIGINT/SIGTERM; the first asks for a graceful stop, the second for a hard one."""
 
     def __init__(self) -> None:
@@ -176,6 +178,84 @@ def _cancel_running(scheduler: Scheduler) -> None:
                 log(logging.WARNING, f"cannot cancel run {run.id}: {exc}", job_id=run.job_id)
 
 
+def load_file(
+    file: Path | None, *, log_format: str, log_level: str | None
+) -> tuple[JobFile | None, Settings]:
+    """Check the job file (if any) and set up logging by its settings and the options."""
+    from cronwork.cli.importpaths import add_target_folders
+    from cronwork.jobfile import Settings, load_job_file
+    from cronwork.targets import TaskRegistry
+
+    job_file = None
+    if file is not None:
+        add_target_folders(file)
+        # The command line has no registered tasks: a task target could never run from here.
+        job_file = load_job_file(file, check_imports=True, tasks=TaskRegistry())
+    else:
+        add_target_folders(None)
+    settings = job_file.settings if job_file is not None else Settings()
+    setup_logging(log_format, log_level or settings.log_level or "info")
+    return job_file, settings
+
+
+def sync_file(store: Store, job_file: JobFile | None, *, force: bool) -> None:
+    """Sync the job file's jobs into ``store`` and log what changed."""
+    from cronwork.jobfile import sync_job_file
+
+    if job_file is None:
+        return
+    report = sync_job_file(store, job_file, force=force)
+    log(logging.INFO, f"synced {job_file.path}: {report.summary()}", file=str(job_file.path))
+    for job_id, needed_by in report.needed.items():
+        log(
+            logging.WARNING,
+            f"removed {job_id} (--force), which {', '.join(needed_by)} depend on",
+            job_id=job_id,
+        )
+
+
+def open_scheduler(
+    file: Path | None,
+    *,
+    store: str | None,
+    default_store: str,
+    log_format: str,
+    log_level: str | None,
+    max_running: int | None,
+    force: bool = False,
+) -> Scheduler:
+    """The scheduler of ``cronwork run`` (and ``serve``): file synced, events logged, not
+    started yet."""
+    job_file, settings = load_file(file, log_format=log_format, log_level=log_level)
+    url = store or settings.store or default_store
+
+    from cronwork.scheduler import Scheduler
+
+    # The command owns its process, so it may tune the collector (see cronwork.engine.gcfreeze).
+    scheduler = Scheduler(
+        url,
+        max_running=max_running or settings.max_running or 10,
+        timezone=settings.timezone,
+        freeze_gc=True,
+    )
+    sync_file(scheduler.store, job_file, force=force)
+    scheduler.on("*", on_event)
+    return scheduler
+
+
+def started(scheduler: Scheduler) -> None:
+    """Start ``scheduler`` and log it."""
+    scheduler.start()
+    log(
+        logging.INFO,
+        "scheduler started",
+        store=scheduler.store.url,
+        jobs=len(scheduler.jobs()),
+        max_running=scheduler.max_running,
+        pid=os.getpid(),
+    )
+
+
 def run_foreground(
     file: Path | None,
     *,
@@ -190,53 +270,25 @@ def run_foreground(
 
     ``force`` lets the sync remove jobs that other jobs depend on.
     """
-    from cronwork.cli.importpaths import add_target_folders
-    from cronwork.jobfile import Settings, load_job_file, sync_job_file
-    from cronwork.targets import TaskRegistry
-
-    job_file = None
-    if file is not None:
-        add_target_folders(file)
-        # The command line has no registered tasks: a task target could never run from here.
-        job_file = load_job_file(file, check_imports=True, tasks=TaskRegistry())
-    else:
-        add_target_folders(None)
-    settings = job_file.settings if job_file is not None else Settings()
-    setup_logging(log_format, log_level or settings.log_level or "info")
-    url = store or settings.store or default_store
-
-    from cronwork.scheduler import Scheduler
-
-    # The command owns its process, so it may tune the collector (see cronwork.engine.gcfreeze).
-    scheduler = Scheduler(
-        url,
-        max_running=max_running or settings.max_running or 10,
-        timezone=settings.timezone,
-        freeze_gc=True,
+    scheduler = open_scheduler(
+        file,
+        store=store,
+        default_store=default_store,
+        log_format=log_format,
+        log_level=log_level,
+        max_running=max_running,
+        force=force,
     )
-    if job_file is not None:
-        report = sync_job_file(scheduler.store, job_file, force=force)
-        log(logging.INFO, f"synced {file}: {report.summary()}", file=str(file))
-        for job_id, needed_by in report.needed.items():
-            log(
-                logging.WARNING,
-                f"removed {job_id} (--force), which {', '.join(needed_by)} depend on",
-                job_id=job_id,
-            )
-    scheduler.on("*", on_event)
-    signals = _Signals()
+    signals = Signals()
     signals.install()
-    scheduler.start()
-    log(
-        logging.INFO,
-        "scheduler started",
-        store=url,
-        jobs=len(scheduler.jobs()),
-        max_running=max_running or settings.max_running or 10,
-        pid=os.getpid(),
-    )
+    started(scheduler)
     while not signals.graceful.wait(_TICK):
         pass
+    return shut_down(scheduler, signals)
+
+
+def shut_down(scheduler: Scheduler, signals: Signals) -> int:
+    """Stop ``scheduler`` gracefully (a second signal: at once); return the exit code."""
     # Shut down on another thread so that a second signal can still cut the wait short.
     done = threading.Event()
 

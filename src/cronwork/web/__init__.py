@@ -1,0 +1,37 @@
+"""The web face: ``create_app(scheduler_or_store)``, the ASGI app of ``cronwork serve``.
+
+Needs the ``web`` extra (``pip install 'cronwork[web]'``): FastAPI and uvicorn are not
+installed with cronwork itself.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cronwork.errors import CronworkError
+
+if TYPE_CHECKING:
+    from cronwork.web.app import create_app
+
+__all__ = ["WEB_EXTRA_MISSING", "create_app", "web_available"]
+
+WEB_EXTRA_MISSING = (
+    "the web server needs the web extra: pip install 'cronwork[web]' (FastAPI and uvicorn)"
+)
+
+
+def web_available() -> bool:
+    """True when the ``web`` extra's packages can be imported."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in ("fastapi", "uvicorn"))
+
+
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        if not web_available():
+            raise CronworkError(WEB_EXTRA_MISSING)
+        from cronwork.web.app import create_app
+
+        return create_app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,65 @@
+"""What the web app serves: the operations, the store, the access rules and the events.
+
+One ``Service`` per app, kept on ``app.state.service``; routes reach it through
+``service_of(request)``. It is built from a scheduler (the engine runs in this process, its
+events come from the engine) or from a store alone (an API node: events come from polling).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+
+from cronwork.operations import Operations
+from cronwork.stores import Store
+from cronwork.web.auth import Tokens
+from cronwork.web.events import EventHub, StorePoller
+
+if TYPE_CHECKING:
+    from cronwork.scheduler import Scheduler
+
+
+@dataclass
+class Service:
+    """The app's collaborators and settings."""
+
+    operations: Operations
+    tokens: Tokens
+    allow_commands: bool = False
+    scheduler: Scheduler | None = None
+    hub: EventHub = field(default_factory=EventHub)
+    poller: StorePoller | None = None
+
+    @property
+    def store(self) -> Store:
+        """The store every route reads and writes."""
+        return self.operations.store
+
+    @property
+    def zone(self) -> str | None:
+        """The default time zone of new jobs and previews (None: this machine's)."""
+        zone: Any = self.operations.timezone
+        return None if zone is None else str(getattr(zone, "key", zone))
+
+    def scheduler_state(self) -> str:
+        """``running``, ``stopped``, or ``none`` on a server without a scheduler."""
+        if self.scheduler is None:
+            return "none"
+        return "running" if self.scheduler.running else "stopped"
+
+    def trusted_modules(self) -> set[str]:
+        """Modules whose functions stored jobs call: the ones HTTP may name without
+        --allow-commands."""
+        return {
+            job.target.ref.partition(":")[0]
+            for job in self.store.jobs()
+            if job.target.kind == "call"
+        }
+
+
+def service_of(request: Request) -> Service:
+    """The service of the app that received ``request``."""
+    service: Service = request.app.state.service
+    return service

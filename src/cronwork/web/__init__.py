@@ -22,9 +22,12 @@ WEB_EXTRA_MISSING = (
 
 def web_available() -> bool:
     """True when the ``web`` extra's packages can be imported."""
-    import importlib.util
-
-    return all(importlib.util.find_spec(name) is not None for name in ("fastapi", "uvicorn"))
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def __getattr__(name: str) -> Any:

@@ -3,7 +3,7 @@
 A job is shown with the keys of a job file (so what a client reads it can send back) plus
 its state: ``paused``, ``pause_note``, ``next_run_at``, ``last_run`` and ``broken``. Secrets
 never leave: notify URLs are masked (``masked_url``) and a command's environment values are
-hidden. Times are ISO 8601 with an offset (UTC), durations are seconds.
+hidden. Times are ISO 8601 in UTC (``2026-12-01T10:00:00Z``), durations are seconds.
 
 The pydantic models here only describe the shapes for ``/openapi.json``; request bodies are
 checked by the job-file checker, so the API accepts and refuses exactly what a job file does.
@@ -25,8 +25,10 @@ HIDDEN = "(hidden)"
 
 
 def iso(moment: datetime | None) -> str | None:
-    """An instant as ISO 8601 with its offset, in UTC; None stays None."""
-    return None if moment is None else moment.astimezone(UTC).isoformat()
+    """An instant as ISO 8601 in UTC (``...Z``), as every answer shows it; None stays None."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _plain(value: Any) -> Any:

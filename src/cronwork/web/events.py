@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,8 +49,15 @@ def event_data(event: Event) -> dict[str, Any]:
 class EventHub:
     """The connected clients' queues; ``publish`` may be called from any thread."""
 
-    def __init__(self, attach: Callable[[EventHub], Callable[[], None]] | None = None) -> None:
+    def __init__(
+        self,
+        attach: Callable[[EventHub], Callable[[], None]] | None = None,
+        prepare: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """``attach`` connects a source when the first client comes (returns its undo);
+        ``prepare`` is awaited before each client is told it is connected."""
         self._lock = threading.Lock()
+        self.prepare = prepare
         self._queues: set[asyncio.Queue[object]] = set()
         self._attach = attach
         self._detach: Callable[[], None] | None = None
@@ -103,6 +110,9 @@ class EventHub:
             with self._lock:
                 self._detach = detach
         try:
+            if self.prepare is not None:
+                # Every event after "connected" reaches this client: the source is ready.
+                await self.prepare()
             yield "retry: 3000\n: connected\n\n"
             while not self.closed:
                 try:
@@ -140,6 +150,8 @@ class StorePoller:
         self._runs: dict[str, RunStatus] | None = None
         self._jobs: dict[str, tuple[Any, ...]] | None = None
         self._polls = 0
+        self._lock = threading.Lock()
+        hub.prepare = self.ready
 
     async def run(self) -> None:
         """Poll while the server runs; the store is read only while clients listen."""
@@ -150,11 +162,26 @@ class StorePoller:
                 except Exception:
                     logger.exception("cannot read the store for live events")
             else:
-                self._runs = self._jobs = None  # start afresh when a client comes
+                with self._lock:  # start afresh when a client comes
+                    self._runs = self._jobs = None
+                    self._polls = 0
             await asyncio.sleep(self.interval)
+
+    async def ready(self) -> None:
+        """Read the store's state now if no poll has: what changes after it is an event."""
+        await asyncio.to_thread(self._first_poll)
+
+    def _first_poll(self) -> None:
+        with self._lock:
+            if self._runs is None:
+                self._poll()
 
     def poll(self) -> None:
         """Read the store once and publish what changed since the last poll."""
+        with self._lock:
+            self._poll()
+
+    def _poll(self) -> None:
         now = datetime.now(UTC)
         for event in self._run_events(now):
             self.hub.publish(event)

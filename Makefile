@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/cronwork run examples/jobs.toml --store sqlite:///cronwork.db
+	$(BIN)/cronwork serve examples/jobs.toml --store sqlite:///cronwork.db
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples

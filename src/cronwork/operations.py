@@ -350,6 +350,11 @@ class Operations:
             self.engine.call_soon(self.engine.request_cancel, [run.id])
         return run
 
+    def output_so_far(self, run_id: str) -> str | None:
+        """What a run executing in this process has printed so far; None if not known here."""
+        engine = self.engine
+        return None if engine is None else engine.output_so_far(run_id)
+
     def stop(self, job_id: str) -> list[Run]:
         """Cancel every running run of a job."""
         self.store.get_job(job_id)

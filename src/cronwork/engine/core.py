@@ -211,6 +211,19 @@ class Engine:
         self._look = True
         self._wake.set()
 
+    def output_so_far(self, run_id: str) -> str | None:
+        """What run ``run_id``, running here, has printed so far; None when not known here.
+
+        Callable from any thread: it only reads the execution's own copy of its output.
+        """
+        from cronwork.executors.base import ShowsOutput
+
+        active = self.admission.active.get(run_id)
+        execution: object = None if active is None else active.execution
+        if isinstance(execution, ShowsOutput):
+            return execution.output_so_far()
+        return None
+
     def call_soon(self, func: Callable[..., Any], *args: Any) -> None:
         """Run ``func(*args)`` on the engine's loop; callable from any thread."""
         loop = self.loop

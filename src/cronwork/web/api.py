@@ -319,12 +319,17 @@ def get_run(request: Request, caller: Reads, run_id: str) -> dict[str, Any]:
 
 @router.get("/runs/{run_id}/output", response_model=RunOutput, tags=["runs"], responses=_NOT_FOUND)
 def run_output(request: Request, caller: Reads, run_id: str) -> dict[str, Any]:
-    """A run's captured output and error; ``complete`` once the run has ended."""
-    run = service_of(request).store.get_run(run_id)
+    """A run's captured output and error; for a command running in this process, what it
+    has printed so far. ``complete`` once the run has ended."""
+    svc = service_of(request)
+    run = svc.store.get_run(run_id)
+    output = run.output
+    if not run.status.finished:
+        output = svc.operations.output_so_far(run_id) or output
     return {
         "id": run.id,
         "status": run.status.value,
-        "output": run.output or "",
+        "output": output or "",
         "error": run.error,
         "complete": run.status.finished,
     }

@@ -19,6 +19,7 @@ import typer
 from cronwork.cli.app import DEFAULT_STORE, StoreOption, app, examples, open_store_at, store_url
 
 if TYPE_CHECKING:
+    from cronwork.cli.foreground import Signals
     from cronwork.scheduler import Scheduler
 
 TOKEN_ENV = "CRONWORK_TOKEN"
@@ -189,7 +190,7 @@ def _serve(
     signals = foreground.Signals()
     signals.install()
     try:
-        served = _run_server(app, host, port, scheduler)
+        served = _run_server(app, host, port, scheduler, signals)
         if scheduler is None or not scheduler.running:
             return 0 if served else 1
         return foreground.shut_down(scheduler, signals)
@@ -200,7 +201,9 @@ def _serve(
             opened.close()
 
 
-def _run_server(app: Any, host: str, port: int, scheduler: Scheduler | None) -> bool:
+def _run_server(
+    app: Any, host: str, port: int, scheduler: Scheduler | None, signals: Signals
+) -> bool:
     """Serve ``app`` until a signal; start ``scheduler`` once listening. False if it never
     listened (the port was taken)."""
     import uvicorn
@@ -213,6 +216,10 @@ def _run_server(app: Any, host: str, port: int, scheduler: Scheduler | None) -> 
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets)
             if not self.started:
+                return
+            if signals.count:
+                # Signalled while starting, before uvicorn listened for signals: stop now.
+                self.should_exit = True
                 return
             if scheduler is not None:
                 foreground.started(scheduler)

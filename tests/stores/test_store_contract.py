@@ -60,6 +60,17 @@ def test_jobs_are_listed_by_id(store: Store) -> None:
     assert [j.id for j in store.jobs()] == ["a", "b", "c"]
 
 
+def test_jobs_come_a_page_at_a_time_in_id_order(store: Store) -> None:
+    for job_id in ["d", "b", "e", "a", "c"]:
+        store.add_job(job(job_id))
+    first = store.jobs_page(limit=2)
+    assert [j.id for j in first] == ["a", "b"]
+    assert [j.id for j in store.jobs_page(after="b", limit=2)] == ["c", "d"]
+    assert [j.id for j in store.jobs_page(after="d", limit=2)] == ["e"]
+    assert store.jobs_page(after="e") == []
+    assert store.jobs_page(after="b", limit=1) == [store.get_job("c")]
+
+
 def test_adding_an_existing_id_fails_unless_replace(store: Store) -> None:
     store.add_job(job("a", "every 10s"))
     with pytest.raises(DuplicateJob, match="'a'"):

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from webkit import new_job
 
 from cronwork.stores import Store
+from cronwork.web import api
 
 
 def test_a_new_job_is_created_with_the_job_file_keys_and_its_state(client: TestClient) -> None:
@@ -121,7 +122,12 @@ def test_unknown_ids_are_404(client: TestClient) -> None:
         assert answer.status_code == 404, (method, path)
 
 
-def test_jobs_are_listed_by_id_a_page_at_a_time_with_filters(client: TestClient) -> None:
+@pytest.mark.parametrize("scan", [2, 200])
+def test_jobs_are_listed_by_id_a_page_at_a_time_with_filters(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, scan: int
+) -> None:
+    # The listing reads the store `scan` jobs at a time, whatever the page's size.
+    monkeypatch.setattr(api, "_SCAN", scan)
     for number in range(5):
         tags = ["even"] if number % 2 == 0 else []
         client.post("/api/v1/jobs", json=new_job(f"job-{number}", tags=tags))

@@ -101,6 +101,10 @@ class Store(Protocol):
         """Return every stored job, ordered by id."""
         ...
 
+    def jobs_page(self, after: str | None = None, limit: int = 100) -> list[Job]:
+        """Up to ``limit`` jobs in the order of ``jobs()`` whose id comes after ``after``."""
+        ...
+
     def next_wakeup(self) -> datetime | None:
         """Earliest instant anything becomes due: a job's next slot or an unowned run."""
         ...

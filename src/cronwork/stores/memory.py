@@ -168,6 +168,12 @@ class MemoryStore:
         with self._lock:
             return sorted(self._all_jobs(), key=lambda j: j.id)
 
+    def jobs_page(self, after: str | None = None, limit: int = 100) -> list[Job]:
+        """Up to ``limit`` jobs by id whose id comes after ``after``."""
+        with self._lock:
+            found = [j for j in self._all_jobs() if after is None or j.id > after]
+        return heapq.nsmallest(limit, found, key=lambda j: j.id)
+
     def sync_jobs(self, plan: SyncPlan) -> None:
         """Read every job, apply the writes and removals ``plan`` returns, as one step."""
         with self._lock:

@@ -512,6 +512,10 @@ class PostgresStore:
         rows = self._fetch(Q["jobs_all"])
         return [self._job(row) for row in rows]
 
+    def jobs_page(self, after: str | None = None, limit: int = 100) -> list[Job]:
+        """Up to ``limit`` jobs by id whose id comes after ``after``."""
+        return [self._job(row) for row in self._fetch(Q["jobs_page"], (after or "", limit))]
+
     def sync_jobs(self, plan: SyncPlan) -> None:
         """Read every job, apply the writes and removals ``plan`` returns, in one transaction."""
         with self._transaction() as conn:

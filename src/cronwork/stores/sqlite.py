@@ -392,6 +392,12 @@ class SqliteStore:
         with self._read() as conn:
             return [self._job(row) for row in conn.execute(Q["jobs_all"])]
 
+    def jobs_page(self, after: str | None = None, limit: int = 100) -> list[Job]:
+        """Up to ``limit`` jobs by id whose id comes after ``after``."""
+        with self._read() as conn:
+            rows = conn.execute(Q["jobs_page"], (after or "", limit)).fetchall()
+        return [self._job(row) for row in rows]
+
     def sync_jobs(self, plan: SyncPlan) -> None:
         """Read every job, apply the writes and removals ``plan`` returns, in one transaction."""
         with self._write() as conn:

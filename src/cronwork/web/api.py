@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -48,6 +48,8 @@ from cronwork.web.shapes import (
 
 MAX_BODY = 1_000_000
 MAX_PAGE = 500
+# Jobs read from the store at once while a listing looks for its page.
+_SCAN = 200
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "description": what}
     for code, what in (
@@ -110,9 +112,7 @@ def list_jobs(
     needle = q.lower() if q else None
     shown: list[dict[str, Any]] = []
     more = False
-    for job in svc.store.jobs():
-        if cursor is not None and job.id <= cursor:
-            continue
+    for job in _jobs_after(svc, cursor):
         if needle is not None and needle not in job.id.lower():
             continue
         if tag is not None and tag not in job.tags:
@@ -451,6 +451,17 @@ def healthz(request: Request, response: Response) -> dict[str, Any]:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+def _jobs_after(svc: Service, cursor: str | None) -> Iterator[Job]:
+    """Every job after ``cursor`` by id, read a page at a time: a listing without filters
+    reads only what it shows, whatever the number of jobs."""
+    while True:
+        page = svc.store.jobs_page(after=cursor, limit=_SCAN)
+        yield from page
+        if len(page) < _SCAN:
+            return
+        cursor = page[-1].id
 
 
 def _newest_run(svc: Service, job_id: str) -> Run | None:

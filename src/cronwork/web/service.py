@@ -50,13 +50,9 @@ class Service:
         return "running" if self.scheduler.running else "stopped"
 
     def trusted_modules(self) -> set[str]:
-        """Modules whose functions stored jobs call: the ones HTTP may name without
-        --allow-commands."""
-        return {
-            job.target.ref.partition(":")[0]
-            for job in self.store.jobs()
-            if job.target.kind == "call"
-        }
+        """Modules whose functions stored jobs call by import path: the ones HTTP may name
+        without --allow-commands."""
+        return {ref.partition(":")[0] for kind, ref in self.store.named_targets() if kind == "call"}
 
 
 def service_of(request: Request) -> Service:

@@ -38,6 +38,10 @@ SELECT * FROM jobs WHERE id = ?
 -- name: jobs_all
 SELECT * FROM jobs ORDER BY id
 
+-- name: jobs_page
+-- A page of jobs by id, after the last id of the page before ('' for the first).
+SELECT * FROM jobs WHERE id > ? ORDER BY id LIMIT ?
+
 -- name: named_targets
 SELECT DISTINCT target_kind, target_ref FROM jobs WHERE target_kind IN ('call', 'task')
 

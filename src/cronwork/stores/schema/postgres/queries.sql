@@ -54,6 +54,10 @@ SELECT * FROM jobs WHERE id = %s
 -- name: jobs_all
 SELECT * FROM jobs ORDER BY id
 
+-- name: jobs_page
+-- A page of jobs by id, after the last id of the page before ('' for the first).
+SELECT * FROM jobs WHERE id > %s ORDER BY id LIMIT %s
+
 -- name: jobs_lock
 -- sync_jobs: no other writer may change the jobs between its read and its writes. Claims
 -- may still lock rows (ROW SHARE) but wait before they write.

@@ -10,7 +10,6 @@ for an unknown id, 409 for a duplicate or a job others depend on, 422 for an inv
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -25,11 +24,11 @@ from cronwork.jobfile import check_job_table
 from cronwork.jobfile.schema import TARGET_KEYS
 from cronwork.jobs import Job
 from cronwork.runs import Run, RunStatus
-from cronwork.stores.paging import RunFilter, RunKey, run_key
+from cronwork.stores.paging import RunFilter
 from cronwork.web.auth import Caller, check_write, identify, problem
+from cronwork.web.params import cursor_of, instant, json_body, json_object, parse_cursor
 from cronwork.web.service import Service, service_of
 from cronwork.web.shapes import (
-    Health,
     JobChanges,
     JobIn,
     JobList,
@@ -46,7 +45,6 @@ from cronwork.web.shapes import (
     run_shape,
 )
 
-MAX_BODY = 1_000_000
 MAX_PAGE = 500
 # Jobs read from the store at once while a listing looks for its page.
 _SCAN = 200
@@ -139,7 +137,7 @@ def list_jobs(
 )
 async def create_job(request: Request, caller: Writes) -> dict[str, Any]:
     """Add a job: the keys of a job file's [[jobs]] table, checked the same way."""
-    body = _object(await _json_body(request))
+    body = json_object(await json_body(request))
     svc = service_of(request)
     return await run_in_threadpool(_create, svc, body)
 
@@ -168,7 +166,7 @@ def get_job(request: Request, caller: Reads, job_id: str) -> dict[str, Any]:
 )
 async def change_job(request: Request, caller: Writes, job_id: str) -> dict[str, Any]:
     """Change some keys of a job; null puts a key back to its default."""
-    body = _object(await _json_body(request))
+    body = json_object(await json_body(request))
     svc = service_of(request)
     return await run_in_threadpool(_change, svc, job_id, body)
 
@@ -242,8 +240,8 @@ def remove_job(
 )
 async def pause_job(request: Request, caller: Writes, job_id: str) -> dict[str, Any]:
     """Pause a job, with an optional note shown until it is resumed."""
-    raw = await _json_body(request, required=False)
-    body = {} if raw is None else _object(raw)
+    raw = await json_body(request, required=False)
+    body = {} if raw is None else json_object(raw)
     unknown = sorted(set(body) - {"note"})
     if unknown:
         raise JobError(f"unknown key {unknown[0]!r}; a pause takes a note", field=unknown[0])
@@ -301,14 +299,14 @@ def list_runs(
     wanted = RunFilter(
         job_id=job_id,
         status=status,
-        since=_instant(since, "since"),
-        until=_instant(until, "until"),
-        after=_cursor(cursor),
+        since=instant(since, "since"),
+        until=instant(until, "until"),
+        after=parse_cursor(cursor),
     )
     found = service_of(request).store.runs_page(wanted, limit + 1)
     page = found[:limit]
     more = len(found) > limit
-    return {"runs": [run_shape(r) for r in page], "next": _cursor_of(page[-1]) if more else None}
+    return {"runs": [run_shape(r) for r in page], "next": cursor_of(page[-1]) if more else None}
 
 
 @router.get("/runs/{run_id}", response_model=RunOut, tags=["runs"], responses=_NOT_FOUND)
@@ -417,39 +415,6 @@ async def events(request: Request, caller: Reads) -> StreamingResponse:
     )
 
 
-# -- health ---------------------------------------------------------------------------------
-
-health_router = APIRouter()
-
-
-@health_router.get(
-    "/healthz",
-    response_model=Health,
-    tags=["service"],
-    responses={503: {"model": Health, "description": "the store cannot be read"}},
-)
-def healthz(request: Request, response: Response) -> dict[str, Any]:
-    """Whether the scheduler runs and the store answers; needs no token."""
-    from cronwork import __version__
-
-    svc = service_of(request)
-    try:
-        svc.store.next_wakeup()
-        store = "ok"
-    except Exception as exc:  # the answer is the report: any failure means unavailable
-        store = f"unavailable: {type(exc).__name__}"
-    scheduler = svc.scheduler_state()
-    healthy = store == "ok" and scheduler in ("running", "none")
-    if not healthy:
-        response.status_code = 503
-    return {
-        "status": "ok" if healthy else "failing",
-        "scheduler": scheduler,
-        "store": store,
-        "version": __version__,
-    }
-
-
 # -- helpers ------------------------------------------------------------------------------------
 
 
@@ -466,27 +431,6 @@ def _jobs_after(svc: Service, cursor: str | None) -> Iterator[Job]:
 
 def _newest_run(svc: Service, job_id: str) -> Run | None:
     return next(iter(svc.store.runs(job_id=job_id, limit=1)), None)
-
-
-async def _json_body(request: Request, required: bool = True) -> Any:
-    """The request's JSON body; 400 when it is malformed or missing."""
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise problem(400, f"the body is larger than {MAX_BODY} bytes")
-    if not raw.strip():
-        if required:
-            raise problem(400, "a JSON body is needed")
-        return None
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        raise problem(400, f"the body is not valid JSON: {exc}") from None
-
-
-def _object(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise problem(422, "the body must be a JSON object")
-    return value
 
 
 def _check_target_allowed(svc: Service, table: dict[str, Any], body: dict[str, Any]) -> None:
@@ -513,35 +457,3 @@ def _check_target_allowed(svc: Service, table: dict[str, Any], body: dict[str, A
                 "modules can be called over HTTP only with --allow-commands",
                 "call",
             )
-
-
-def _instant(text: str | None, field: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise problem(
-            422, f"{field} must be an ISO 8601 date-time such as 2026-12-01T10:00:00Z", field
-        ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _cursor_of(run: Run) -> str:
-    key = run_key(run)
-    micros = (key.scheduled_for - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
-    return f"{micros}.{key.attempt}.{key.id}"
-
-
-def _cursor(text: str | None) -> RunKey | None:
-    if text is None:
-        return None
-    parts = text.split(".")
-    if len(parts) != 3 or not all(p.lstrip("-").isdigit() and len(p) < 20 for p in parts):
-        raise problem(422, "cursor is not one this server gave (use `next` as it is)", "cursor")
-    micros, attempt, run_id = (int(p) for p in parts)
-    try:
-        slot = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
-    except OverflowError:
-        raise problem(422, "cursor is out of range", "cursor") from None
-    return RunKey(slot, attempt, run_id)

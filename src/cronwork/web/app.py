@@ -31,7 +31,7 @@ from cronwork.errors import (
 )
 from cronwork.operations import Operations
 from cronwork.stores import Store
-from cronwork.web import api, login
+from cronwork.web import api, health, login
 from cronwork.web.auth import Tokens
 from cronwork.web.events import EventHub, StorePoller
 from cronwork.web.security import SecurityHeaders
@@ -88,10 +88,11 @@ def create_app(
         swagger_ui_oauth2_redirect_url=None,
     )
     app.state.service = service
+    # The route table: the API (POST /api/v1/jobs/{id}/backfill joins api.router), the
+    # monitors' routes (GET /metrics joins health.router), the login page and `/`.
     app.include_router(api.router)
-    app.include_router(api.health_router)
+    app.include_router(health.router)
     app.include_router(login.router)
-    # The /metrics endpoint is added by the metrics feature beside the health route.
     _add_error_handlers(app)
     app.add_middleware(SecurityHeaders, loopback_only=tokens.open)
     return app

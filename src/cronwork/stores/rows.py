@@ -26,6 +26,14 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
 
 
+@overload
+def to_micros(moment: datetime) -> int: ...
+
+
+@overload
+def to_micros(moment: datetime | None) -> int | None: ...
+
+
 def to_micros(moment: datetime | None) -> int | None:
     """An aware datetime as integer microseconds since the epoch (UTC)."""
     if moment is None:

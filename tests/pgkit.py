@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -126,3 +128,34 @@ def open_databases() -> Databases:
     except psycopg.OperationalError as exc:
         unavailable(str(exc).strip().splitlines()[0])
         raise
+
+
+def cut_connections(url: str, application_name: str | None = None) -> int:
+    """End the server processes of ``url``'s database (of one application name, if given), as
+    ``pg_terminate_backend`` does when an operator or a failover cuts them; how many."""
+    import psycopg
+
+    name = urlsplit(url).path.lstrip("/")
+    query = (
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE datname = %s AND pid <> pg_backend_pid() "
+        "AND (%s::text IS NULL OR application_name = %s::text)"
+    )
+    with psycopg.connect(SERVER_URL, autocommit=True) as admin:
+        row = admin.execute(query, (name, application_name, application_name)).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+@contextmanager
+def refusing_connections(url: str) -> Iterator[None]:
+    """While inside, the server refuses new connections to ``url``'s database (as one that is
+    down or restarting would); connections already open stay, unless cut too."""
+    import psycopg
+
+    name = urlsplit(url).path.lstrip("/")
+    with psycopg.connect(SERVER_URL, autocommit=True) as admin:
+        admin.execute(f"ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false".encode())
+        try:
+            yield
+        finally:
+            admin.execute(f"ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true".encode())

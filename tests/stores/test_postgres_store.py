@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from storekit import LEASE, T0, job
+from storekit import LEASE, T0, at, job, run
 
 from cronwork.errors import StoreError
 from cronwork.runs import RunStatus
@@ -328,3 +328,35 @@ def test_a_connection_the_server_cut_is_replaced_on_the_next_call(
     )
     assert cut and all(ok for (ok,) in cut)
     assert [j.id for j in store.jobs()] == ["a"]
+
+
+# -- notifications --------------------------------------------------------------------------
+
+
+def test_changes_other_nodes_must_see_are_notified_and_ordinary_runs_are_not(
+    url: str, stores: list[PostgresStore]
+) -> None:
+    store = opened(stores, url)
+    with psycopg.connect(url, autocommit=True) as listener:
+        listener.execute("LISTEN cronwork_changes")
+
+        def heard() -> int:
+            return len(list(listener.notifies(timeout=0.3)))
+
+        store.add_job(job("a"))
+        store.update_job(job("a", paused=True))
+        store.update_job(job("a"))
+        assert heard() == 3
+        [claimed] = store.claim(T0, timedelta(0), "n1", LEASE).runs
+        store.save_runs([claimed.replace(status=RunStatus.FAILED, finished_at=T0)])
+        store.add_run(run("a", T0, attempt=2, trigger="retry", due_at=at(5)))
+        store.renew_leases("n1", at(60))
+        assert heard() == 0, "ordinary runs must not notify"
+        manual = store.add_run(run("a", at(1), trigger="manual", due_at=at(1)))
+        assert manual is not None and heard() == 1
+        adopted = store.claim(at(1), timedelta(0), "n1", LEASE).runs
+        assert [r.id for r in adopted] == [manual.id] and heard() == 0
+        store.request_cancel(manual.id, at(2))
+        assert heard() == 1
+        store.remove_job("a")
+        assert heard() == 1

@@ -82,6 +82,11 @@ class Chores:
                 active.live_output = text
                 self.engine.save(active)
 
+    def poll_now(self, now: datetime) -> None:
+        """Poll for cancel requests and trigger jobs at the next turn of the loop."""
+        self.next_poll = min(self.next_poll, now)
+        self._next_triggers = min(self._next_triggers, now)
+
     async def maintain(self, now: datetime) -> None:
         """Do the chores that are due at ``now``; called by the loop at each turn."""
         s = self.s

@@ -28,7 +28,7 @@ from cronwork.errors import CronworkError
 from cronwork.events import FINAL_EVENTS, Event, EventType
 from cronwork.jobs import Job
 from cronwork.runs import Run, RunStatus
-from cronwork.stores.base import Claim
+from cronwork.stores.base import Claim, Watchable
 
 from . import gcfreeze
 from .admission import Admission
@@ -97,6 +97,7 @@ class Engine:
         self._look = True
         self._tasks: set[asyncio.Task[Any]] = set()
         self._detach_clock: Callable[[], None] | None = None
+        self._unwatch: Callable[[], None] | None = None
         self._froze = False  # whether start() froze the collector's old objects (gcfreeze)
         self._settled = False  # whether the first claims' objects were frozen too
 
@@ -113,6 +114,9 @@ class Engine:
         await self.chores.handle_lost(await self.off_loop(self.chores.expire, now))
         await self.off_loop(self.chores.check_targets, now)
         self.waits.downstream = await self.off_loop(self.waits.load_triggers)
+        if isinstance(self.store, Watchable):
+            # Before the first claim, so that no change made after it goes unseen till a poll.
+            self._unwatch = await self.off_loop(self.store.watch, self.changed_elsewhere)
         self._froze = self.s.freeze_gc and gcfreeze.hold()
         self._main = self.loop.create_task(self._run(), name="cronwork-engine")
 
@@ -144,6 +148,8 @@ class Engine:
 
     async def _stop(self, wait: bool, timeout: float | None) -> None:
         self.stopping = True
+        if self._unwatch is not None:
+            await self.off_loop(self._unwatch)
         self.launcher.cancel_dispatch()
         self.launcher.poll_executors()
         self.nudge()
@@ -203,6 +209,15 @@ class Engine:
     def wake(self) -> None:
         """Make the loop look at the store now; callable from any thread."""
         self.call_soon(self.nudge)
+
+    def changed_elsewhere(self) -> None:
+        """Another process changed what is due (see Watchable): look at the store and poll
+        for cancel requests and trigger jobs now; callable from any thread."""
+        self.call_soon(self._look_elsewhere)
+
+    def _look_elsewhere(self) -> None:
+        self.chores.poll_now(self.clock.now())
+        self.nudge()
 
     def nudge(self) -> None:
         # Something changed (a job, a request, a retry): the loop must look at the store, not

@@ -209,6 +209,23 @@ class Store(Protocol):
         ...
 
 
+@runtime_checkable
+class Watchable(Protocol):
+    """A store that can tell this process promptly when another one changed what is due.
+
+    Optional: an engine on a shared store that has it is woken at once when another process
+    adds, changes or removes a job, triggers a run or asks for a cancel; it still polls at
+    its poll interval, which covers changes the store could not report (a watch that lost
+    its connection, or a store without the capability).
+    """
+
+    def watch(self, changed: Callable[[], None]) -> Callable[[], None]:
+        """Call ``changed()`` (from any thread) after each such change; return a function that
+        stops watching. ``changed`` is also called once a broken watch works again, as a
+        change may have gone unreported meanwhile."""
+        ...
+
+
 def lost_error(node: str, dead: Collection[str]) -> str:
     """Why a run owned by ``node`` was lost: its node ended, or stopped renewing its lease."""
     if node in dead:

@@ -23,6 +23,7 @@ Every other instant (slots, start and finish times) is the engine's, as in other
 from __future__ import annotations
 
 import re
+import secrets
 import select
 import threading
 import time
@@ -57,6 +58,8 @@ try:
     from psycopg_pool import ConnectionPool
 except ImportError as exc:  # the extra is not installed
     raise StoreError(MISSING_EXTRA) from exc
+
+from cronwork.stores.pglisten import Listener  # noqa: E402 (needs psycopg, checked above)
 
 Access = Literal["create", "existing", "read"]
 Connection = psycopg.Connection[dict[str, Any]]
@@ -136,6 +139,9 @@ class PostgresStore(SqlStore[Connection]):
         # Server clock minus local clock, and when (monotonic) it was measured.
         self._server_offset = timedelta(0)
         self._measured_at = float("-inf")
+        # Sent with each notification, so that this store's own listeners skip it.
+        self._token = secrets.token_hex(8)
+        self._listeners: list[Listener] = []
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.url!r})"
@@ -259,8 +265,43 @@ class PostgresStore(SqlStore[Connection]):
         """Close the connections; idempotent. A later call opens them again."""
         with self._lock:
             pool, self._pool = self._pool, None
+            listeners, self._listeners = self._listeners, []
+        for listener in listeners:
+            listener.stop()
         if pool is not None:
             pool.close()
+
+    def watch(self, changed: Callable[[], None]) -> Callable[[], None]:
+        """Call ``changed()`` when another process changes what is due (see Watchable).
+
+        Listens on a connection of its own (``LISTEN``, see pglisten.py), opened before this
+        returns when the server can be reached; ``close`` stops every watch.
+        """
+        listener = Listener(
+            self._conninfo,
+            self.url,
+            Q["changes_listen"],
+            self._token,
+            changed,
+            self._connect_seconds,
+        )
+        listener.start()
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unwatch() -> None:
+            with self._lock:
+                if listener not in self._listeners:
+                    return
+                self._listeners.remove(listener)
+            listener.stop()
+
+        return unwatch
+
+    @property
+    def listening(self) -> bool:
+        """True when every watch has its connection (False during an outage of one)."""
+        return all(listener.listening for listener in self._listeners)
 
     @property
     def closed(self) -> bool:
@@ -415,6 +456,9 @@ class PostgresStore(SqlStore[Connection]):
             raise StoreError(
                 f"job {job.id!r}: {too_large(row)} cannot be stored in PostgreSQL ({exc})"
             ) from None
+
+    def _changed(self, conn: Connection) -> None:
+        conn.execute(Q["changes_notify"], (self._token,))
 
     def _lock_jobs(self, conn: Connection) -> None:
         conn.execute(Q["jobs_lock"])

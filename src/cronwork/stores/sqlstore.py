@@ -269,8 +269,8 @@ class SqlStore(ABC, Generic[C]):
         """The row of ``run`` in the order of rows.RUN_COLUMNS."""
         return run_values(run)
 
-    def _changed(self, conn: C, what: str) -> None:
-        """Tell other processes, once ``conn`` commits, that ``what`` changed (jobs, runs)."""
+    def _changed(self, conn: C) -> None:
+        """Tell other processes, once ``conn`` commits, that what is due may have changed."""
 
     # -- reading ------------------------------------------------------------------------
 
@@ -298,7 +298,7 @@ class SqlStore(ABC, Generic[C]):
 
     def _add(self, conn: C, job: Job, replace: bool) -> None:
         self._put(conn, job, replace)
-        self._changed(conn, "jobs")
+        self._changed(conn)
 
     def update_job(self, job: Job) -> Job:
         """Overwrite the stored job with the same id (definition and state)."""
@@ -310,7 +310,7 @@ class SqlStore(ABC, Generic[C]):
     def _update(self, conn: C, job: Job) -> int:
         written = self._put_job(conn, self.Q["job_update"], job)
         if written:
-            self._changed(conn, "jobs")
+            self._changed(conn)
         return written
 
     def remove_job(self, job_id: str) -> None:
@@ -321,7 +321,7 @@ class SqlStore(ABC, Generic[C]):
         if conn.execute(self.Q["job_delete"], (job_id,)).rowcount == 0:
             raise JobNotFound(f"no job {job_id!r}")
         conn.execute(self.Q["runs_delete_pending_of_job"], (job_id,))
-        self._changed(conn, "jobs")
+        self._changed(conn)
 
     def get_job(self, job_id: str) -> Job:
         """Return the stored job."""
@@ -473,7 +473,7 @@ class SqlStore(ABC, Generic[C]):
         # A run someone asked for is news to the other nodes; a retry or a triggered run is
         # taken by the node that inserts it.
         if inserted and run.trigger == "manual" and not run.status.finished and run.node is None:
-            self._changed(conn, "runs")
+            self._changed(conn)
         return inserted
 
     def save_runs(self, runs: Sequence[Run]) -> None:
@@ -585,7 +585,7 @@ class SqlStore(ABC, Generic[C]):
             conn.execute(self.Q["run_cancel_now"], (to_micros(now), key))
         else:
             conn.execute(self.Q["run_flag_cancel"], (key,))
-            self._changed(conn, "runs")
+            self._changed(conn)
         return conn.execute(self.Q["run_get"], (key,)).fetchone()
 
     def cancel_requests(self, node: str) -> list[Run]:

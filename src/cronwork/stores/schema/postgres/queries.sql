@@ -256,3 +256,11 @@ WHERE status NOT IN ('scheduled', 'running') AND coalesce(finished_at, scheduled
 -- name: prune_delete
 -- Re-checks "finished" in case a run changed since it was chosen.
 DELETE FROM runs WHERE id = ANY(%s) AND status NOT IN ('scheduled', 'running')
+
+-- name: changes_listen
+-- The channel of changes that other nodes should see before their next poll (see pglisten.py).
+LISTEN cronwork_changes
+
+-- name: changes_notify
+-- Takes the sending store's token, so that its own process ignores the notification.
+SELECT pg_notify('cronwork_changes', %s)

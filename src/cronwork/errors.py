@@ -70,6 +70,10 @@ class StoreError(CronworkError):
     """The store cannot be opened or used: corrupt file, newer schema, locked database."""
 
 
+class StoreUnavailable(StoreError):
+    """The store's server cannot be reached (down, restarting, cut off); try again later."""
+
+
 class ConfigError(CronworkError, ValueError):
     """A job file with an error; the message names the file, line, job and key."""
 

@@ -142,14 +142,18 @@ class Admission:
             kind = EventType.RUN_MISSED
         self.engine.emit(kind, missed, self.engine.jobs.get(missed.job_id), missed.error)
 
+    def unstarted(self) -> list[Run]:
+        """The runs this engine holds that have not started: due, ready, queued, waiting."""
+        held = [run for run in self.due if run.id not in self.dropped]
+        held += [run for run, _, _ in self.ready]
+        held += [run for waiting in self.queued.values() for run, _ in waiting]
+        held += [w.run for w in self.engine.waits.waiting.values()]
+        return held
+
     def hand_back(self) -> list[Run]:
         """Empty the queues of runs not started yet (at stop), and return those runs."""
-        waits = self.engine.waits.waiting
-        released = [run for run in self.due if run.id not in self.dropped]
-        released += [run for run, _, _ in self.ready]
-        released += [run for waiting in self.queued.values() for run, _ in waiting]
-        released += [w.run for w in waits.values()]
-        waits.clear()
+        released = self.unstarted()
+        self.engine.waits.waiting.clear()
         self.due.clear()
         self.ready.clear()
         self.queued.clear()
@@ -219,6 +223,17 @@ class Admission:
                 continue
             self._drop_ready(run_id, f"replaced by run {run.id} (overlap=replace)")
 
+    def disown(self, runs: Collection[Run]) -> None:
+        """Let go of unstarted runs that are no longer this engine's, writing nothing: another
+        node found their lease run out (they are lost and retried there)."""
+        due = {run.id for run in self.due}
+        for run in runs:
+            if self.ready.remove(run.id) is not None:
+                self.leave(run.job_id, run.id)
+            self.forget(run.id)
+            if run.id in due:
+                self.dropped.add(run.id)  # skipped silently when it falls due
+
     def forget(self, run_id: str) -> None:
         """Take a run out of every queue of the engine (not out of ``_active``)."""
         self.ready.remove(run_id)
@@ -274,8 +289,8 @@ class Admission:
             self._enqueue(run, self.engine.jobs.get(job_id, job), run.queued_at)
 
     def pump(self) -> None:
-        """Start waiting runs while places are free."""
-        if self.ready:
+        """Start waiting runs while places are free (and this node's leases hold)."""
+        if self.ready and self.engine.chores.may_start():
             isolated(self._startable(), self._start_ready, self._fault_ready)
 
     def _startable(self) -> Iterator[tuple[Run, Job, datetime | None]]:

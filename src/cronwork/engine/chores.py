@@ -60,6 +60,10 @@ class Chores:
         # Running runs whose output can be read while they run (ShowsOutput), by run id.
         self.tails: dict[str, tuple[Active, ShowsOutput]] = {}
         self.next_output = now + OUTPUT_FLUSH_EVERY
+        # Until when runs may start: the leases of the runs held, less a margin (see
+        # may_start); None while no run is held.
+        self._start_by: datetime | None = None
+        self._lapse_logged = False
 
     def follow_output(self, active: Active, execution: ShowsOutput) -> None:
         """Copy ``active``'s output into its record while it runs (see flush_output)."""
@@ -82,6 +86,46 @@ class Chores:
                 active.live_output = text
                 self.engine.save(active)
 
+    def claimed(self, now: datetime) -> None:
+        """Runs were claimed at ``now``, under leases until ``now + lease``."""
+        if self._start_by is None:
+            self._renewed(now)
+
+    def _renewed(self, now: datetime | None) -> None:
+        """Every run held has a lease until ``now + lease`` (None: no run is held)."""
+        self._lapse_logged = False
+        # A margin of a sixth of the lease, for the time a start takes and the measured offset
+        # between the engine's clock and the store's.
+        self._start_by = None if now is None else now + self.s.lease * 5 / 6
+
+    def may_start(self) -> bool:
+        """False once the leases of the runs held could have run out unrenewed (the store
+        could not be reached): another node may then take those runs as lost and retry them,
+        so this one starts nothing until a renewal tells which runs are still its own."""
+        start_by = self._start_by
+        if start_by is None or self.clock.now() < start_by:
+            return True
+        if not self._lapse_logged:
+            self._lapse_logged = True
+            logger.warning(
+                "the leases of this node's runs could have run out while the store could not "
+                "be reached; no run starts until they are renewed"
+            )
+        return False
+
+    async def _disown_lost(self) -> None:
+        """After leases lapsed: let go of the unstarted runs another node took as lost."""
+        mine = await self.engine.db(self.store.unfinished_runs, self.s.node)
+        owned = {run.id for run in mine}
+        gone = [run for run in self.engine.admission.unstarted() if run.id not in owned]
+        if gone:
+            logger.warning(
+                "%d unstarted run(s) of this node were taken as lost while the store could not "
+                "be reached; their retries run instead",
+                len(gone),
+            )
+            self.engine.admission.disown(gone)
+
     def poll_now(self, now: datetime) -> None:
         """Poll for cancel requests and trigger jobs at the next turn of the loop."""
         self.next_poll = min(self.next_poll, now)
@@ -91,10 +135,16 @@ class Chores:
         """Do the chores that are due at ``now``; called by the loop at each turn."""
         s = self.s
         if self.engine.admission.owns_runs() and now >= self.next_renew:
-            self.next_renew = now + s.lease / 3
             await self.engine.db(self.store.renew_leases, s.node, now + s.lease)
+            # Only once renewed: a renewal that failed is tried again at the next turn.
+            self.next_renew = now + s.lease / 3
+            lapsed = not self.may_start()
+            self._renewed(now)
+            if lapsed:
+                await self._disown_lost()
         elif not self.engine.admission.owns_runs():
             self.next_renew = now + s.lease / 3
+            self._renewed(None)
         # The memory store has no other node whose leases could run out, and a scan of every
         # run would stall the loop; it is checked once at start.
         if self.engine.shared and now >= self._next_expire:

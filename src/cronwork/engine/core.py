@@ -6,7 +6,7 @@ passes the overlap policy (`Admission.arrive`) and then waits in a ready queue,
 ordered by (due time, run id), for one of ``max_running`` places; it starts on its executor;
 its outcome is recorded, events fire, and a retry is inserted if the policy says so. Run
 records are written in batches by the `Writer`, never one transaction per run. Each concern
-lives in the module named after it; see docs/architecture.md. `Engine` is a little over 400
+lives in the module named after it; see docs/architecture.md. `Engine` is about 450
 lines because the loop, the lifecycle and the stop sequence (which waits on every part in
 turn) read best together.
 """
@@ -22,9 +22,10 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from cronwork.backoff import Backoff
 from cronwork.clock import DrivesEngines
 from cronwork.copiers import unstarted
-from cronwork.errors import CronworkError
+from cronwork.errors import CronworkError, StoreUnavailable
 from cronwork.events import FINAL_EVENTS, Event, EventType
 from cronwork.jobs import Job
 from cronwork.runs import Run, RunStatus
@@ -40,6 +41,8 @@ from .settings import (
     CLAIM_LIMIT,
     DEFAULT_POLL,
     MIN_SLEEP,
+    OUTAGE_CAP,
+    OUTAGE_FIRST,
     Settings,
 )
 from .waits import Waits
@@ -81,8 +84,15 @@ class Engine:
         self._main: asyncio.Task[None] | None = None
         # The current definition of each job the engine holds runs of.
         self.jobs: dict[str, Job] = {}
+        # The store's outages (StoreUnavailable): one backoff and one log line each way, for
+        # the loop and the writer alike.
+        self.outage = Backoff("the store", logger, first=OUTAGE_FIRST, cap=OUTAGE_CAP)
         self.writer = Writer(
-            self.store, real_time=self.real_time, off_loop=self.off_loop, poke=self.poke
+            self.store,
+            real_time=self.real_time,
+            off_loop=self.off_loop,
+            poke=self.poke,
+            outage=self.outage,
         )
         # Bound once: every run is saved two or three times.
         self.save = self.writer.save
@@ -171,6 +181,11 @@ class Engine:
         if self._tasks:
             await asyncio.wait(list(self._tasks))
         await self.writer.flush()
+        if self.writer.dirty:
+            logger.error(
+                "%d run record(s) are left unwritten: the store cannot be reached",
+                len(self.writer.dirty),
+            )
         waiting = [a.linger for a in self.admission.lingering.values() if a.linger is not None]
         if waiting and wait and not self._hurry.is_set():
             logger.warning("waiting for %d job thread(s) that overran their run", len(waiting))
@@ -349,7 +364,7 @@ class Engine:
                 await self.chores.maintain(now)
                 if look:
                     claim, jobs = await self.db(self._claim, now)
-                    self._take(claim, jobs)
+                    self._take(claim, jobs, now)
                     full = len(claim.runs) + len(claim.missed) >= CLAIM_LIMIT
                     claimed = bool(claim.runs or claim.missed)
                     claim_at = None if full else await self._next_claim(now, claimed)
@@ -357,11 +372,19 @@ class Engine:
                         # The first claims are done: what they loaded stays (gcfreeze).
                         self._settled = True
                         gcfreeze.settle()
+            except StoreUnavailable as exc:
+                # Logged once per outage (the Backoff); the runs held go on, new ones wait
+                # for the store while their leases could have run out (Chores.may_start).
+                claim_at = None
+                await self._sleep(now + timedelta(seconds=self.outage.failed(exc)))
+                continue
             except Exception:
                 logger.exception("claiming due runs failed; retrying")
                 claim_at = None
                 await self._sleep(now + (s.poll or DEFAULT_POLL))
                 continue
+            if look:
+                self.outage.succeeded()
             now = self.clock.now()
             self.dispatch_due(now)
             if full:
@@ -370,7 +393,9 @@ class Engine:
             assert claim_at is not None
             await self._sleep(self._next_wake(now, claim_at))
 
-    def _take(self, claim: Claim, jobs: dict[str, Job]) -> None:
+    def _take(self, claim: Claim, jobs: dict[str, Job], now: datetime) -> None:
+        if claim.runs:
+            self.chores.claimed(now)
         self.jobs.update(jobs)
         if claim.missed:
             isolated(claim.missed, self.admission.announce_missed, self.chore_fault)

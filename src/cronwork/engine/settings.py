@@ -24,6 +24,11 @@ MEMORY_HORIZON = timedelta(milliseconds=100)
 # the engine can only see by looking; the memory store changes only through this process.
 DEFAULT_POLL = timedelta(seconds=1)
 MEMORY_POLL: timedelta | None = None
+# While the store cannot be reached, the loop tries again after a delay doubling from the
+# first to the cap (seconds): a restarting server is back within seconds, and a long outage
+# costs a try every quarter of a minute rather than one every poll.
+OUTAGE_FIRST = 0.5
+OUTAGE_CAP = 15.0
 BROKEN_CHECK_EVERY = timedelta(seconds=30)
 # How often a shared store is re-read for trigger jobs another process added.
 TRIGGERS_REFRESH_EVERY = timedelta(seconds=10)

@@ -2,7 +2,8 @@
 
 A run that starts and ends between two flushes is written once, finished. A batch the store
 refuses is retried one record at a time, so a record the store cannot take costs only its
-own run.
+own run. A batch the store could not be reached for is kept and written again after the
+outage's backoff.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from cronwork.backoff import Backoff
+from cronwork.errors import StoreUnavailable
 from cronwork.executors import format_error
 from cronwork.runs import Run, RunStatus
 from cronwork.stores import Store
@@ -34,8 +37,10 @@ class Writer:
         real_time: bool,
         off_loop: Callable[..., Awaitable[Any]],
         poke: Callable[[], None],
+        outage: Backoff | None = None,
     ) -> None:
         self.store = store
+        self._outage = outage or Backoff("the store", logger)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._real_time = real_time
         self._inline = not store.shared
@@ -78,23 +83,42 @@ class Writer:
         self._scheduled = False
         batch = self._batch()
         if batch:
-            self._write(batch)
+            unavailable = self._write(batch)
+            if unavailable is not None:
+                self._keep(batch, unavailable)
+            else:
+                self._outage.succeeded()
         self._poke()
 
-    def _write(self, batch: list[Run]) -> None:
+    def _keep(self, batch: list[Run], exc: StoreUnavailable) -> None:
+        """Keep the records of a batch the store could not be reached for, and write them
+        again after the outage's backoff (a newer record of a run, queued meanwhile, wins)."""
+        for run in batch:
+            self.dirty.setdefault(run.id, run)
+        delay = self._outage.failed(exc)
+        if not self._scheduled:
+            self._scheduled = True
+            assert self.loop is not None
+            flush = self.flush_inline if self._inline else self._start_flush
+            self.loop.call_later(delay, flush)
+
+    def _write(self, batch: list[Run]) -> StoreUnavailable | None:
         """Save a batch of records; on the store thread unless the store is inline.
 
-        When the batch fails, its records are saved one by one, so that a record the store
-        refuses costs only its own run (see _unrecordable); when every one fails too, the
-        store itself is failing, and that is logged once.
+        When the store cannot be reached, nothing is written and the error is returned, for
+        the batch to be kept. When the batch fails otherwise, its records are saved one by
+        one, so that a record the store refuses costs only its own run (see _unrecordable);
+        when every one fails too, the store itself is failing, and that is logged once.
         """
         try:
             self.store.save_runs(batch)
-            return
+            return None
+        except StoreUnavailable as exc:
+            return exc
         except Exception as exc:
             if len(batch) == 1:
                 self._unrecordable(batch[0], exc)
-                return
+                return None
             first: Exception = exc
         refused: list[tuple[Run, Exception]] = []
         isolated(
@@ -104,9 +128,10 @@ class Writer:
         )
         if len(refused) == len(batch):
             logger.error("could not record %d run(s)", len(batch), exc_info=first)
-            return
+            return None
         for run, error in refused:
             self._unrecordable(run, error)
+        return None
 
     def _unrecordable(self, run: Run, exc: Exception) -> None:
         """A record the store refused: save the run as failed with the error, if it ended."""
@@ -146,13 +171,18 @@ class Writer:
         """Write what waits now (on the store thread for a shared store)."""
         batch = self._batch()
         if batch:
+            unavailable = None
             try:
                 if self._inline:
-                    self._write(batch)
+                    unavailable = self._write(batch)
                 else:
-                    await self._off_loop(self._write, batch)
+                    unavailable = await self._off_loop(self._write, batch)
             except Exception:  # the store thread itself is gone
                 logger.exception("could not record %d run(s)", len(batch))
+            if unavailable is not None:
+                self._keep(batch, unavailable)
+            else:
+                self._outage.succeeded()
         self._poke()
 
     async def write_now(self) -> None:

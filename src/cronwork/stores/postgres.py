@@ -6,34 +6,25 @@ are skipped rather than waited for. The unique index on runs (job, slot, attempt
 slot fire once whatever races. The schema is versioned (``schema/postgres/*.sql``) and
 migrated under ``pg_advisory_xact_lock``, so nodes may open an empty database at once.
 
-Whose clock: the Store protocol hands the store instants of the engine's clock (a fake one
-in tests), while leases must be judged on one clock for the whole cluster, the server's, so
-that nodes whose clocks drift apart still agree on which lease ran out. Both hold: the store
-keeps ``runs.lease_until`` on the server's timeline, and translates each engine instant by
-the engine's offset to it. That offset is two measured parts: the engine clock against the
-local clock, measured once at the first call that passes ``now`` (zero for the real clock, a
-constant for a fake one, so fake time still moves leases exactly as it moves), and the local
-clock against the server's ``clock_timestamp()``, measured at open and again every minute,
-and adopted when it moved by more than a quarter second (so noise does not shift leases the
-store hands back). Lease deadlines written by a node and expiries judged by another thus
-compare on the server's clock; lease values read back come in the reader's engine clock.
-Every other instant (slots, start and finish times) is the engine's, as in other stores.
+Leases are on the server's clock, whatever the engine's (pgclock.py). Changes other nodes
+should see before their next poll are notified and listened for (pglisten.py). A server
+that cannot be reached is StoreUnavailable, which the engine waits out with backoff.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import select
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from cronwork.errors import DuplicateJob, StoreError
+from cronwork.errors import DuplicateJob, StoreError, StoreUnavailable
 from cronwork.jobs import Job
 from cronwork.runs import Run
 from cronwork.stores.base import Claim
@@ -59,7 +50,21 @@ try:
 except ImportError as exc:  # the extra is not installed
     raise StoreError(MISSING_EXTRA) from exc
 
+from cronwork.stores.pgclock import ServerClock, measure_offset  # noqa: E402 (needs psycopg)
 from cronwork.stores.pglisten import Listener  # noqa: E402 (needs psycopg, checked above)
+
+
+class _QuietAttempts(logging.Filter):
+    """Drop the connection pool's warning per failed attempt to connect for a store's pool:
+    the engine logs an outage once when it starts and once when it ends (backoff.py)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        ours = bool(args) and str(args[0]).startswith("PostgresStore ")
+        return not (ours and str(record.msg).startswith("error connecting"))
+
+
+logging.getLogger("psycopg.pool").addFilter(_QuietAttempts())
 
 Access = Literal["create", "existing", "read"]
 Connection = psycopg.Connection[dict[str, Any]]
@@ -67,10 +72,6 @@ Connection = psycopg.Connection[dict[str, Any]]
 # pg_advisory_xact_lock key of schema migrations: "cronwork" as a big-endian integer.
 _MIGRATION_LOCK = int.from_bytes(b"cronwork", "big")
 _SCHEMA = "schema/postgres"
-# How often the local clock's offset to the server's is measured again, and by how much it
-# must have moved to be adopted (smaller moves are measurement noise).
-_OFFSET_EVERY = 60.0
-_OFFSET_STEP = timedelta(milliseconds=250)
 # A transaction that lost a deadlock race is tried again this many times.
 _DEADLOCK_TRIES = 3
 
@@ -97,7 +98,7 @@ def _text(value: Any) -> Any:
     return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
 
 
-class _ConnectionCut(StoreError):
+class _ConnectionCut(StoreUnavailable):
     """The server cut the connection of a call before it committed anything."""
 
 
@@ -134,11 +135,7 @@ class PostgresStore(SqlStore[Connection]):
         super().__init__()
         self._lock = threading.Lock()
         self._pool: ConnectionPool[Connection] | None = None
-        # Engine clock minus local clock; None until a call passes ``now``.
-        self._engine_offset: timedelta | None = None
-        # Server clock minus local clock, and when (monotonic) it was measured.
-        self._server_offset = timedelta(0)
-        self._measured_at = float("-inf")
+        self._clock = ServerClock()
         # Sent with each notification, so that this store's own listeners skip it.
         self._token = secrets.token_hex(8)
         self._listeners: list[Listener] = []
@@ -165,8 +162,7 @@ class PostgresStore(SqlStore[Connection]):
                     row_factory=tuple_row,
                 ) as conn:
                     self._prepare(conn)
-                    self._server_offset = self._measure_offset(conn)
-                    self._measured_at = time.monotonic()
+                    self._clock.set(measure_offset(conn))
             except psycopg.Error as exc:
                 raise self._error(exc) from None
             pool: ConnectionPool[Connection] = ConnectionPool(
@@ -316,7 +312,12 @@ class PostgresStore(SqlStore[Connection]):
     def _error(self, exc: psycopg.Error) -> StoreError:
         text = str(exc).strip().replace("\n", " ")
         if isinstance(exc, psycopg.OperationalError):
-            return StoreError(
+            # No SQLSTATE: the client lost or could not make the connection; class 08 is a
+            # connection exception, 57P an operator's (shutdown, restart, terminated).
+            state = exc.sqlstate or ""
+            cut = not state or state.startswith(("08", "57P"))
+            kind = StoreUnavailable if cut else StoreError
+            return kind(
                 f"cannot reach PostgreSQL database {self.url}: {text}; check that the server "
                 "runs and the URL's host, port, user and database"
             )
@@ -355,7 +356,7 @@ class PostgresStore(SqlStore[Connection]):
                 raise _ConnectionCut(self._error(exc).args[0]) from exc
             raise self._error(exc) from exc
         except TimeoutError as exc:  # the pool's PoolTimeout
-            raise StoreError(f"no connection to database {self.url}: {exc}") from exc
+            raise StoreUnavailable(f"no connection to database {self.url}: {exc}") from exc
 
     def _retrying(self, work: Callable[[Connection], T], atomic: bool = True) -> T:
         """Run ``work`` in one transaction, again if it lost a deadlock to another node.
@@ -387,35 +388,10 @@ class PostgresStore(SqlStore[Connection]):
         # Outside a transaction block: a read of one statement is one round trip.
         return self._retrying(work, atomic=False)
 
-    # -- clocks -------------------------------------------------------------------------
-
-    @staticmethod
-    def _measure_offset(conn: psycopg.Connection[Any]) -> timedelta:
-        """The server's clock minus the local clock, from one round trip."""
-        before = time.time()
-        cursor = conn.cursor(row_factory=tuple_row)
-        (server,) = cursor.execute("SELECT clock_timestamp()").fetchone() or (None,)
-        after = time.time()
-        conn.rollback()
-        local = datetime.fromtimestamp((before + after) / 2, UTC)
-        return timedelta(0) if server is None else server - local
+    # -- clocks (pgclock.py) --------------------------------------------------------------
 
     def _skew(self, now: datetime | None = None) -> timedelta:
-        """What to add to an engine instant to place it on the server's timeline."""
-        if self._engine_offset is None:
-            if now is None:
-                return self._server_offset  # no engine instant seen: take it as the real clock
-            self._engine_offset = now - datetime.now(UTC)
-        return self._server_offset - self._engine_offset
-
-    def _refresh_offset(self) -> None:
-        """Measure the local clock against the server's again, at most once a minute."""
-        if time.monotonic() - self._measured_at < _OFFSET_EVERY:
-            return
-        offset = self._retrying(self._measure_offset, False)
-        self._measured_at = time.monotonic()
-        if abs(offset - self._server_offset) > _OFFSET_STEP:
-            self._server_offset = offset
+        return self._clock.skew(now)
 
     def _lease_in(self, moment: datetime | None, skew: timedelta) -> int | None:
         """An engine instant as stored lease micros (server timeline)."""
@@ -475,7 +451,7 @@ class PostgresStore(SqlStore[Connection]):
         self, now: datetime, horizon: timedelta, node: str, lease: timedelta, limit: int = 5000
     ) -> Claim:
         """Atomically claim due slots and unowned due runs up to ``now + horizon``."""
-        self._refresh_offset()
+        self._clock.refresh(lambda: self._retrying(measure_offset, atomic=False))
         # Most claims of a polling engine find nothing due: one read (one round trip) says
         # so, where the claim's transaction takes four. It reads what the claim would lock,
         # so finding nothing is the claim's own answer at that moment.

@@ -50,6 +50,27 @@ def attempts_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 @run_async
+async def test_connections_the_server_cuts_are_replaced_without_an_outage(
+    clock: FakeClock, url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    fired: list[object] = []
+    store = PostgresStore(url, connect_timeout=1)
+    try:
+        node = AsyncScheduler(store, clock=clock, timezone="UTC")
+        await node.add_job("tick", kept(node, lambda: fired.append(clock.now())), "every 10s")
+        async with node:
+            for _ in range(3):
+                assert cut_connections(url) >= 1  # the pool's and the listener's
+                await clock.run_for(timedelta(seconds=10))
+            await eventually(lambda: store.listening, 30)
+        assert len(fired) == 3
+        assert store_messages(caplog) == []
+        assert attempts_logged(caplog) == []
+    finally:
+        store.close()
+
+
+@run_async
 async def test_an_outage_is_logged_once_each_way_and_the_node_goes_on_after_it(
     clock: FakeClock, url: str, caplog: pytest.LogCaptureFixture
 ) -> None:

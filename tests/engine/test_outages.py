@@ -3,7 +3,7 @@ its end once, starts nothing once its leases could have run out, and goes on aft
 
 The outage is the test database refusing new connections while its open ones are cut
 (``pg_terminate_backend``), as during a restart; time is fake, so the leases run out in
-milliseconds. Each failed attempt waits for the connection timeout (one real second).
+milliseconds. Each failed attempt waits for the connection timeout (two real seconds).
 """
 
 from __future__ import annotations
@@ -54,7 +54,9 @@ async def test_connections_the_server_cuts_are_replaced_without_an_outage(
     clock: FakeClock, url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     fired: list[object] = []
-    store = PostgresStore(url, connect_timeout=1)
+    # The default connect timeout (10 s): a new connection on a loaded machine may take more
+    # than a second, which would be an outage of its own.
+    store = PostgresStore(url)
     try:
         node = AsyncScheduler(store, clock=clock, timezone="UTC")
         await node.add_job("tick", kept(node, lambda: fired.append(clock.now())), "every 10s")
@@ -75,7 +77,7 @@ async def test_an_outage_is_logged_once_each_way_and_the_node_goes_on_after_it(
     clock: FakeClock, url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     fired: list[object] = []
-    store = PostgresStore(url, connect_timeout=1)
+    store = PostgresStore(url, connect_timeout=2)
     try:
         node = AsyncScheduler(store, clock=clock, timezone="UTC")
         await node.add_job("tick", kept(node, lambda: fired.append(clock.now())), "every 10s")
@@ -110,7 +112,7 @@ async def test_once_its_leases_could_have_run_out_a_node_starts_nothing_it_held(
         started.append("hold")
         await release.wait()
 
-    store = PostgresStore(url, connect_timeout=1)
+    store = PostgresStore(url, connect_timeout=2)
     other = PostgresStore(url)
     try:
         node = AsyncScheduler(store, clock=clock, timezone="UTC", max_running=1, lease=30)

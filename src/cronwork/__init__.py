@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from cronwork.policies import Misfire, OnTimeout, Overlap
     from cronwork.runs import Run, RunStatus
     from cronwork.scheduler import AsyncScheduler, Scheduler
-    from cronwork.targets import Command, TaskRegistry
+    from cronwork.targets import CeleryTask, Command, TaskRegistry
     from cronwork.timing import Schedule, parse_duration, parse_schedule
     from cronwork.timing.triggers import after, on_failure, on_finish
 
@@ -41,6 +41,7 @@ _LAZY = {
     "Run": "cronwork.runs",
     "RunStatus": "cronwork.runs",
     "Command": "cronwork.targets",
+    "CeleryTask": "cronwork.targets",
     "TaskRegistry": "cronwork.targets",
     "Event": "cronwork.events",
     "EventType": "cronwork.events",
@@ -57,6 +58,7 @@ _LAZY = {
 
 __all__ = [
     "AsyncScheduler",
+    "CeleryTask",
     "Command",
     "ConfigError",
     "CronworkError",

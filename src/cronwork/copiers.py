@@ -33,7 +33,7 @@ from typing import Any, Literal, Protocol
 from cronwork.executors.base import Invocation, RunContext
 from cronwork.jobs import Job
 from cronwork.runs import Run, RunStatus
-from cronwork.targets import Command
+from cronwork.targets import CeleryTask, Command
 
 _BUILDERS: dict[type, type | None] = {}
 # Names the generated code uses for itself; a field may not be called so.
@@ -260,7 +260,7 @@ class _NewInvocation(Protocol):
     def __call__(
         self,
         *,
-        target: Callable[..., Any] | Command,
+        target: Callable[..., Any] | Command | CeleryTask,
         args: tuple[Any, ...],
         kwargs: Mapping[str, Any],
         context: RunContext,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +20,7 @@ from cronwork.errors import JobError, ScheduleError, TargetError
 from cronwork.ids import check_job_id
 from cronwork.notify import NotifyTarget, parse_notify
 from cronwork.policies import Misfire, OnTimeout, Overlap
-from cronwork.targets import Command, Target, import_target, make_target
+from cronwork.targets import Command, Runnable, Target, import_target, make_target
 from cronwork.timing import MAX_DURATION, Schedule, format_duration
 from cronwork.timing.base import LATEST
 from cronwork.timing.durations import refuse_non_ascii_digits
@@ -166,7 +166,7 @@ def check_executor(
     job_id: str,
     executor: object,
     target: Target,
-    runnable: Callable[..., Any] | Command | None,
+    runnable: Runnable | None,
 ) -> None:
     """Raise JobError unless ``executor`` can run ``target``.
 
@@ -191,11 +191,21 @@ def check_executor(
         )
 
 
-def _executor_problem(
-    executor: str, target: Target, runnable: Callable[..., Any] | Command | None
-) -> str | None:
+def _executor_problem(executor: str, target: Target, runnable: Runnable | None) -> str | None:
     from cronwork.executors.base import is_async_callable
 
+    if executor == "celery":
+        if target.kind == "celery":
+            return None
+        return (
+            f"'celery' sends Celery tasks (a CeleryTask target, celery_task in a job file), "
+            f"not {target.ref!r}"
+        )
+    if target.kind == "celery":
+        return (
+            f"{executor!r} cannot run the Celery task {target.ref!r}; "
+            "use executor='celery' or leave executor unset"
+        )
     is_command = target.kind == "command" or isinstance(runnable, Command)
     if executor == "command":
         return None if is_command else "'command' runs Command targets, not functions"
@@ -225,7 +235,7 @@ def _executor_problem(
     return None
 
 
-def _runnable_at_hand(target: Target) -> Callable[..., Any] | Command | None:
+def _runnable_at_hand(target: Target) -> Runnable | None:
     """What ``target`` runs, if known without importing anything new."""
     if target.command is not None:
         return target.command

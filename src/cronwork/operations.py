@@ -30,7 +30,7 @@ from cronwork.jobs import (
 )
 from cronwork.runs import Run, RunStatus
 from cronwork.stores import Store
-from cronwork.targets import TaskRegistry, make_target, resolve_target
+from cronwork.targets import CeleryTask, Target, TaskRegistry, make_target, resolve_target
 from cronwork.timing import Bounded, Jittered, Schedule
 
 if TYPE_CHECKING:
@@ -119,12 +119,15 @@ class Operations:
         tasks: TaskRegistry | None = None,
         listeners: Listeners | None = None,
         timezone: Any = None,
+        celery_app: Any = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.tasks = tasks if tasks is not None else TaskRegistry()
         self.listeners = listeners if listeners is not None else Listeners()
         self.timezone = timezone
+        #: The app of Celery tasks that name none (an app or its import path), or None.
+        self.celery_app = celery_app
         self.engine: Engine | None = None
 
     def _emit_job(self, kind: EventType, job_id: str, job: Job | None) -> None:
@@ -157,12 +160,22 @@ class Operations:
                 raise TargetError(f"job {job_id!r}: {exc}") from None
             # A task's function is known only here; make_job checks the other kinds.
             check_executor(job_id, settings.get("executor"), resolved_target, runnable)
+        elif resolved_target.celery is not None:
+            resolved_target = self._celery_target(job_id, resolved_target.celery)
         tz = timezone if timezone is not None else self.timezone
         try:
             schedule = self._shared_schedule(schedule, tz, settings)
         except ScheduleError as exc:
             raise schedule_error(job_id, schedule, exc) from None
         return make_job(job_id, resolved_target, schedule, tz=tz, **settings)
+
+    def _celery_target(self, job_id: str, task: CeleryTask) -> Target:
+        """The target of a Celery job: its app (the scheduler's by default), checked now."""
+        from cronwork.executors.celeryjobs import check_task, with_app
+
+        task = with_app(task, self.celery_app, job_id)
+        check_task(task, job_id)
+        return Target("celery", task.name, celery=task)
 
     def _shared_schedule(self, schedule: object, tz: Any, settings: Mapping[str, Any]) -> object:
         """The parsed schedule every job on the same text and zone shares (see

@@ -90,6 +90,7 @@ class _Base:
         keep_runs_for: timedelta | float | str | None = None,
         kill_grace: float = 5.0,
         freeze_gc: bool = False,
+        celery_app: Any = None,
         **unknown: Never,
     ) -> None:
         """Set the scheduler up; nothing runs until ``start()``.
@@ -107,6 +108,8 @@ class _Base:
         - ``keep_runs_for``: finished runs older than this are pruned (None: kept)
         - ``kill_grace``: seconds between asking a timed-out process to stop and killing it
         - ``freeze_gc``: keep the collector's full passes off long-lived objects (see the guide)
+        - ``celery_app``: the Celery app (or ``"package.module:app"``) of CeleryTask targets
+          that name none (see docs/celery.md)
         """
         from cronwork.timing import parse_duration
         from cronwork.timing.zones import resolve_zone
@@ -159,6 +162,7 @@ class _Base:
             tasks=self.tasks,
             listeners=self.listeners,
             timezone=self.timezone,
+            celery_app=celery_app,
         )
         self._face_init()
 
@@ -365,9 +369,10 @@ class Scheduler(_Base):
     ) -> Job:
         """Add a job; a duplicate id raises DuplicateJob unless ``replace=True``.
 
-        ``target`` is a function, an import path ``"module:function"``, a task name or a
-        `Command`; ``schedule`` a cron expression, a phrase (``"every 5m"``), a one-shot
-        instant, a trigger (``after("extract")``) or a `Schedule`. Keywords:
+        ``target`` is a function, an import path ``"module:function"``, a task name, a
+        `Command`, or a `CeleryTask` (sent to a Celery worker fleet); ``schedule`` a cron
+        expression, a phrase (``"every 5m"``), a one-shot instant, a trigger
+        (``after("extract")``) or a `Schedule`. Keywords:
 
         - ``replace``: overwrite a job with the same id instead of raising
         - ``timezone``: zone of the schedule (an IANA name); default: the scheduler's
@@ -386,7 +391,8 @@ class Scheduler(_Base):
         - ``args``: positional arguments of each call (JSON for a persistent store)
         - ``kwargs``: keyword arguments of each call (JSON for a persistent store)
         - ``tags``: labels to find and filter jobs by
-        - ``executor``: ``thread``, ``process``, ``async`` or ``command``; default: by target
+        - ``executor``: ``thread``, ``process``, ``async``, ``command`` or ``celery``; default:
+          by target
         - ``depends_on``: ids of jobs that must have succeeded since this job's last slot
         - ``dependency_timeout``: how long a run waits for its dependencies
         - ``paused``: add the job paused
@@ -629,9 +635,10 @@ class AsyncScheduler(_Base):
     ) -> Job:
         """Add a job; a duplicate id raises DuplicateJob unless ``replace=True``.
 
-        ``target`` is a function, an import path ``"module:function"``, a task name or a
-        `Command`; ``schedule`` a cron expression, a phrase (``"every 5m"``), a one-shot
-        instant, a trigger (``after("extract")``) or a `Schedule`. Keywords:
+        ``target`` is a function, an import path ``"module:function"``, a task name, a
+        `Command`, or a `CeleryTask` (sent to a Celery worker fleet); ``schedule`` a cron
+        expression, a phrase (``"every 5m"``), a one-shot instant, a trigger
+        (``after("extract")``) or a `Schedule`. Keywords:
 
         - ``replace``: overwrite a job with the same id instead of raising
         - ``timezone``: zone of the schedule (an IANA name); default: the scheduler's
@@ -650,7 +657,8 @@ class AsyncScheduler(_Base):
         - ``args``: positional arguments of each call (JSON for a persistent store)
         - ``kwargs``: keyword arguments of each call (JSON for a persistent store)
         - ``tags``: labels to find and filter jobs by
-        - ``executor``: ``thread``, ``process``, ``async`` or ``command``; default: by target
+        - ``executor``: ``thread``, ``process``, ``async``, ``command`` or ``celery``; default:
+          by target
         - ``depends_on``: ids of jobs that must have succeeded since this job's last slot
         - ``dependency_timeout``: how long a run waits for its dependencies
         - ``paused``: add the job paused

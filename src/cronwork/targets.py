@@ -1,4 +1,5 @@
-"""What a job runs: a callable, an import path, a registered task name, or a command."""
+"""What a job runs: a callable, an import path, a registered task name, a command, or a
+Celery task sent to a worker fleet."""
 
 from __future__ import annotations
 
@@ -63,6 +64,46 @@ class Command:
         return shlex.join(self.argv)
 
 
+@dataclass(frozen=True, slots=True)
+class CeleryTask:
+    """A Celery task run by name on a worker fleet, e.g. ``CeleryTask("proj.tasks.report")``.
+
+    ``app`` is a Celery app or its import path (``"proj.celery:app"``); None means the
+    scheduler's ``celery_app`` (or, run by a CeleryExecutor directly, the executor's app).
+    ``queue`` routes the task (None: the app's routing decides). The job's ``args`` and
+    ``kwargs`` are the task's, and must be JSON. Only the task's name travels: the tasks'
+    code lives on the workers.
+    """
+
+    name: str
+    app: Any = None
+    queue: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise TargetError(f"a Celery task needs a task name, got {self.name!r}")
+        if self.app is not None and not isinstance(self.app, str) and not _is_celery_app(self.app):
+            raise TargetError(
+                f"Celery app must be a Celery app or its import path 'package.module:app', "
+                f"got {type(self.app).__name__}"
+            )
+        if self.queue is not None and (not isinstance(self.queue, str) or not self.queue.strip()):
+            raise TargetError(f"a Celery queue must be a non-empty name, got {self.queue!r}")
+
+    @property
+    def app_path(self) -> str | None:
+        """The app's import path, if it was given as one."""
+        return self.app if isinstance(self.app, str) else None
+
+
+def _is_celery_app(obj: object) -> bool:
+    try:
+        from celery import Celery
+    except ImportError:
+        return False
+    return isinstance(obj, Celery)
+
+
 def _split(text: str) -> list[str]:
     try:
         parts = shlex.split(text)
@@ -73,7 +114,10 @@ def _split(text: str) -> list[str]:
     return parts
 
 
-TargetKind = Literal["call", "task", "command", "callable"]
+#: What a target resolves to, and an executor runs.
+Runnable = Callable[..., Any] | Command | CeleryTask
+
+TargetKind = Literal["call", "task", "command", "callable", "celery"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,23 +126,30 @@ class Target:
 
     ``call``: an import path ``package.module:function``; ``task``: a name registered with
     ``@scheduler.task``; ``command``: a Command; ``callable``: a Python object with no import
-    path (lambdas, closures), which only the memory store can keep.
+    path (lambdas, closures), which only the memory store can keep; ``celery``: a CeleryTask
+    (``ref`` is its task name), which a store keeps when its app is an import path.
     """
 
     kind: TargetKind
     ref: str
     command: Command | None = None
     func: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+    celery: CeleryTask | None = None
 
     @property
     def persistable(self) -> bool:
         """True when the target can be written to a database and resolved by another process."""
+        if self.celery is not None:
+            return self.celery.app_path is not None
         return self.kind != "callable"
 
     def describe(self) -> str:
         """Return a short human form: the import path, task name or command line."""
         if self.kind == "task":
             return f"task {self.ref}"
+        if self.celery is not None:
+            queue = self.celery.queue
+            return f"celery task {self.ref}" + (f" (queue {queue})" if queue else "")
         return self.ref
 
 
@@ -182,6 +233,8 @@ def make_target(obj: object, registry: TaskRegistry | None = None) -> Target:
         return obj
     if isinstance(obj, Command):
         return Target("command", obj.line, command=obj)
+    if isinstance(obj, CeleryTask):
+        return Target("celery", obj.name, celery=obj)
     if isinstance(obj, str):
         text = obj.strip()
         if registry is not None and registry.get(text) is not None:
@@ -199,17 +252,18 @@ def make_target(obj: object, registry: TaskRegistry | None = None) -> Target:
         name = getattr(obj, "__qualname__", None) or type(obj).__name__
         return Target("callable", name, func=obj)
     raise TargetError(
-        f"target must be a callable, an import path, a task name or a Command, "
+        f"target must be a callable, an import path, a task name, a Command or a CeleryTask, "
         f"got {type(obj).__name__}"
     )
 
 
-def resolve_target(
-    target: Target, registry: TaskRegistry | None = None
-) -> Callable[..., Any] | Command:
+def resolve_target(target: Target, registry: TaskRegistry | None = None) -> Runnable:
     """Return what an executor runs for ``target``, or raise TargetError."""
     if target.command is not None:
         return target.command
+    if target.celery is not None:
+        # Sent by name: its app is imported (and checked) by the Celery executor.
+        return target.celery
     if target.func is not None:
         return target.func
     if target.kind == "task":

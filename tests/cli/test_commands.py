@@ -264,3 +264,41 @@ def test_add_refuses_what_the_validator_refuses_naming_job_and_field(cli) -> Non
     nan = cli("add", "x", "every 1h", "--call", "json:dumps", "--kwargs", '{"obj": NaN}')
     assert nan.code == 1 and "JSON" in nan.err, nan.err
     assert cli("list", "--json").out.strip() in ("[]", "")
+
+
+CELERY_APP = """\
+from celery import Celery
+
+app = Celery("fleet", broker="redis://127.0.0.1:6379/0", backend="redis://127.0.0.1:6379/0")
+
+
+@app.task(name="fleet.report", shared=False)
+def report(month: str) -> str:
+    return month
+"""
+
+
+def test_add_a_celery_task_checked_against_its_app(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("celery", reason="Celery jobs need cronwork[celery]")
+    (tmp_path / "cli_fleet.py").write_text(CELERY_APP)
+    refused = cli(
+        "add", "report", "0 7 * * *", "--celery-task", "fleet.reprot",
+        "--celery-app", "cli_fleet:app",
+    )  # fmt: skip
+    assert refused.code == 1
+    assert refused.err.strip() == (
+        "error: job 'report': celery_task 'fleet.reprot' is not a task of Celery app "
+        "'cli_fleet:app' (did you mean 'fleet.report'?); it knows fleet.report"
+    )
+    assert "report" not in cli("list").out
+    added = cli(
+        "add", "report", "0 7 * * *", "--celery-task", "fleet.report",
+        "--celery-app", "cli_fleet:app", "--celery-queue", "reports", "--", "2024-05",
+    )  # fmt: skip
+    assert added.code == 0, added.err
+    assert added.out.startswith("added report: celery task fleet.report (queue reports)")
+    [shown] = json.loads(cli("list", "--json").out)
+    assert shown["args"] == ["2024-05"]
+    assert shown["target"] == {
+        "kind": "celery", "ref": "fleet.report", "app": "cli_fleet:app", "queue": "reports",
+    }  # fmt: skip

@@ -38,19 +38,19 @@ app = make_app(
 )
 
 
-@app.task(name="cronwork_tests.add")
+@app.task(name="cronwork_tests.add", shared=False)
 def add(a: int, b: int) -> dict[str, Any]:
     """Return the sum with the pid of the child that computed it."""
     return {"sum": a + b, "pid": os.getpid()}
 
 
-@app.task(name="cronwork_tests.fail")
+@app.task(name="cronwork_tests.fail", shared=False)
 def fail(message: str) -> None:
     """Raise ValueError(message) on the worker."""
     raise ValueError(message)
 
 
-@app.task(name="cronwork_tests.hang")
+@app.task(name="cronwork_tests.hang", shared=False)
 def hang(pid_file: str, seconds: float, ignore_soft_limit: bool = True) -> str:
     """Write the child's pid to ``pid_file``, then sleep, shrugging off the soft time limit."""
     Path(pid_file).write_text(str(os.getpid()))
@@ -64,7 +64,15 @@ def hang(pid_file: str, seconds: float, ignore_soft_limit: bool = True) -> str:
     return "woke up"
 
 
-@app.task(name="cronwork_tests.die")
+@app.task(name="cronwork_tests.die", shared=False)
 def die() -> None:
     """Kill the worker child running this task, as the OOM killer would."""
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+@app.task(name="cronwork_tests.span", shared=False)
+def span(seconds: float) -> dict[str, float]:
+    """Sleep ``seconds`` and return when the task started and ended on the worker (epoch s)."""
+    start = time.time()
+    time.sleep(seconds)
+    return {"start": start, "end": time.time()}

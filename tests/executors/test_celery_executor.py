@@ -29,7 +29,7 @@ from celerykit import (
 )
 
 from cronwork.executors import Invocation, Outcome, RunContext
-from cronwork.executors.celery import CeleryExecutor, CeleryTask
+from cronwork.executors.celery import CeleryExecutor, CeleryTask, task_id_of
 from cronwork.runs import RunStatus
 
 pytestmark = pytest.mark.slow
@@ -67,8 +67,8 @@ def test_a_task_succeeds_with_its_result_recorded_as_json(fleet: Fleet) -> None:
     outcome = run(inv)
     assert outcome.status is RunStatus.SUCCEEDED, outcome.error
     assert outcome.output is not None and outcome.output.startswith('{"sum": 5, "pid": ')
-    # The Celery task id is the run id.
-    assert fleet.app.AsyncResult(inv.context.run_id).state == "SUCCESS"
+    # The Celery task id names the run.
+    assert fleet.app.AsyncResult(task_id_of(inv.context)).state == "SUCCESS"
 
 
 def test_sending_a_run_the_backend_knows_again_follows_it_instead_of_a_second_task(
@@ -80,7 +80,7 @@ def test_sending_a_run_the_backend_knows_again_follows_it_instead_of_a_second_ta
     again = run(first)
     assert again.status is RunStatus.SUCCEEDED
     assert again.output is not None and again.output.startswith('{"sum": 9, ')
-    received = fleet.worker.log.read_text().count(f"[{first.context.run_id}] received")
+    received = fleet.worker.log.read_text().count(f"[{task_id_of(first.context)}] received")
     assert received == 1
 
 

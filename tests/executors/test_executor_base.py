@@ -17,8 +17,9 @@ from cronwork.executors import (
     format_error,
 )
 from cronwork.executors.base import wants_ctx
-from cronwork.jobs import EXECUTORS
-from cronwork.targets import Command
+from cronwork.executors.celery import CeleryExecutor
+from cronwork.executors.registry import EXECUTOR_NAMES
+from cronwork.targets import CeleryTask, Command
 
 
 def make_ctx() -> RunContext:
@@ -67,13 +68,12 @@ def test_everything_else_goes_to_threads() -> None:
 
 
 def test_jobs_accept_exactly_the_names_of_the_executors_there_are() -> None:
-    # jobs.EXECUTORS is the one list a job's executor is checked against.
-    names = [
-        cls.name for cls in (ThreadExecutor, ProcessExecutor, CoroutineExecutor, CommandExecutor)
-    ]
-    assert sorted(names) == sorted(EXECUTORS)
-    for target in (sync_job, async_job, Command("true")):
-        assert default_executor_name(target) in EXECUTORS
+    # The registry's names are the one list a job's executor is checked against.
+    executors = (ThreadExecutor, ProcessExecutor, CoroutineExecutor, CommandExecutor)
+    names = [cls.name for cls in (*executors, CeleryExecutor)]
+    assert sorted(names) == sorted(EXECUTOR_NAMES)
+    for target in (sync_job, async_job, Command("true"), CeleryTask("proj.tasks.report")):
+        assert default_executor_name(target) in EXECUTOR_NAMES
 
 
 def test_ctx_is_passed_only_to_callables_that_name_it() -> None:

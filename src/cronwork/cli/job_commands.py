@@ -18,6 +18,8 @@ from cronwork.errors import CronworkError
         'cronwork add ping "every 5m" -- curl -fsS https://example.com/health',
         'cronwork add report "every monday at 09:00" --tz Europe/Berlin --call reports:weekly',
         'cronwork add greet "every 1h" --call tasks:hello -- world     # args for the function',
+        'cronwork add report "0 7 * * *" --celery-task proj.tasks.report '
+        "--celery-app proj.celery:app -- 2024",
     ),
 )
 def add(
@@ -38,6 +40,22 @@ def add(
     ] = None,
     call: Annotated[
         str | None, typer.Option("--call", metavar="PKG.MOD:FUNC", help="Run a function.")
+    ] = None,
+    celery_task: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help="Send this Celery task to the worker fleet."),
+    ] = None,
+    celery_app: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CRONWORK_CELERY_APP",
+            metavar="PKG.MOD:APP",
+            help="The Celery app of --celery-task [default: $CRONWORK_CELERY_APP]",
+            show_default=False,
+        ),
+    ] = None,
+    celery_queue: Annotated[
+        str | None, typer.Option(metavar="QUEUE", help="The queue of --celery-task.")
     ] = None,
     timeout: Annotated[
         str | None, typer.Option(metavar="DURATION", help='Expected duration, e.g. "30m".')
@@ -74,18 +92,30 @@ def add(
     replace: Annotated[bool, typer.Option("--replace", help="Replace a job with this id.")] = False,
     store: StoreOption = None,
 ) -> None:
-    """Add a job to the store: a command after --, or a function with --call.
+    """Add a job to the store: a command after --, a function with --call, or a Celery task
+    with --celery-task.
 
     A running scheduler on the same store picks it up within a second. --call imports the
-    function now (from the current folder too), so a typo fails here.
+    function now (from the current folder too), so a typo fails here; so does --celery-app,
+    and a task name its app does not know.
     """
     import json
 
-    from cronwork.targets import Command
+    from cronwork.targets import CeleryTask, Command
 
     args: tuple[Any, ...] = ()
     target: Any
-    if call is not None:
+    if celery_task is not None:
+        from cronwork.cli.importpaths import append_user_folder
+
+        if call is not None:
+            raise typer.BadParameter("give --call or --celery-task, not both")
+        if celery_app is None:
+            raise typer.BadParameter("a Celery task needs --celery-app PKG.MOD:APP")
+        append_user_folder(os.getcwd())
+        target = CeleryTask(celery_task, app=celery_app, queue=celery_queue)
+        args = tuple(command or ())
+    elif call is not None:
         from cronwork.cli.importpaths import append_user_folder
 
         append_user_folder(os.getcwd())
@@ -97,8 +127,10 @@ def add(
         raise typer.BadParameter("nothing to run: give a command after -- or --call pkg.mod:func")
     kw: dict[str, Any] = {}
     if kwargs is not None:
-        if call is None:
-            raise typer.BadParameter("--kwargs applies to --call", param_hint="--kwargs")
+        if call is None and celery_task is None:
+            raise typer.BadParameter(
+                "--kwargs applies to --call and --celery-task", param_hint="--kwargs"
+            )
         try:
             kw = json.loads(kwargs)
         except json.JSONDecodeError as exc:

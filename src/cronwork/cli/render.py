@@ -78,6 +78,12 @@ def to_plain(value: Any) -> Any:
                 env=dict(value.command.env) if value.command.env is not None else None,
                 shell=value.command.shell,
             )
+        if value.celery is not None:
+            app = value.celery.app
+            plain.update(
+                app=app if isinstance(app, str) or app is None else str(app.main),
+                queue=value.celery.queue,
+            )
         return plain
     if isinstance(value, Schedule):
         return value.source

@@ -11,9 +11,8 @@ import asyncio
 import functools
 import logging
 import math
-from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cronwork.copiers import new_context, new_invocation
 from cronwork.errors import CronworkError
@@ -31,7 +30,7 @@ from cronwork.jobs import Job
 from cronwork.policies import OnTimeout
 from cronwork.runs import Run, RunStatus, due_time
 from cronwork.stores.base import retry_of
-from cronwork.targets import Command, Target, resolve_target
+from cronwork.targets import Runnable, Target, resolve_target
 
 from .runstate import Active, extra, logger, noted
 from .settings import DISPATCH_TICK
@@ -51,12 +50,9 @@ class Launcher:
         self.s = engine.s
         self.store = engine.store
         self.clock = engine.clock
-        self._targets: dict[
-            str, tuple[Target, Callable[..., Any] | Command, Executor, str | None]
-        ] = {}
+        self._targets: dict[str, tuple[Target, Runnable, Executor, str | None]] = {}
         self._shared_targets: dict[
-            tuple[int, str | None],
-            tuple[Target, Callable[..., Any] | Command, Executor, str | None],
+            tuple[int, str | None], tuple[Target, Runnable, Executor, str | None]
         ] = {}
         self.executors: dict[str, Executor] = dict(engine.s.executors)
         # Executors whose completions the dispatch timer collects (see Engine._arm_dispatch).
@@ -78,7 +74,7 @@ class Launcher:
         for executor in self._polled:
             executor.deliver()
 
-    def _resolve(self, job: Job) -> tuple[Callable[..., Any] | Command, Executor]:
+    def _resolve(self, job: Job) -> tuple[Runnable, Executor]:
         target = job.target
         cached = self._targets.get(job.id)
         # Keyed by what resolution reads, not by the Job object, which every claim replaces:

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol, TextIO, TypeVar, runtime_checkable
 
 from cronwork.runs import RunStatus
-from cronwork.targets import Command
+from cronwork.targets import CeleryTask, Command
 
 logger = logging.getLogger("cronwork.executors")
 
@@ -94,7 +94,7 @@ class Outcome:
 class Invocation:
     """One target to run, with its arguments, context and limits."""
 
-    target: Callable[..., Any] | Command
+    target: Callable[..., Any] | Command | CeleryTask
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     _: KW_ONLY

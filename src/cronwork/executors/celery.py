@@ -1,6 +1,9 @@
 """Run a `CeleryTask` as one Celery task on an existing worker fleet.
 
-The Celery task id is the cronwork run id, so the fleet and cronwork name a run the same way.
+The Celery task id is made of the run's id and its key in the store (job, slot, attempt),
+``<run id>-<job id>-<slot>-<attempt>``: a run sent again after a crash keeps its task id, and
+the run ids of another store (or of this one made afresh), which count from 1 again, never
+meet a task of this one in the fleet's result backend.
 The executor sends the task, then follows it through the app's result backend: one polling
 thread per executor reads the state of every run it follows, once per ``poll_interval``.
 
@@ -11,7 +14,7 @@ once for a cancel) the executor also revokes the task with ``terminate=True``: t
 worker whose clock started late, and a cancel. See docs/celery.md.
 
 Celery is imported only when an executor is made or an app is resolved: the target type
-`CeleryTask` is importable without the extra, so a job can name one anywhere.
+`CeleryTask` lives in cronwork.targets and imports without the extra.
 """
 
 from __future__ import annotations
@@ -25,12 +28,20 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from cronwork.errors import TargetError
-from cronwork.executors.base import BaseExecution, Invocation, Outcome, TaskExecutor, log_extra
+from cronwork.executors.base import (
+    BaseExecution,
+    Invocation,
+    Outcome,
+    RunContext,
+    TaskExecutor,
+    log_extra,
+)
 from cronwork.runs import RunStatus
-from cronwork.targets import import_object
+from cronwork.targets import CeleryTask, import_object
 
 logger = logging.getLogger("cronwork.executors.celery")
 
@@ -47,37 +58,6 @@ _TIME_LIMIT_ERRORS = ("SoftTimeLimitExceeded", "TimeLimitExceeded")
 _WORKER_LOST = "WorkerLostError"
 # Result backends a thread of another process cannot read: results go to the sender's queue.
 _PRIVATE_BACKENDS = ("rpc",)
-
-
-@dataclass(frozen=True, slots=True)
-class CeleryTask:
-    """A Celery task run by name on a worker fleet, e.g. ``CeleryTask("proj.tasks.report")``.
-
-    ``app`` is a Celery app or its import path (``"proj.celery:app"``); None means the
-    executor's own app. ``queue`` routes the task (None: the app's routing decides). The
-    arguments are the invocation's, and must be JSON.
-    """
-
-    name: str
-    app: Any = None
-    queue: str | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise TargetError(f"a Celery task needs a task name, got {self.name!r}")
-        if self.app is not None and not isinstance(self.app, str) and not _is_app(self.app):
-            raise TargetError(
-                f"Celery app must be a Celery app or its import path 'package.module:app', "
-                f"got {type(self.app).__name__}"
-            )
-
-
-def _is_app(obj: object) -> bool:
-    try:
-        from celery import Celery
-    except ImportError:
-        return False
-    return isinstance(obj, Celery)
 
 
 def _require_celery() -> None:
@@ -167,6 +147,16 @@ def warn_redelivery(app: Any, timeout: float | None) -> None:
     )
 
 
+def task_id_of(context: RunContext) -> str:
+    """The Celery task id of a run: ``<run id>-<job id>-<slot, UTC>-<attempt>``.
+
+    Run ids alone repeat across stores; the job, slot and attempt are the run's unique key
+    in its store, so together they name one run wherever the fleet's backend is shared.
+    """
+    slot = context.scheduled_for.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    return f"{context.run_id}-{context.job_id}-{slot}-{context.attempt}"
+
+
 def render_result(value: Any, limit: int) -> str:
     """The task's result as JSON (its repr if not JSON), cut to ``limit`` characters."""
     try:
@@ -223,7 +213,7 @@ class CeleryExecution(BaseExecution):
         self.executor = executor
         self.celery_task = task
         self.app = app
-        self.task_id = invocation.context.run_id
+        self.task_id = task_id_of(invocation.context)
         # True once the backend showed the task started (or finished) on a worker.
         self.started = False
         self.hostname: str | None = None

@@ -18,7 +18,7 @@ from cronwork.executors.commands import CommandExecutor
 from cronwork.executors.coroutines import CoroutineExecutor
 from cronwork.executors.processes import ProcessExecutor
 from cronwork.executors.threads import ThreadExecutor
-from cronwork.targets import Command
+from cronwork.targets import CeleryTask, Command
 
 __all__ = [
     "EXECUTOR_NAMES",
@@ -47,9 +47,17 @@ FACTORIES: dict[str, ExecutorFactory] = {
     ProcessExecutor.name: lambda needs: ProcessExecutor(needs.node),
     CoroutineExecutor.name: lambda needs: CoroutineExecutor(),
     CommandExecutor.name: lambda needs: CommandExecutor(needs.node),
+    "celery": lambda needs: _celery_executor(),
 }
 
 EXECUTOR_NAMES: tuple[str, ...] = tuple(FACTORIES)
+
+
+def _celery_executor() -> Executor:
+    # Imported on first use: Celery is an extra. Each job's target names its app.
+    from cronwork.executors.celery import CeleryExecutor
+
+    return CeleryExecutor()
 
 
 def build_executor(name: str, needs: ExecutorNeeds) -> Executor:
@@ -61,9 +69,12 @@ def build_executor(name: str, needs: ExecutorNeeds) -> Executor:
 
 
 def default_executor_name(target: object) -> str:
-    """The executor of a job that names none: commands, coroutine functions, else threads."""
+    """The executor of a job that names none: commands, Celery tasks, coroutine functions,
+    else threads."""
     if isinstance(target, Command):
         return CommandExecutor.name
+    if isinstance(target, CeleryTask):
+        return "celery"
     if is_async_callable(target):
         return CoroutineExecutor.name
     return ThreadExecutor.name

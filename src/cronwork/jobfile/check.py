@@ -18,6 +18,7 @@ from typing import Any
 from cronwork.errors import CronworkError, JobError, JobFileError, ScheduleError
 from cronwork.ids import invalid_job_id, is_job_id
 from cronwork.jobfile.schema import (
+    CELERY_KEYS,
     JOB_KEYS,
     LOG_LEVELS,
     MAKE_JOB_KEYS,
@@ -31,7 +32,14 @@ from cronwork.jobfile.schema import (
 from cronwork.jobfile.sources import KeyPath, LineOf, parse_source, quote, read_source
 from cronwork.jobs import Job, make_job
 from cronwork.notify import NotifyTarget, parse_notify
-from cronwork.targets import IMPORT_PATH, Command, Target, TaskRegistry, import_target
+from cronwork.targets import (
+    IMPORT_PATH,
+    CeleryTask,
+    Command,
+    Target,
+    TaskRegistry,
+    import_target,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +52,7 @@ class Settings:
     log_level: str | None = None
     # Targets told about every job's runs, besides each job's own ``notify``.
     notify: tuple[NotifyTarget, ...] = ()
+    celery_app: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +179,8 @@ class _Checker:
         self.problems: list[str] = []
         # Per problem, the job key it is about (None: the job or file as a whole).
         self.fields: list[str | None] = []
+        # [scheduler] celery_app: the app of celery_task jobs that name none.
+        self.celery_app: str | None = None
 
     def problem(
         self, path: KeyPath, message: str, label: str | None = None, field: str | None = None
@@ -198,6 +209,7 @@ class _Checker:
                     'a job file has "scheduler" and "jobs"',
                 )
         settings = self.settings(data.get("scheduler", {}))
+        self.celery_app = settings.celery_app
         raw_jobs = data.get("jobs", [])
         if not isinstance(raw_jobs, list):
             self.problem(("jobs",), f"jobs must be a list of tables, got {type_name(raw_jobs)}")
@@ -369,6 +381,12 @@ class _Checker:
             for key in ("cwd", "env", "shell"):
                 if key in raw:
                     raise fail(key, f"{key} applies to command targets only")
+        if kind != "celery_task":
+            for key in CELERY_KEYS:
+                if key in raw:
+                    raise fail(key, f"{key} applies to celery_task targets only")
+        if kind == "celery_task":
+            return self.celery_target(raw, fail)
         if kind == "call":
             if not isinstance(value, str) or not IMPORT_PATH.match(value.strip()):
                 raise fail(
@@ -415,6 +433,48 @@ class _Checker:
         except CronworkError as exc:
             raise fail("command", str(exc)) from None
         return Target("command", command.line, command=command)
+
+    def celery_target(
+        self, raw: Mapping[str, Any], fail: Callable[[str | None, str], _Skip]
+    ) -> Target:
+        """A celery_task target: its app (the job's, else [scheduler]'s) and queue, checked
+        against the app when imports are checked."""
+        for key in ("celery_task", *CELERY_KEYS):
+            value = raw.get(key, "")
+            if not isinstance(value, str) or (key in raw and not value.strip()):
+                raise fail(key, f"{key} must be non-empty text, got {type_name(value)}")
+        app = raw["celery_app"].strip() if "celery_app" in raw else self.celery_app
+        if app is None:
+            raise fail(
+                "celery_task",
+                f"celery_task {quote(raw['celery_task'])} needs an app: set "
+                'celery_app = "package.module:app" in [scheduler] or in the job',
+            )
+        if not IMPORT_PATH.match(app):
+            where = "celery_app" if "celery_app" in raw else "celery_task"
+            raise fail(
+                where,
+                f'celery_app {quote(app)} is not an import path such as "package.module:app"',
+            )
+        queue = raw["celery_queue"].strip() if "celery_queue" in raw else None
+        try:
+            task = CeleryTask(raw["celery_task"].strip(), app=app, queue=queue)
+        except CronworkError as exc:
+            raise fail("celery_task", str(exc)) from None
+        if self.check_imports:
+            from cronwork.executors.celeryjobs import check_task
+
+            job_id = raw["id"]
+            try:
+                check_task(task, job_id)
+            except JobError as exc:
+                # The app's key: the job's own, else the [scheduler] line it came from.
+                field = exc.field if exc.field in raw else "celery_task"
+                message = str(exc).removeprefix(f"job {job_id!r}: ")
+                if exc.field == "celery_app" and "celery_app" not in raw:
+                    message += " (celery_app of [scheduler])"
+                raise fail(field, message) from None
+        return Target("celery", task.name, celery=task)
 
     def cwd(self, cwd: str | None) -> str | None:
         # A relative cwd means "relative to the job file", wherever the scheduler starts.

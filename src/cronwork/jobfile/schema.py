@@ -13,9 +13,12 @@ from typing import Any
 
 from cronwork.jobs import POLICY_SETTINGS, RUN_SETTINGS
 
-SCHEDULER_KEYS = ("store", "max_running", "timezone", "log_level", "notify")
+SCHEDULER_KEYS = ("store", "max_running", "timezone", "log_level", "notify", "celery_app")
 TOP_KEYS = ("scheduler", "jobs")
-TARGET_KEYS = ("command", "call", "task")
+TARGET_KEYS = ("command", "call", "task", "celery_task")
+# Keys that only a celery_task target takes: its app (default: [scheduler] celery_app) and
+# the queue it is sent to.
+CELERY_KEYS = ("celery_app", "celery_queue")
 JOB_KEYS = (
     "id",
     "schedule",
@@ -23,6 +26,7 @@ JOB_KEYS = (
     "cwd",
     "env",
     "shell",
+    *CELERY_KEYS,
     *POLICY_SETTINGS,
     *RUN_SETTINGS,
     "depends_on",
@@ -37,6 +41,8 @@ _SYNONYMS = {
     "name": "id",
     "cmd": "command",
     "func": "call",
+    "celery": "celery_task",
+    "queue": "celery_queue",
     "function": "call",
     "depends": "depends_on",
     "after": "depends_on",

@@ -3,6 +3,10 @@
 Instants are integer microseconds since the Unix epoch in UTC; durations are float seconds;
 lists and mappings are JSON. A row whose schedule no longer parses still loads: the job comes
 back broken, with a placeholder schedule that never fires and keeps the stored text.
+
+A Celery task is stored as what it is, a named task (``target_kind = 'task'``, its name in
+``target_ref``), with how it is sent, ``{"celery": {"app": ..., "queue": ...}}``, in the JSON
+column that holds a command's details for command targets: the schema needs no new kind.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from cronwork.jobs import Job
 from cronwork.notify import NotifyTarget
 from cronwork.policies import Misfire, OnTimeout, Overlap
 from cronwork.runs import Run, RunStatus
-from cronwork.targets import Command, Target
+from cronwork.targets import CeleryTask, Command, Target
 from cronwork.timing import Schedule, parse_schedule, shared_schedule
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -102,6 +106,12 @@ class UnparsedSchedule(Schedule):
 
 def check_persistable(job: Job) -> None:
     """Raise TargetError unless the job's target can be stored and resolved elsewhere."""
+    if job.target.celery is not None and not job.target.persistable:
+        raise TargetError(
+            f"job {job.id!r}: the Celery app of task {job.target.ref!r} is an app object, so a "
+            "persistent store cannot keep it; give its import path, e.g. "
+            "CeleryTask(..., app='proj.celery:app') or Scheduler(celery_app='proj.celery:app')"
+        )
     if not job.target.persistable:
         raise TargetError(
             f"job {job.id!r}: target {job.target.ref!r} is a callable with no import path "
@@ -115,7 +125,6 @@ def job_to_row(job: Job) -> dict[str, Any]:
     """The column values of ``job`` (see schema/0001_initial.sql)."""
     check_persistable(job)
     target = job.target
-    command = target.command
     return {
         "id": job.id,
         "schedule_text": job.schedule.source,
@@ -123,18 +132,9 @@ def job_to_row(job: Job) -> dict[str, Any]:
         "start_at": to_micros(job.start_at),
         "end_at": to_micros(job.end_at),
         "jitter": _seconds(job.jitter),
-        "target_kind": target.kind,
+        "target_kind": "task" if target.kind == "celery" else target.kind,
         "target_ref": target.ref,
-        "command": None
-        if command is None
-        else _json(
-            {
-                "argv": list(command.argv),
-                "cwd": command.cwd,
-                "env": None if command.env is None else dict(command.env),
-                "shell": command.shell,
-            }
-        ),
+        "command": _target_details(target),
         "args": _json(list(job.args)),
         "kwargs": _json(dict(job.kwargs)),
         "timeout": _seconds(job.timeout),
@@ -158,6 +158,23 @@ def job_to_row(job: Job) -> dict[str, Any]:
         "notify": _json([target.to_dict() for target in job.notify]),
         "pause_note": job.pause_note,
     }
+
+
+def _target_details(target: Target) -> str | None:
+    """The ``command`` column: a command's details, or how a Celery task is sent."""
+    command, celery = target.command, target.celery
+    if celery is not None:
+        return _json({"celery": {"app": celery.app_path, "queue": celery.queue}})
+    if command is None:
+        return None
+    return _json(
+        {
+            "argv": list(command.argv),
+            "cwd": command.cwd,
+            "env": None if command.env is None else dict(command.env),
+            "shell": command.shell,
+        }
+    )
 
 
 def schedule_from_row(row: RowLike) -> tuple[Schedule, str | None]:
@@ -184,9 +201,13 @@ def schedule_from_row(row: RowLike) -> tuple[Schedule, str | None]:
 
 
 def target_from_row(row: RowLike) -> Target:
-    """The stored target; a command row rebuilds its Command."""
+    """The stored target; a command row rebuilds its Command, a Celery row its CeleryTask."""
     data = _load(row["command"])
     command = None
+    if data is not None and "celery" in data:
+        sent = data["celery"]
+        task = CeleryTask(row["target_ref"], app=sent.get("app"), queue=sent.get("queue"))
+        return Target("celery", row["target_ref"], celery=task)
     if data is not None:
         command = Command(
             tuple(data["argv"]), cwd=data.get("cwd"), env=data.get("env"), shell=data["shell"]

@@ -9,7 +9,8 @@ import pytest
 
 pytest.importorskip("celery", reason="Celery jobs need cronwork[celery]")
 
-from cronwork.jobfile import JobFileError, load_job_file, parse_job_file
+from cronwork.jobfile import JobFileError, load_job_file, parse_job_file, sync_job_file
+from cronwork.stores import SqliteStore
 from cronwork.targets import CeleryTask
 
 # A fleet's app as a scheduler beside it would import it: a result backend, and one task.
@@ -127,3 +128,23 @@ def test_a_celery_task_without_an_app_anywhere_is_refused() -> None:
 def test_celery_keys_are_checked_like_every_key(job: str, problem: str) -> None:
     text = 'id = "x"\nschedule = "every 1h"\n' + job
     assert problems("[[jobs]]\n" + text + "\n") == [problem]
+
+
+def test_the_same_file_synced_again_into_sqlite_changes_nothing(tmp_path: Path) -> None:
+    # The stored form of a Celery job reads back equal to the file's.
+    path = tmp_path / "jobs.toml"
+    path.write_text(TOML)
+    store = SqliteStore(tmp_path / "jobs.db")
+    store.open()
+    try:
+        assert sync_job_file(store, load_job_file(path)).added == ["report", "elsewhere"]
+        again = sync_job_file(store, load_job_file(path))
+        assert again.unchanged == ["report", "elsewhere"]
+        path.write_text(TOML.replace('celery_queue = "reports"', 'celery_queue = "monthly"'))
+        changed = sync_job_file(store, load_job_file(path))
+        assert changed.updated == ["report"]
+        assert store.get_job("report").target.celery == CeleryTask(
+            "fleet.report", app="jobfile_fleet:app", queue="monthly"
+        )
+    finally:
+        store.close()

@@ -148,3 +148,46 @@ def test_a_persistent_store_refuses_an_app_object_asking_for_its_import_path(
                 "report", CeleryTask("cronwork_tests.add", app=celery_tasks.app), "every 1h"
             )
         assert scheduler.jobs() == []
+
+
+INCLUDING_APP = """\
+from celery import Celery
+
+app = Celery("incl", broker="memory://", backend="redis://127.0.0.1:6379/0", include=[{module!r}])
+"""
+INCLUDED_TASKS = """\
+from {app_module} import app
+
+
+@app.task(name="incl.report", shared=False)
+def report() -> None:
+    pass
+"""
+
+
+@pytest.mark.parametrize(("name", "refused"), [("incl.report", False), ("incl.reprot", True)])
+def test_the_task_modules_an_app_includes_are_imported_for_the_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, refused: bool
+) -> None:
+    # As a worker does at start: the app's module names its task modules, never imports them.
+    tag = "refused" if refused else "known"
+    app_module, tasks_module = f"incl_app_{tag}", f"incl_tasks_{tag}"
+    (tmp_path / f"{app_module}.py").write_text(INCLUDING_APP.format(module=tasks_module))
+    (tmp_path / f"{tasks_module}.py").write_text(INCLUDED_TASKS.format(app_module=app_module))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with Scheduler(celery_app=f"{app_module}:app") as scheduler:
+        if refused:
+            with pytest.raises(TargetError, match=r"it knows incl\.report$"):
+                scheduler.add_job("report", CeleryTask(name), "every 1h")
+        else:
+            scheduler.add_job("report", CeleryTask(name), "every 1h")
+
+
+def test_an_app_whose_task_modules_are_not_here_cannot_check_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "incl_app_away.py").write_text(INCLUDING_APP.format(module="not_on_this_host"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with Scheduler(celery_app="incl_app_away:app") as scheduler:
+        job = scheduler.add_job("report", CeleryTask("incl.anything"), "every 1h")
+    assert job.target.ref == "incl.anything"

@@ -10,6 +10,7 @@ extras its commands need, and the example jobs name tasks the example app has.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -93,13 +94,42 @@ def test_the_image_installs_this_checkout_with_the_extras_its_commands_need() ->
     assert "COPY examples/celery/ ./" in dockerfile
 
 
-def test_the_example_jobs_name_tasks_the_example_app_has(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("celery", reason="needs cronwork[celery]")
-    from cronwork.jobfile import load_job_file
+def load_example_jobs(folder: Path) -> subprocess.CompletedProcess[str]:
+    """Load ``folder/jobs.toml`` with its imports checked, beside the example app.
 
-    monkeypatch.syspath_prepend(str(EXAMPLE))
-    for name in [m for m in sys.modules if m == "proj" or m.startswith("proj.")]:
-        monkeypatch.delitem(sys.modules, name)
-    jobs = load_job_file(EXAMPLE / "jobs.toml", check_imports=True).jobs
-    assert {job.target.kind for job in jobs} == {"celery"}
-    assert {job.target.ref for job in jobs} == {"proj.tasks.report", "proj.tasks.ping"}
+    In a process of its own: Celery shares the tasks of every imported module with every app,
+    which would leak the example's tasks into other tests' apps.
+    """
+    program = (
+        "from cronwork.jobfile import load_job_file\n"
+        "jobs = load_job_file('jobs.toml', check_imports=True).jobs\n"
+        "print(sorted((job.target.kind, job.target.ref) for job in jobs))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(EXAMPLE)])}
+    return subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_example_jobs_name_tasks_the_example_app_has() -> None:
+    pytest.importorskip("celery", reason="needs cronwork[celery]")
+    done = load_example_jobs(EXAMPLE)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        "[('celery', 'proj.tasks.ping'), ('celery', 'proj.tasks.report')]"
+    )
+
+
+def test_a_task_name_the_example_app_lacks_is_refused(tmp_path: Path) -> None:
+    pytest.importorskip("celery", reason="needs cronwork[celery]")
+    jobs = (EXAMPLE / "jobs.toml").read_text().replace("proj.tasks.ping", "proj.tasks.pong")
+    (tmp_path / "jobs.toml").write_text(jobs)
+    done = load_example_jobs(tmp_path)
+    assert done.returncode != 0
+    refusal = "celery_task 'proj.tasks.pong' is not a task of Celery app 'proj.celery:app'"
+    assert refusal in done.stderr

@@ -4,9 +4,10 @@ before its first run.
 A job's task names its app, or takes the scheduler's ``celery_app`` when it is added, so a
 stored job says by itself where it runs. The checks import the app, as the executor will:
 it must have a result backend cronwork can follow, and, when the app registers tasks of its
-own (its task modules are imported where the scheduler runs), the task's name must be one of
-them. An app holding only the fleet's configuration registers none, and then the name is
-checked by the workers at the first run (the run fails with ``NotRegistered``).
+own (its task modules, those of ``include`` and ``imports`` too, import where the scheduler
+runs), the task's name must be one of them. An app holding only the fleet's configuration
+registers none, and then the name is checked by the workers at the first run (the run fails
+with ``NotRegistered``).
 """
 
 from __future__ import annotations
@@ -51,8 +52,21 @@ def check_task(task: CeleryTask, job_id: str) -> None:
             f"{where}: celery_app: {exc}", job_id=job_id, field=APP_FIELD, value=task.app
         ) from None
     try:
+        # The modules of the app's `include` and `imports`, as a worker imports them at start.
+        app.loader.import_default_modules()
+    except ImportError:
+        return  # the fleet's configuration without its tasks' code: nothing to check against
+    except Exception as exc:
+        raise TargetError(
+            f"{where}: celery_app {_app_name(task)}: cannot import its task modules: "
+            f"{type(exc).__name__}: {exc}",
+            job_id=job_id,
+            field=APP_FIELD,
+            value=task.app,
+        ) from None
+    try:
         registered = set(app.tasks.keys())
-    except Exception as exc:  # finalizing the app imports its task modules
+    except Exception as exc:  # finalizing the app runs its task decorators
         raise TargetError(
             f"{where}: celery_app {_app_name(task)}: cannot load its tasks: "
             f"{type(exc).__name__}: {exc}",

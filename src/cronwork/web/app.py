@@ -31,7 +31,7 @@ from cronwork.errors import (
 )
 from cronwork.operations import Operations
 from cronwork.stores import Store
-from cronwork.web import api, health, login
+from cronwork.web import api, health, login, pages
 from cronwork.web.auth import Tokens
 from cronwork.web.events import EventHub, StorePoller
 from cronwork.web.security import SecurityHeaders
@@ -92,6 +92,7 @@ def create_app(
     # monitors' routes (GET /metrics joins health.router), the login page and `/`.
     app.include_router(api.router)
     app.include_router(health.router)
+    pages.install(app)  # the dashboard's pages, before the plain page at / they replace
     app.include_router(login.router)
     _add_error_handlers(app)
     app.add_middleware(SecurityHeaders, loopback_only=tokens.open)

@@ -1,0 +1,142 @@
+"""How long each dashboard page takes to render with 10,000 jobs and 1,000,000 runs in SQLite.
+
+Builds the store once (``--db PATH`` keeps it for the next time), then asks the app for
+each page in-process (no network in between) several times and prints the median and the
+slowest render of each, in milliseconds. Run it as
+``PYTHONPATH=src python benchmarks/pages.py [--jobs N] [--runs-per-job N] [--db PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+TARGET = "benchkit:child_env"
+SCHEDULES = [
+    *(f"{m} * * * *" for m in range(0, 60, 3)),
+    "every 1h",
+    "every 15m",
+    "@daily",
+    "0 9 * * 1-5",
+    "*/5 * * * *",
+]
+OUTCOMES = ["succeeded"] * 94 + ["failed"] * 3 + ["timed_out", "missed", "lost"]
+
+
+def build(path: Path, jobs: int, runs_per_job: int) -> None:
+    """A SQLite store at ``path`` with ``jobs`` jobs and ``runs_per_job`` finished runs each."""
+    from cronwork.jobs import make_job
+    from cronwork.stores import SqliteStore
+    from cronwork.stores.rows import job_to_row, to_micros
+    from cronwork.stores.sqlite import Q
+    from cronwork.targets import make_target
+
+    rng = random.Random(16)
+    store = SqliteStore(path)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    rows = []
+    for i in range(jobs):
+        text = SCHEDULES[i % len(SCHEDULES)]
+        job = make_job(f"job{i:06}", make_target(TARGET), text, tz="UTC", tags=[f"team{i % 7}"])
+        nxt = job.schedule.next_after(now)
+        rows.append(job_to_row(job.replace(next_run_at=nxt, created_at=now)))
+    conn = store._connection()
+    conn.execute("BEGIN")
+    conn.executemany(Q["job_insert"], rows)
+    conn.execute("COMMIT")
+    insert = (
+        "INSERT INTO runs (job_id, scheduled_for, attempt, status, node, created_at, "
+        "started_at, finished_at, exit_code, output, trigger) "
+        "VALUES (?, ?, 1, ?, 'bench', ?, ?, ?, ?, ?, 'schedule')"
+    )
+    conn.execute("BEGIN")
+    for i in range(jobs):
+        batch = []
+        for k in range(runs_per_job):
+            slot = now - timedelta(hours=k + 1, minutes=i % 60)
+            status = rng.choice(OUTCOMES)
+            start = to_micros(slot + timedelta(milliseconds=rng.randint(1, 400)))
+            assert start is not None
+            end = None if status == "missed" else start + rng.randint(10_000, 5_000_000)
+            code = {"succeeded": 0, "failed": 1}.get(status)
+            batch.append(
+                (
+                    f"job{i:06}",
+                    to_micros(slot),
+                    status,
+                    start,
+                    start,
+                    end,
+                    code,
+                    "ok\n",
+                )
+            )
+        conn.executemany(insert, batch)
+    conn.execute("COMMIT")
+    store.close()
+
+
+def measure(path: Path, repeat: int) -> dict[str, tuple[float, float]]:
+    """Median and slowest milliseconds of each page."""
+    from fastapi.testclient import TestClient
+
+    from cronwork.stores import SqliteStore
+    from cronwork.web import create_app
+
+    store = SqliteStore(path)
+    app = create_app(store)
+    pages = {
+        "overview /": "/",
+        "jobs /jobs": "/jobs",
+        "jobs, search": "/jobs?q=job0099",
+        "jobs, failed, by next run": "/jobs?status=failed&sort=next",
+        "jobs, page 100": "/jobs?page=100",
+        "job /jobs/job004242": "/jobs/job004242",
+        "job history, page 3": "/jobs/job004242?page=3",
+        "run /runs/ID": None,
+        "new job form": "/jobs/new",
+        "edit form": "/jobs/job004242/edit",
+    }
+    figures: dict[str, tuple[float, float]] = {}
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        run_id = client.get("/api/v1/runs?job_id=job004242&limit=1").json()["runs"][0]["id"]
+        for name, url in pages.items():
+            url = url or f"/runs/{run_id}"
+            times = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                answer = client.get(url)
+                times.append((time.perf_counter() - started) * 1000)
+                assert answer.status_code == 200, (url, answer.status_code, answer.text[:300])
+            figures[name] = (statistics.median(times), max(times))
+    store.close()
+    return figures
+
+
+def main() -> None:
+    """Build (or reuse) the store and print each page's render time."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--runs-per-job", type=int, default=100)
+    parser.add_argument("--db", type=Path, help="keep the store here (reused if it exists)")
+    parser.add_argument("--repeat", type=int, default=5)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = options.db or Path(tmp) / "pages.db"
+        if not path.exists():
+            started = time.perf_counter()
+            build(path, options.jobs, options.runs_per_job)
+            print(f"built {path} in {time.perf_counter() - started:.1f} s")
+        total = options.jobs * options.runs_per_job
+        print(f"{options.jobs} jobs, {total} runs; milliseconds per page (median, slowest):")
+        for name, (median, slowest) in measure(path, options.repeat).items():
+            print(f"  {name:28} {median:8.1f} {slowest:8.1f}")
+
+
+if __name__ == "__main__":
+    main()

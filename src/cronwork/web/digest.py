@@ -206,16 +206,24 @@ class HeatMap:
         return at + timedelta(minutes=1) <= self.now or at >= self.now + timedelta(days=1)
 
 
-def heat_map(jobs: Iterable[Job], now: datetime) -> HeatMap:
-    """Runs per minute for the next 24 h of the active jobs (jitter not shown)."""
-    start = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    end = now + timedelta(days=1)
-    groups: dict[tuple[Any, ...], list[Job]] = {}
+Groups = dict[tuple[Any, ...], list[Job]]
+
+
+def fire_groups(jobs: Iterable[Job]) -> Groups:
+    """The active jobs by what decides their fire times: jobs of one group fire together."""
+    groups: Groups = {}
     for job in jobs:
         if job.paused or job.broken is not None or job.next_run_at is None:
             continue
         key = (job.schedule_text, job.timezone, job.start_at, job.end_at, job.next_run_at)
         groups.setdefault(key, []).append(job)
+    return groups
+
+
+def heat_map(groups: Groups, now: datetime) -> HeatMap:
+    """Runs per minute for the next 24 h of the jobs in ``groups`` (jitter not shown)."""
+    start = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    end = now + timedelta(days=1)
     counts = [0] * MINUTES
     budget = FIRE_BUDGET
     for members in groups.values():
@@ -232,23 +240,25 @@ def heat_map(jobs: Iterable[Job], now: datetime) -> HeatMap:
 
 
 class HeatCache:
-    """The last heat map, shown for ``HEAT_TTL`` seconds before it is computed again."""
+    """The last heat map, shown again for ``HEAT_TTL`` seconds while the jobs' fire groups
+    stay the same."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._kept: tuple[float, HeatMap] | None = None
+        self._kept: tuple[float, int, HeatMap] | None = None
 
     def get(self, jobs: Iterable[Job], now: datetime) -> HeatMap:
-        """The kept heat map if recent, else a new one of ``jobs``."""
+        """The kept heat map if recent and of the same groups, else a new one of ``jobs``."""
+        groups = fire_groups(jobs)
+        fingerprint = hash(frozenset((key, len(members)) for key, members in groups.items()))
         with self._lock:
             kept = self._kept
-            if kept is not None and time.monotonic() - kept[0] < HEAT_TTL:
-                return kept[1]
-            fresh = heat_map(jobs, now)
-            self._kept = (time.monotonic(), fresh)
+            if (
+                kept is not None
+                and kept[1] == fingerprint
+                and time.monotonic() - kept[0] < HEAT_TTL
+            ):
+                return kept[2]
+            fresh = heat_map(groups, now)
+            self._kept = (time.monotonic(), fingerprint, fresh)
             return fresh
-
-    def clear(self) -> None:
-        """Forget the kept map (jobs changed)."""
-        with self._lock:
-            self._kept = None

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException
@@ -67,6 +67,12 @@ def install(app: FastAPI) -> None:
         return RedirectResponse("/login", 303)
 
     app.add_exception_handler(LoginNeeded, to_login)
+
+
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    """The icon browsers ask for by themselves (also on the login page)."""
+    return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
 
 
 def _viewer(request: Request) -> Caller:
@@ -126,18 +132,22 @@ def _seconds(value: float | None) -> str:
 templates.globals.update(iso=_iso, in_zone=_in_zone, seconds=_seconds, sorts=SORTS)
 
 
-def _bars(values: list[float | None], width: int, height: int) -> list[dict[str, Any]]:
-    """SVG bar geometry for ``values`` (None: a stub), scaled to the largest."""
+def _bars(
+    values: list[float | None], width: int, height: int, slots: int = 0
+) -> list[dict[str, Any]]:
+    """SVG bar geometry for ``values`` (None: a stub), scaled to the largest; with ``slots``,
+    bars keep the width of that many and line up on the right."""
     if not values:
         return []
     top = max((v for v in values if v is not None), default=0.0) or 1.0
-    step = width / len(values)
+    step = width / max(len(values), slots)
+    left = width - step * len(values)
     bars = []
     for i, value in enumerate(values):
         h = 2.0 if value is None else max(2.0, height * value / top)
         bars.append(
             {
-                "x": round(i * step, 2),
+                "x": round(left + i * step, 2),
                 "w": round(max(step - 1, 1), 2),
                 "y": round(height - h, 2),
                 "h": round(h, 2),
@@ -147,7 +157,7 @@ def _bars(values: list[float | None], width: int, height: int) -> list[dict[str,
 
 
 def _spark(runs: list[digest.Brief]) -> list[dict[str, Any]]:
-    bars = _bars([r.duration for r in runs], 100, 20)
+    bars = _bars([r.duration for r in runs], 100, 20, slots=20)
     for bar, run in zip(bars, runs, strict=True):
         bar.update(status=run.status.value, title=f"{run.status.value}, {_seconds(run.duration)}")
     return bars
@@ -324,7 +334,7 @@ def job_page(request: Request, job_id: str, before: str | None = None) -> Any:
     history = found[:HISTORY_PAGE]
     older = _cursor(history[-1]) if len(found) > HISTORY_PAGE else None
     shape = job_shape(job, history[0] if history and after is None else None)
-    chart = _bars([r.duration for r in reversed(history)], 600, 80)
+    chart = _bars([r.duration for r in reversed(history)], 600, 80, slots=HISTORY_PAGE)
     for bar, run in zip(chart, reversed(history), strict=True):
         bar.update(
             status=run.status.value, title=f"{run.id}: {run.status.value}, {_seconds(run.duration)}"

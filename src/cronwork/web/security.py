@@ -22,7 +22,9 @@ HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
+    # Not no-referrer: under it browsers send "Origin: null" with their own same-site POSTs
+    # (the login form, the dashboard's fetches), which the Origin check must then refuse.
+    (b"referrer-policy", b"same-origin"),
     (b"cache-control", b"no-store"),
 )
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})

@@ -29,7 +29,7 @@
     var origin = first.getTime();
     var byMinute = {};
     counts.forEach(function (count, i) { byMinute[start + i * MINUTE] = count; });
-    var hourFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+    var hourFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
     for (var row = 0; row < 25; row++) {
       svg.appendChild(node("text", { x: -4, y: row * 10 + 8, "class": "axis", "text-anchor": "end" },
         hourFormat.format(new Date(origin + row * 60 * MINUTE))));

@@ -41,7 +41,6 @@
     var button = document.getElementById("cancel-run");
     var finished = ["scheduled", "running"].indexOf(run.status) < 0;
     if (button) { button.hidden = finished; }
-    if (finished) { stop(); }
   }
 
   function showError(error) {
@@ -98,10 +97,12 @@
     }
   });
 
+  // An event may come before the store has the run's outcome and output: the reads go on
+  // until the output endpoint says the run is complete.
   cw.onEvent(function (event) {
     if (event.run && event.run.id === runId) {
       showRun(event.run);
-      if (["scheduled", "running"].indexOf(event.run.status) < 0) { poll(); }
+      if (timer !== null) { poll(); }
     }
   });
 })();

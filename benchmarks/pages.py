@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 TARGET = "benchkit:child_env"
 SCHEDULES = [
@@ -97,7 +99,7 @@ def measure(path: Path, repeat: int) -> dict[str, tuple[float, float]]:
         "jobs, failed, by next run": "/jobs?status=failed&sort=next",
         "jobs, page 100": "/jobs?page=100",
         "job /jobs/job004242": "/jobs/job004242",
-        "job history, page 3": "/jobs/job004242?page=3",
+        "job history, page 3": "older",
         "run /runs/ID": None,
         "new job form": "/jobs/new",
         "edit form": "/jobs/job004242/edit",
@@ -107,6 +109,8 @@ def measure(path: Path, repeat: int) -> dict[str, tuple[float, float]]:
         run_id = client.get("/api/v1/runs?job_id=job004242&limit=1").json()["runs"][0]["id"]
         for name, url in pages.items():
             url = url or f"/runs/{run_id}"
+            if url == "older":
+                url = _older(client, _older(client, "/jobs/job004242"))
             times = []
             for _ in range(repeat):
                 started = time.perf_counter()
@@ -116,6 +120,13 @@ def measure(path: Path, repeat: int) -> dict[str, tuple[float, float]]:
             figures[name] = (statistics.median(times), max(times))
     store.close()
     return figures
+
+
+def _older(client: Any, url: str) -> str:
+    """The link to the page of older runs on the job page at ``url``."""
+    found = re.search(r'href="(/jobs/[^"?]+\?before=[^"]+)"', client.get(url).text)
+    assert found is not None, url
+    return found.group(1)
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browserkit import ROOT, TOKEN, Dashboard, Watch, log_in
+from browserkit import TOKEN, Dashboard, Watch, log_in
 
 try:
     from playwright.sync_api import expect
@@ -135,10 +135,7 @@ def test_the_overview_shows_the_load_ahead(page: Any, dashboard: Dashboard, tmp_
     expect(heat.locator("rect")).to_have_count(25 * 60)
     expect(heat.locator("rect.h5").first).to_be_attached()
     expect(page.locator("#heat-summary")).to_contain_text(re.compile(r"\(\d+ runs\)"))
-    path = shot(page, tmp_path, "overview")
-    images = os.environ.get("CRONWORK_DOCS_IMAGES")
-    if images:  # refreshes the README's picture: CRONWORK_DOCS_IMAGES=docs/images pytest ...
-        (ROOT / images / "overview.png").write_bytes(path.read_bytes())
+    shot(page, tmp_path, "overview")
 
 
 # -- creating, listing, running -------------------------------------------------------------

@@ -250,7 +250,8 @@ def jobs_page(
     svc = service_of(request)
     jobs = svc.store.jobs()
     tags = sorted({t for job in jobs for t in job.tags})
-    newest = digest.newest_statuses(svc.store, jobs)
+    # The newest run of every job is read only when the filter or the order needs it.
+    newest = digest.newest_statuses(svc.store, jobs) if status or sort == "status" else {}
     needle = q.strip().lower()
     shown = [
         job

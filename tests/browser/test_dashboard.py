@@ -212,6 +212,25 @@ def test_an_error_the_server_finds_is_shown_under_its_field(
     assert dashboard.api.get(f"/api/v1/jobs/{job_id}").status_code == 404
 
 
+def test_edit_a_job_in_the_form_changes_only_what_was_changed(
+    page: Any, dashboard: Dashboard, tmp_path: Path
+) -> None:
+    job_id = new_id("edited")
+    before = dashboard.add_job(id=job_id, command="echo unchanged", schedule="0 3 * * *", retries=2)
+    page.goto(f"/jobs/{job_id}/edit")
+    expect(page.locator("#preview")).to_contain_text("At 03:00")
+    page.get_by_label("Schedule", exact=True).fill("every 2h")
+    expect(page.locator("#preview")).to_contain_text("Every 2h")
+    shot(page, tmp_path, "form-edit")
+    page.get_by_role("button", name="Save changes").click()
+    page.wait_for_url(f"**/jobs/{job_id}")
+    expect(page.locator("#fires-h + p")).to_contain_text("every 2h")
+    after = dashboard.api.get(f"/api/v1/jobs/{job_id}").json()
+    assert after["schedule"] == "every 2h"
+    unchanged = ("command", "retries", "tz", "timeout", "overlap", "notify")
+    assert {k: after[k] for k in unchanged} == {k: before[k] for k in unchanged}
+
+
 def test_pause_with_a_note_shows_the_note_until_resumed(
     page: Any, dashboard: Dashboard, tmp_path: Path
 ) -> None:

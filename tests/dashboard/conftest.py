@@ -13,9 +13,21 @@ from cronwork.stores import MemoryStore, SqliteStore, Store
 from cronwork.web import create_app
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """An empty store of each kind the dashboard reads differently."""
+    if request.param == "postgres":
+        from cronwork.stores.postgres import PostgresStore
+        from pgkit import database_url
+
+        databases = request.getfixturevalue("postgres_databases")
+        name = databases.lease()
+        postgres = PostgresStore(database_url(name))
+        postgres.open()
+        yield postgres
+        postgres.close()
+        databases.give_back(name)
+        return
     opened: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "d.db")
     opened.open()
     yield opened

@@ -1,6 +1,6 @@
 // The overview: draws the heat map of the load ahead in the viewer's clock hours, and follows
 // live events: when runs start or end, or jobs change, its sections are fetched again and
-// swapped in place (at most once every two seconds).
+// swapped in place.
 (function () {
   "use strict";
   var cw = window.cronwork;
@@ -50,10 +50,15 @@
 
   document.addEventListener("DOMContentLoaded", drawHeat);
 
+  // The first event after a quiet spell refreshes within half a second; under a stream of
+  // events, at most every two seconds (each refresh renders the whole overview).
+  var last = 0;
   cw.onEvent(function () {
     if (pending) { return; }
+    var wait = Math.max(500, 2000 - (Date.now() - last));
     pending = window.setTimeout(function () {
+      last = Date.now();
       cw.refreshParts(SECTIONS).then(function () { pending = null; });
-    }, 2000);
+    }, wait);
   });
 })();

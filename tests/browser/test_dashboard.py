@@ -138,6 +138,22 @@ def test_the_overview_shows_the_load_ahead(page: Any, dashboard: Dashboard, tmp_
     shot(page, tmp_path, "overview")
 
 
+def test_the_overview_shows_a_run_that_starts_without_reloading(
+    page: Any, dashboard: Dashboard
+) -> None:
+    job_id = new_id("watched")
+    dashboard.add_job(id=job_id, command=["sleep", "3"], timeout="1m")
+    page.goto("/")
+    stays_on(page)
+    expect(page.locator("#live-state")).to_have_text("live")
+    run = dashboard.api.post(f"/api/v1/jobs/{job_id}/trigger").json()
+    running = page.locator(f'section[aria-labelledby="running-h"] tr[data-run="{run["id"]}"]')
+    expect(running).to_contain_text(job_id)
+    expect(running.locator("progress")).to_be_attached()
+    expect(running).to_have_count(0)  # gone once it ended
+    still_on(page)
+
+
 # -- creating, listing, running -------------------------------------------------------------
 
 
@@ -275,6 +291,21 @@ def test_bulk_pause_asks_first_then_pauses_the_selected_jobs(
     expect(page.locator(f'tr[data-job="{ids[0]}"] td.state')).to_contain_text("paused")
     shown = [dashboard.api.get(f"/api/v1/jobs/{i}").json()["paused"] for i in ids]
     assert shown == [True, True, False]
+
+
+def test_bulk_run_now_updates_the_rows_live(page: Any, dashboard: Dashboard) -> None:
+    stem = new_id("bulk-run")
+    ids = [f"{stem}-{n}" for n in range(2)]
+    for job_id in ids:
+        dashboard.add_job(id=job_id, command="true")
+    page.goto(f"/jobs?q={stem}")
+    stays_on(page)
+    page.get_by_label("Select every job on this page").check()
+    page.get_by_role("button", name="Run now").click()
+    page.locator("dialog#confirm").get_by_role("button", name="Confirm").click()
+    for job_id in ids:
+        expect(page.locator(f'tr[data-job="{job_id}"] td.last')).to_have_text("succeeded")
+    still_on(page)
 
 
 def test_deleting_a_job_others_depend_on_shows_why_and_keeps_it(

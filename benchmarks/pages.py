@@ -83,9 +83,9 @@ def build(path: Path, jobs: int, runs_per_job: int) -> None:
     store.close()
 
 
-def measure(path: Path, repeat: int) -> dict[str, tuple[float, float, float]]:
+def measure(path: Path, repeat: int, sample: str) -> dict[str, tuple[float, float, float]]:
     """Milliseconds of each page: its first render after the start, then the median and the
-    slowest of ``repeat`` more."""
+    slowest of ``repeat`` more. ``sample`` is the job whose pages are asked for."""
     from fastapi.testclient import TestClient
 
     from cronwork.stores import SqliteStore
@@ -99,19 +99,19 @@ def measure(path: Path, repeat: int) -> dict[str, tuple[float, float, float]]:
         "jobs, search": "/jobs?q=job0099",
         "jobs, failed, by next run": "/jobs?status=failed&sort=next",
         "jobs, page 100": "/jobs?page=100",
-        "job /jobs/job004242": "/jobs/job004242",
+        "job /jobs/ID": f"/jobs/{sample}",
         "job history, page 3": "older",
         "run /runs/ID": None,
         "new job form": "/jobs/new",
-        "edit form": "/jobs/job004242/edit",
+        "edit form": f"/jobs/{sample}/edit",
     }
     figures: dict[str, tuple[float, float, float]] = {}
     with TestClient(app, base_url="http://127.0.0.1") as client:
-        run_id = client.get("/api/v1/runs?job_id=job004242&limit=1").json()["runs"][0]["id"]
+        run_id = client.get(f"/api/v1/runs?job_id={sample}&limit=1").json()["runs"][0]["id"]
         for name, url in pages.items():
             url = url or f"/runs/{run_id}"
             if url == "older":
-                url = _older(client, _older(client, "/jobs/job004242"))
+                url = _older(client, _older(client, f"/jobs/{sample}"))
             times = []
             for _ in range(repeat + 1):
                 started = time.perf_counter()
@@ -147,7 +147,9 @@ def main() -> None:
         total = options.jobs * options.runs_per_job
         print(f"{options.jobs} jobs, {total} runs; milliseconds per page:")
         print(f"  {'page':28} {'first':>8} {'median':>8} {'slowest':>8}")
-        for name, (first, median, slowest) in measure(path, options.repeat).items():
+        for name, (first, median, slowest) in measure(
+            path, options.repeat, f"job{options.jobs // 2:06}"
+        ).items():
             print(f"  {name:28} {first:8.1f} {median:8.1f} {slowest:8.1f}")
 
 

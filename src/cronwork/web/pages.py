@@ -13,13 +13,11 @@ import heapq
 import math
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException
 
 from cronwork.errors import CronworkError
@@ -27,30 +25,26 @@ from cronwork.jobs import Job
 from cronwork.runs import Run, RunStatus
 from cronwork.stores.paging import RunFilter, run_key
 from cronwork.web import digest
-from cronwork.web.auth import Access, Caller, identify, problem
+from cronwork.web.auth import Caller, identify, problem
+from cronwork.web.render import (
+    HERE,
+    bar_geometry,
+    definition,
+    form_values,
+    render,
+    seconds,
+    spark,
+)
 from cronwork.web.service import Service, service_of
 from cronwork.web.shapes import job_shape
 
-HERE = Path(__file__).parent
 PER_PAGE = 50
 HISTORY_PAGE = 25
 PROBLEMS = (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.MISSED, RunStatus.LOST)
-SORTS = {
-    "id": "id",
-    "-id": "id, descending",
-    "next": "next run",
-    "status": "last status",
-}
 BACKFILL_PATH = "/api/v1/jobs/{job_id}/backfill"
 BACKFILL_CAP = 1000
 
 router = APIRouter(include_in_schema=False)
-templates = Environment(
-    loader=FileSystemLoader(HERE / "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 class LoginNeeded(Exception):
@@ -80,87 +74,6 @@ def _viewer(request: Request) -> Caller:
         return identify(request, service_of(request).tokens)
     except HTTPException:
         raise LoginNeeded from None
-
-
-def _render(
-    request: Request, caller: Caller, name: str, status: int = 200, **values: Any
-) -> HTMLResponse:
-    svc = service_of(request)
-    csrf = svc.tokens.csrf_token(caller.session) if caller.session else ""
-    html = templates.get_template(name).render(
-        can_write=caller.access >= Access.WRITE,
-        logged_in=caller.via == "session",
-        csrf=csrf,
-        path=request.url.path,
-        **values,
-    )
-    return HTMLResponse(html, status)
-
-
-# -- helpers the templates use ------------------------------------------------------------
-
-
-def _iso(moment: datetime | None) -> str:
-    return "" if moment is None else moment.astimezone(UTC).isoformat()
-
-
-def _in_zone(moment: datetime | None, zone: str | None) -> str:
-    """``moment`` as text in ``zone`` (what hovering a time shows)."""
-    if moment is None:
-        return ""
-    from zoneinfo import ZoneInfo
-
-    try:
-        shown = moment.astimezone(ZoneInfo(zone)) if zone else moment.astimezone(UTC)
-    except (ValueError, KeyError):
-        shown = moment.astimezone(UTC)
-    return shown.strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "–"
-    if value < 1:
-        return f"{value * 1000:.0f} ms"
-    if value < 120:
-        return f"{value:.1f} s"
-    if value < 7200:
-        return f"{value / 60:.1f} min"
-    return f"{value / 3600:.1f} h"
-
-
-templates.globals.update(iso=_iso, in_zone=_in_zone, seconds=_seconds, sorts=SORTS)
-
-
-def _bars(
-    values: list[float | None], width: int, height: int, slots: int = 0
-) -> list[dict[str, Any]]:
-    """SVG bar geometry for ``values`` (None: a stub), scaled to the largest; with ``slots``,
-    bars keep the width of that many and line up on the right."""
-    if not values:
-        return []
-    top = max((v for v in values if v is not None), default=0.0) or 1.0
-    step = width / max(len(values), slots)
-    left = width - step * len(values)
-    bars = []
-    for i, value in enumerate(values):
-        h = 2.0 if value is None else max(2.0, height * value / top)
-        bars.append(
-            {
-                "x": round(left + i * step, 2),
-                "w": round(max(step - 1, 1), 2),
-                "y": round(height - h, 2),
-                "h": round(h, 2),
-            }
-        )
-    return bars
-
-
-def _spark(runs: list[digest.Brief]) -> list[dict[str, Any]]:
-    bars = _bars([r.duration for r in runs], 100, 20, slots=20)
-    for bar, run in zip(bars, runs, strict=True):
-        bar.update(status=run.status.value, title=f"{run.status.value}, {_seconds(run.duration)}")
-    return bars
 
 
 # -- overview ---------------------------------------------------------------------------------
@@ -200,7 +113,7 @@ def overview(request: Request) -> Any:
         reverse=True,
     )[:20]
     heat = request.app.state.heat.get(jobs, now)
-    return _render(
+    return render(
         request,
         caller,
         "overview.html",
@@ -226,7 +139,7 @@ def _active(job: Job) -> bool:
 
 def _hour_bars(heat: digest.HeatMap) -> list[dict[str, Any]]:
     hours = heat.hours()
-    bars = _bars([float(h) for h in hours], 500, 60)
+    bars = bar_geometry([float(h) for h in hours], 500, 60)
     for i, bar in enumerate(bars):
         bar.update(count=hours[i], at=heat.start + timedelta(hours=i))
     return bars
@@ -266,7 +179,7 @@ def jobs_page(
     page = min(page, pages)
     rows = shown[(page - 1) * PER_PAGE : page * PER_PAGE]
     recent = digest.recent_runs(svc.store, [job.id for job in rows])
-    return _render(
+    return render(
         request,
         caller,
         "jobs.html",
@@ -275,7 +188,7 @@ def jobs_page(
             {
                 "job": job,
                 "last": recent[job.id][-1] if recent.get(job.id) else None,
-                "spark": _spark(recent.get(job.id, [])),
+                "spark": spark(recent.get(job.id, [])),
             }
             for job in rows
         ],
@@ -310,7 +223,7 @@ def _sort(jobs: list[Job], sort: str, newest: dict[str, str]) -> None:
 def new_job(request: Request) -> Any:
     """The form of a new job."""
     caller = _viewer(request)
-    return _render(
+    return render(
         request,
         caller,
         "form.html",
@@ -335,19 +248,19 @@ def job_page(request: Request, job_id: str, before: str | None = None) -> Any:
     history = found[:HISTORY_PAGE]
     older = _cursor(history[-1]) if len(found) > HISTORY_PAGE else None
     shape = job_shape(job, history[0] if history and after is None else None)
-    chart = _bars([r.duration for r in reversed(history)], 600, 80, slots=HISTORY_PAGE)
+    chart = bar_geometry([r.duration for r in reversed(history)], 600, 80, slots=HISTORY_PAGE)
     for bar, run in zip(chart, reversed(history), strict=True):
         bar.update(
-            status=run.status.value, title=f"{run.id}: {run.status.value}, {_seconds(run.duration)}"
+            status=run.status.value, title=f"{run.id}: {run.status.value}, {seconds(run.duration)}"
         )
-    return _render(
+    return render(
         request,
         caller,
         "job.html",
         title=job.id,
         job=job,
         shape=shape,
-        definition=_definition(shape),
+        definition=definition(shape),
         fires=digest.next_fires(job, 10, now),
         history=history,
         chart=chart,
@@ -366,13 +279,13 @@ def edit_job(request: Request, job_id: str) -> Any:
     job = _job_or_404(request, caller, svc, job_id)
     if not isinstance(job, Job):
         return job
-    return _render(
+    return render(
         request,
         caller,
         "form.html",
         title=f"Edit {job.id}",
         job=job,
-        values=_form_values(job_shape(job, None)),
+        values=form_values(job_shape(job, None)),
         zone=svc.zone,
     )
 
@@ -408,54 +321,11 @@ def _job_or_404(request: Request, caller: Caller, svc: Service, job_id: str) -> 
     try:
         return svc.store.get_job(job_id)
     except CronworkError as exc:
-        return _render(request, caller, "missing.html", 404, title="Not found", message=str(exc))
+        return render(request, caller, "missing.html", 404, title="Not found", message=str(exc))
 
 
 def _has_route(request: Request, path: str) -> bool:
     return any(getattr(route, "path", None) == path for route in request.app.routes)
-
-
-_STATE_KEYS = ("description", "paused", "pause_note", "next_run_at", "last_run", "broken", "notify")
-
-
-def _definition(shape: dict[str, Any]) -> list[tuple[str, str]]:
-    """The job-file keys that have a value, as text."""
-    import json
-
-    shown = []
-    for key, value in shape.items():
-        if key in _STATE_KEYS or value in (None, [], {}):
-            continue
-        shown.append(
-            (key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
-        )
-    return shown
-
-
-def _form_values(shape: dict[str, Any]) -> dict[str, str]:
-    """The form's fields filled from a job's shape (notify URLs and env values stay out)."""
-    import json
-
-    values: dict[str, str] = {}
-    for key, value in shape.items():
-        if value is None or key in _STATE_KEYS or key == "env":
-            continue
-        if key in ("tags", "depends_on"):
-            values[key] = ", ".join(value)
-        elif key == "command" and isinstance(value, list):
-            import shlex
-
-            values[key] = shlex.join(value)
-        elif key in ("args", "kwargs"):
-            values[key] = "" if value in ([], {}) else json.dumps(value, ensure_ascii=False)
-        elif isinstance(value, bool):
-            values[key] = "true" if value else ""
-        else:
-            values[key] = str(value)
-    for kind in ("call", "task", "command"):
-        if kind in values:
-            values["kind"], values["target"] = kind, values.pop(kind)
-    return values
 
 
 def _history_key(before: str | None) -> Any:
@@ -488,12 +358,12 @@ def run_page(request: Request, run_id: str) -> Any:
     try:
         run = svc.store.get_run(run_id)
     except CronworkError as exc:
-        return _render(request, caller, "missing.html", 404, title="Not found", message=str(exc))
+        return render(request, caller, "missing.html", 404, title="Not found", message=str(exc))
     try:
         zone: str | None = svc.store.get_job(run.job_id).timezone
     except CronworkError:
         zone = None
-    return _render(
+    return render(
         request,
         caller,
         "run.html",

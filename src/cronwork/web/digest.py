@@ -29,6 +29,7 @@ MINUTES = HOURS * 60
 # Fire times computed for one heat map at most; beyond, the map says it is partial.
 FIRE_BUDGET = 2_000_000
 HEAT_TTL = 30.0  # seconds a computed heat map is shown before it is computed again
+HEAT_SECONDS = 0.3  # at most this long computing one heat map; beyond, it is partial
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,32 +210,40 @@ class HeatMap:
 Groups = dict[tuple[Any, ...], list[Job]]
 
 
-def fire_groups(jobs: Iterable[Job]) -> Groups:
-    """The active jobs by what decides their fire times: jobs of one group fire together."""
+def fire_groups(jobs: Iterable[Job], now: datetime) -> Groups:
+    """The active jobs by what decides their fire times: jobs of one group fire together.
+
+    A job whose next slot is already past (its scheduler is behind, or stopped) is counted
+    from its schedule's first slot after ``now``, like every other job of its schedule.
+    """
     groups: Groups = {}
     for job in jobs:
         if job.paused or job.broken is not None or job.next_run_at is None:
             continue
-        key = (job.schedule_text, job.timezone, job.start_at, job.end_at, job.next_run_at)
+        first = job.next_run_at if job.next_run_at >= now else None
+        key = (job.schedule_text, job.timezone, job.start_at, job.end_at, first)
         groups.setdefault(key, []).append(job)
     return groups
 
 
-def heat_map(groups: Groups, now: datetime) -> HeatMap:
-    """Runs per minute for the next 24 h of the jobs in ``groups`` (jitter not shown)."""
+def heat_map(groups: Groups, now: datetime, seconds: float = HEAT_SECONDS) -> HeatMap:
+    """Runs per minute for the next 24 h of the jobs in ``groups`` (jitter not shown).
+
+    Stops, and says the map is partial, after ``FIRE_BUDGET`` fire times or ``seconds``.
+    """
     start = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     end = now + timedelta(days=1)
+    deadline = time.monotonic() + seconds
     counts = [0] * MINUTES
     budget = FIRE_BUDGET
-    for members in groups.values():
+    for (*_, first), members in groups.items():
         job = members[0]
-        moment: datetime | None = job.next_run_at
+        moment: datetime | None = first if first is not None else job.schedule.next_after(now)
         while moment is not None and moment < end and budget > 0:
-            if moment >= now:
-                counts[int((moment - start).total_seconds() // 60)] += len(members)
+            counts[int((moment - start).total_seconds() // 60)] += len(members)
             budget -= 1
             moment = job.schedule.next_after(moment)
-        if budget <= 0:
+        if budget <= 0 or time.monotonic() > deadline:
             return HeatMap(start, now, counts, complete=False)
     return HeatMap(start, now, counts, complete=True)
 
@@ -249,7 +258,7 @@ class HeatCache:
 
     def get(self, jobs: Iterable[Job], now: datetime) -> HeatMap:
         """The kept heat map if recent and of the same groups, else a new one of ``jobs``."""
-        groups = fire_groups(jobs)
+        groups = fire_groups(jobs, now)
         fingerprint = hash(frozenset((key, len(members)) for key, members in groups.items()))
         with self._lock:
             kept = self._kept

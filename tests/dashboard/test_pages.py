@@ -89,7 +89,12 @@ def test_a_read_only_token_sees_no_controls_that_change_anything(
 
 def test_an_unknown_job_or_run_is_a_404_page_naming_it(filled: Store, client_of: Client) -> None:
     client = client_of(filled)
-    for path, name in (("/jobs/nope", "nope"), ("/jobs/nope/edit", "nope"), ("/runs/999", "999")):
+    for path, name in (
+        ("/jobs/nope", "nope"),
+        ("/jobs/nope/edit", "nope"),
+        ("/runs/999", "999"),
+        ("/runs/abc", "abc"),
+    ):
         answer = client.get(path, headers=WRITE)
         assert answer.status_code == 404 and name in answer.text, path
 
@@ -138,6 +143,10 @@ def test_a_jobs_history_is_paged_newest_first(sqlite_store: Store, client_of: Cl
     assert older is not None
     rest = re.findall(r'<tr data-run="(\d+)"', client.get(older.group(1), headers=WRITE).text)
     assert rest == [str(n) for n in range(26, 31)]
+    # A cursor this server did not give shows the newest runs.
+    for cursor in ("junk", "9999999999999999999.1.1", "1.2"):
+        odd = client.get(f"/jobs/a?before={cursor}", headers=WRITE)
+        assert odd.status_code == 200 and re.findall(r'<tr data-run="(\d+)"', odd.text)[0] == "1"
 
 
 def test_the_backfill_preview_counts_the_runs_a_range_makes(
@@ -157,6 +166,7 @@ def test_the_backfill_preview_counts_the_runs_a_range_makes(
         ("2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z", "end"),
         ("2026-01-01T00:00:00Z", "2999-01-01T00:00:00Z", "end"),
         ("yesterday", "2026-01-01T00:00:00Z", "start"),
+        ("0001-01-01T00:00:00+00:00", "2026-01-01T00:00:00Z", "start"),
     ):
         refused = client.get(url, params={"start": start, "end": end}, headers=READ)
         assert refused.status_code == 422 and refused.json()["field"] == field

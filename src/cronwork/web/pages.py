@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 from cronwork.errors import CronworkError
 from cronwork.jobs import Job
 from cronwork.runs import Run, RunStatus
-from cronwork.stores.paging import RunFilter, run_key
+from cronwork.stores.paging import RunFilter, RunKey, run_key
 from cronwork.web import digest
 from cronwork.web.auth import Caller, identify, problem
 from cronwork.web.render import (
@@ -293,15 +293,17 @@ def edit_job(request: Request, job_id: str) -> Any:
 @router.get("/jobs/{job_id}/slots")
 def count_slots(request: Request, job_id: str, start: str, end: str) -> JSONResponse:
     """How many runs a backfill of ``[start, end)`` would make (the form's preview)."""
-    caller = identify(request, service_of(request).tokens)
-    del caller
+    identify(request, service_of(request).tokens)  # 401 without a token or a session
     job = service_of(request).store.get_job(job_id)
     begin, finish = _instant(start, "start"), _instant(end, "end")
     if finish <= begin:
         raise problem(422, "end must be after start", "end")
     if finish > datetime.now(UTC):
         raise problem(422, "a backfill covers the past: end must not be in the future", "end")
-    count = digest.slots_between(job, begin, finish, BACKFILL_CAP)
+    try:
+        count = digest.slots_between(job, begin, finish, BACKFILL_CAP)
+    except OverflowError:
+        raise problem(422, "start is too far in the past", "start") from None
     return JSONResponse(
         {"count": min(count, BACKFILL_CAP), "over_cap": count > BACKFILL_CAP, "cap": BACKFILL_CAP}
     )
@@ -328,16 +330,18 @@ def _has_route(request: Request, path: str) -> bool:
     return any(getattr(route, "path", None) == path for route in request.app.routes)
 
 
-def _history_key(before: str | None) -> Any:
-    from cronwork.stores.paging import RunKey
-
+def _history_key(before: str | None) -> RunKey | None:
+    """The key a history page starts after; None (the newest page) for one we did not give."""
     if before is None:
         return None
     parts = before.split(".")
     if len(parts) != 3 or not all(p.isdigit() and len(p) < 20 for p in parts):
         return None
     micros, attempt, run_id = (int(p) for p in parts)
-    slot = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+    try:
+        slot = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+    except OverflowError:
+        return None
     return RunKey(slot, attempt, run_id)
 
 

@@ -15,6 +15,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from cronwork.jobs import Job
 from cronwork.web import digest
 from cronwork.web.auth import Access, Caller
 from cronwork.web.service import service_of
@@ -85,7 +86,15 @@ def seconds(value: float | None) -> str:
     return f"{value / 3600:.1f} h"
 
 
-templates.globals.update(iso=iso, in_zone=in_zone, seconds=seconds, sorts=SORTS)
+def describe(job: Job) -> str:
+    """The job's schedule in words (its text, should describing it fail)."""
+    try:
+        return job.schedule.describe()
+    except Exception:  # words are a courtesy: never fail a page over them
+        return job.schedule_text
+
+
+templates.globals.update(iso=iso, in_zone=in_zone, seconds=seconds, describe=describe, sorts=SORTS)
 
 
 def bar_geometry(

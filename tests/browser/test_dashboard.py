@@ -525,6 +525,25 @@ def test_times_show_in_the_viewers_zone_with_the_jobs_zone_on_hover(
     context.close()
 
 
+def test_clock_changes_are_marked_in_the_jobs_zone_and_the_viewers(
+    browser: Any, dashboard: Dashboard
+) -> None:
+    # Ten monthly fire times always cross a spring or an autumn change in both zones.
+    job_id = new_id("monthly")
+    dashboard.add_job(id=job_id, command="true", schedule="0 12 1 * *", tz="Europe/Paris")
+    context = browser.new_context(base_url=dashboard.url, timezone_id="America/New_York")
+    page = context.new_page()
+    log_in(page)
+    page.goto(f"/jobs/{job_id}")
+    fires = page.locator("table.fires tbody tr")
+    expect(fires).to_have_count(10)
+    expect(fires.locator("td:first-child .dst-mark").first).to_contain_text("clocks change")
+    expect(fires.locator("td:last-child .dst-mark").first).to_have_text(
+        "your clocks change before this"
+    )
+    context.close()
+
+
 def test_the_token_is_never_in_a_page(page: Any) -> None:
     for path in ["/", "/jobs", "/jobs/new"]:
         page.goto(path)

@@ -24,6 +24,18 @@
     return isNaN(moment.getTime()) ? iso : timeFormat.format(moment);
   }
 
+  // ``iso`` in the zone ``zone`` (what hovering a time shows).
+  function zoneTime(iso, zone) {
+    try {
+      return new Intl.DateTimeFormat(undefined, {
+        year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+        second: "2-digit", timeZone: zone, timeZoneName: "short"
+      }).format(new Date(iso)) + " (the job's zone)";
+    } catch (e) {
+      return iso;
+    }
+  }
+
   function span(seconds) {
     var s = Math.max(0, Math.round(seconds));
     if (s < 60) { return s + "s"; }
@@ -171,7 +183,7 @@
 
   window.cronwork = {
     api: api, errorText: errorText, notice: notice, onEvent: onEvent, badge: badge,
-    localTime: localTime, localizeTimes: localizeTimes, refreshParts: refreshParts, span: span
+    localTime: localTime, zoneTime: zoneTime, localizeTimes: localizeTimes, refreshParts: refreshParts, span: span
   };
 
   document.addEventListener("DOMContentLoaded", function () {

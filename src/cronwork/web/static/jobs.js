@@ -53,6 +53,34 @@
     }
   }
 
+  // A run started or ended: the job's next run has moved on, so read it again.
+  var reading = {};
+  function refreshNext(tr, jobId) {
+    if (reading[jobId]) { return; }
+    reading[jobId] = true;
+    cw.api("GET", "/api/v1/jobs/" + encodeURIComponent(jobId)).then(function (result) {
+      reading[jobId] = false;
+      var cell = tr.querySelector("td.next");
+      if (!result.ok || !cell) { return; }
+      var job = result.data;
+      if (job.paused || job.broken || !job.next_run_at) {
+        var none = document.createElement("span");
+        none.className = "muted";
+        none.textContent = "–";
+        cell.replaceChildren(none);
+        return;
+      }
+      var time = document.createElement("time");
+      time.setAttribute("datetime", job.next_run_at);
+      time.textContent = cw.localTime(job.next_run_at);
+      time.title = cw.zoneTime(job.next_run_at, job.tz);
+      var left = document.createElement("span");
+      left.className = "muted";
+      left.setAttribute("data-countdown", job.next_run_at);
+      cell.replaceChildren(time, document.createElement("br"), left);
+    });
+  }
+
   function bulk(action) {
     var ids = chosen();
     var dialog = document.getElementById("confirm");
@@ -100,5 +128,6 @@
     if (!tr) { return; }
     if (event.run && event.type.indexOf("run_") === 0) { showLast(tr, event.run); }
     if (event.job) { showState(tr, event.job); }
+    refreshNext(tr, event.job_id);
   });
 })();

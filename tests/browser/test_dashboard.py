@@ -389,11 +389,6 @@ def test_stop_a_long_command_from_the_run_page_and_its_process_is_gone(
     shot(page, tmp_path, "run-cancelled")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the engine stores a command's output only when the command ends; the run page "
-    "tails what the store has, so lines show live once the engine flushes them while running",
-)
 def test_a_commands_output_is_followed_live_while_it_prints(
     page: Any, dashboard: Dashboard, tmp_path: Path
 ) -> None:

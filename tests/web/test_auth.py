@@ -177,11 +177,12 @@ def test_answers_carry_a_strict_csp_and_no_cors(make_client: Callable[..., TestC
     assert "access-control-allow-origin" not in preflight.headers
 
 
-def test_the_index_page_links_to_login_until_logged_in(
+def test_the_dashboard_at_the_root_sends_to_login_until_logged_in(
     make_client: Callable[..., TestClient],
 ) -> None:
     client = make_client()
-    page = client.get("/")
-    assert page.status_code == 200 and 'href="/login"' in page.text and "<script" not in page.text
+    page = client.get("/", follow_redirects=False)
+    assert (page.status_code, page.headers["location"]) == (303, "/login")
     log_in(client, READ_TOKEN)
-    assert 'href="/login"' not in client.get("/").text
+    overview = client.get("/", follow_redirects=False)
+    assert overview.status_code == 200 and "<h1>Overview</h1>" in overview.text

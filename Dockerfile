@@ -1,4 +1,4 @@
-# cronwork with the Celery and PostgreSQL extras, and the example fleet's code
+# cronwork with the Celery, PostgreSQL and web extras, and the example fleet's code
 # (examples/celery): one image for the schedulers and the Celery workers of compose.yaml.
 # Built from this checkout's pyproject.toml, so the image runs the code under review.
 FROM python:3.11-slim
@@ -11,7 +11,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN pip install ".[celery,postgres]"
+RUN pip install ".[celery,postgres,web]"
 
 # The fleet's code: the Celery app and its tasks, and the jobs that send them.
 WORKDIR /app
@@ -22,4 +22,5 @@ ENV PYTHONPATH=/app
 RUN useradd --system --uid 10001 --home-dir /app cronwork
 USER cronwork
 
-CMD ["cronwork", "run", "/app/jobs.toml"]
+EXPOSE 8080
+CMD ["cronwork", "serve", "/app/jobs.toml", "--host", "0.0.0.0"]

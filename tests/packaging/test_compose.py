@@ -49,6 +49,7 @@ def test_docker_compose_config_accepts_the_file() -> None:
         text=True,
         timeout=60,
         cwd=ROOT,
+        env={**os.environ, "CRONWORK_TOKEN": "a-test-token"},
     )
     assert done.returncode == 0, done.stderr
     config = json.loads(done.stdout)
@@ -83,14 +84,25 @@ def test_the_schedulers_share_postgres_and_the_workers_redis() -> None:
     }
     assert brokers == {"redis://redis:6379/0"}
     assert "--pool=prefork" in services["worker"]["command"]
-    # Nothing is published to the host: the services talk on compose's own network.
-    assert not any("ports" in service for service in services.values())
+
+
+def test_the_schedulers_serve_the_api_with_a_token_on_the_hosts_loopback_only() -> None:
+    services = compose()["services"]
+    for name in ("scheduler-a", "scheduler-b"):
+        scheduler = services[name]
+        assert scheduler["command"][:2] == ["cronwork", "serve"]
+        # Listening on every interface of the container needs a token, which compose demands.
+        assert scheduler["environment"]["CRONWORK_TOKEN"].startswith("${CRONWORK_TOKEN:?")
+        assert all(port.startswith("127.0.0.1:") for port in scheduler["ports"])
+    # Nothing else is published: PostgreSQL, Redis and the worker talk on compose's network.
+    published = {name for name, service in services.items() if "ports" in service}
+    assert published == {"scheduler-a", "scheduler-b"}
 
 
 def test_the_image_installs_this_checkout_with_the_extras_its_commands_need() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "COPY pyproject.toml" in dockerfile
-    assert 'pip install ".[celery,postgres]"' in dockerfile
+    assert 'pip install ".[celery,postgres,web]"' in dockerfile
     assert "COPY examples/celery/ ./" in dockerfile
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -230,3 +231,54 @@ def test_trigger_records_a_manual_run_and_stop_cancels_it(client: TestClient) ->
     assert client.post("/api/v1/jobs/report/stop").json() == {"runs": []}
     cancelled = client.post(f"/api/v1/runs/{run.json()['id']}/cancel").json()
     assert cancelled["status"] == "cancelled"
+
+
+def test_a_celery_job_is_created_with_its_task_and_app_and_shown_with_job_file_keys(
+    make_client: Callable[..., TestClient], store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cronwork.jobs import make_job
+    from cronwork.targets import CeleryTask
+
+    # The Celery executor tests' app (its tasks are checked by name, nothing is sent).
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "executors"))
+
+    # An app some stored job already sends through may be named over HTTP.
+    store.add_job(
+        make_job("known", CeleryTask("cronwork_tests.add", app="celery_tasks:app"), "@daily")
+    )
+    client = make_client(token=None)
+    body = {
+        "id": "sum",
+        "schedule": "every 1h",
+        "celery_task": "cronwork_tests.add",
+        "celery_app": "celery_tasks:app",
+        "celery_queue": "reports",
+        "args": [1, 2],
+    }
+    answer = client.post("/api/v1/jobs", json=body)
+    assert answer.status_code == 201, answer.text
+    shown = answer.json()
+    assert (shown["celery_task"], shown["celery_app"], shown["celery_queue"]) == (
+        "cronwork_tests.add",
+        "celery_tasks:app",
+        "reports",
+    )
+    assert shown["args"] == [1, 2]
+
+    unknown = client.post("/api/v1/jobs", json={**body, "id": "nope", "celery_task": "x.nope"})
+    assert unknown.status_code == 422
+    assert unknown.json()["field"] == "celery_task"
+    assert client.get("/api/v1/jobs/nope").status_code == 404
+
+
+def test_a_celery_app_no_stored_job_uses_is_refused_over_http(client: TestClient) -> None:
+    body = {
+        "id": "sum",
+        "schedule": "every 1h",
+        "celery_task": "cronwork_tests.add",
+        "celery_app": "celery_tasks:app",
+    }
+    answer = client.post("/api/v1/jobs", json=body)
+    assert answer.status_code == 403
+    assert answer.json()["field"] == "celery_app"
+    assert client.get("/api/v1/jobs/sum").status_code == 404

@@ -447,6 +447,18 @@ def _check_target_allowed(svc: Service, table: dict[str, Any], body: dict[str, A
             "command jobs cannot be created or changed over HTTP without --allow-commands",
             "command",
         )
+    app = table.get("celery_app")
+    if (
+        "celery_app" in body
+        and isinstance(app, str)
+        and app.strip() not in svc.trusted_celery_apps()
+    ):
+        raise problem(
+            403,
+            f"Celery app {app.strip()!r} is not used by any stored job; other apps can be "
+            "named over HTTP only with --allow-commands (importing one runs its module)",
+            "celery_app",
+        )
     call = table.get("call")
     if "call" in body and isinstance(call, str):
         module = call.strip().partition(":")[0]

@@ -49,6 +49,19 @@ class Service:
             return "none"
         return "running" if self.scheduler.running else "stopped"
 
+    def trusted_celery_apps(self) -> set[str]:
+        """Celery apps (import paths) that stored jobs send tasks through, and the
+        scheduler's own: the ones HTTP may name without --allow-commands."""
+        apps = {
+            job.target.celery.app_path
+            for job in self.store.jobs()
+            if job.target.celery is not None and job.target.celery.app_path is not None
+        }
+        default = self.operations.celery_app
+        if isinstance(default, str):
+            apps.add(default)
+        return apps
+
     def trusted_modules(self) -> set[str]:
         """Modules whose functions stored jobs call by import path: the ones HTTP may name
         without --allow-commands."""

@@ -84,7 +84,15 @@ def job_table(job: Job) -> dict[str, Any]:
         if command.env is not None:
             table["env"] = dict(command.env)
     else:
-        table[target.kind] = target.ref
+        if target.celery is not None:
+            # The job-file keys of a Celery task (see docs/celery.md).
+            table["celery_task"] = target.ref
+            if target.celery.app_path is not None:
+                table["celery_app"] = target.celery.app_path
+            if target.celery.queue is not None:
+                table["celery_queue"] = target.celery.queue
+        else:
+            table[target.kind] = target.ref
         table["args"] = _plain(list(job.args))
         table["kwargs"] = _plain(dict(job.kwargs))
     for key in _SETTING_KEYS:

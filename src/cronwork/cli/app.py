@@ -6,6 +6,7 @@ Only Typer is imported here, so ``cronwork --help`` stays fast (see cronwork.cli
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
@@ -68,6 +69,41 @@ StoreOption = Annotated[
         f"postgresql://user@host/db or memory:// "
         f"[default: ${STORE_ENV}, else {DEFAULT_STORE}]",
     ),
+]
+# The options of the commands that run a scheduler (`run` and `serve`).
+JobFileArgument = Annotated[
+    Path | None,
+    typer.Argument(
+        metavar="FILE",
+        help="Job file (.toml, .yaml); its jobs are synced into the store first.",
+        show_default=False,
+    ),
+]
+LogFormatOption = Annotated[
+    str, typer.Option("--log-format", metavar="human|json", help="Log line format.")
+]
+LogLevelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--log-level",
+        metavar="LEVEL",
+        help="debug, info, warning or error [default: the file's, else info]",
+        show_default=False,
+    ),
+]
+MaxRunningOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-running",
+        min=1,
+        metavar="N",
+        help="Runs at once [default: the file's, else 10]",
+        show_default=False,
+    ),
+]
+ForceSyncOption = Annotated[
+    bool,
+    typer.Option("--force", help="Sync even if it removes jobs that other jobs depend on."),
 ]
 JsonOption = Annotated[
     bool,

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
 
-from cronwork.cli.app import DEFAULT_STORE, StoreOption, app, examples
+from cronwork.cli.app import (
+    DEFAULT_STORE,
+    ForceSyncOption,
+    JobFileArgument,
+    LogFormatOption,
+    LogLevelOption,
+    MaxRunningOption,
+    StoreOption,
+    app,
+    examples,
+)
 
 
 @app.command(
@@ -19,41 +26,12 @@ from cronwork.cli.app import DEFAULT_STORE, StoreOption, app, examples
     )
 )
 def run(
-    file: Annotated[
-        Path | None,
-        typer.Argument(
-            metavar="FILE",
-            help="Job file (.toml, .yaml); its jobs are synced into the store first.",
-            show_default=False,
-        ),
-    ] = None,
+    file: JobFileArgument = None,
     store: StoreOption = None,
-    log_format: Annotated[
-        str, typer.Option("--log-format", metavar="human|json", help="Log line format.")
-    ] = "human",
-    log_level: Annotated[
-        str | None,
-        typer.Option(
-            "--log-level",
-            metavar="LEVEL",
-            help="debug, info, warning or error [default: the file's, else info]",
-            show_default=False,
-        ),
-    ] = None,
-    max_running: Annotated[
-        int | None,
-        typer.Option(
-            "--max-running",
-            min=1,
-            metavar="N",
-            help="Runs at once [default: the file's, else 10]",
-            show_default=False,
-        ),
-    ] = None,
-    force: Annotated[
-        bool,
-        typer.Option("--force", help="Sync even if it removes jobs that other jobs depend on."),
-    ] = False,
+    log_format: LogFormatOption = "human",
+    log_level: LogLevelOption = None,
+    max_running: MaxRunningOption = None,
+    force: ForceSyncOption = False,
 ) -> None:
     """Run the scheduler in the foreground until SIGINT or SIGTERM.
 

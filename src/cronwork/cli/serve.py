@@ -16,7 +16,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cronwork.cli.app import DEFAULT_STORE, StoreOption, app, examples, open_store_at, store_url
+from cronwork.cli.app import (
+    DEFAULT_STORE,
+    ForceSyncOption,
+    JobFileArgument,
+    LogFormatOption,
+    LogLevelOption,
+    MaxRunningOption,
+    StoreOption,
+    app,
+    examples,
+    open_store_at,
+    store_url,
+)
 
 if TYPE_CHECKING:
     from cronwork.cli.foreground import Signals
@@ -42,14 +54,7 @@ def _usage_error(message: str) -> typer.Exit:
 
 
 def serve(
-    file: Annotated[
-        Path | None,
-        typer.Argument(
-            metavar="FILE",
-            help="Job file (.toml, .yaml); its jobs are synced into the store first.",
-            show_default=False,
-        ),
-    ] = None,
+    file: JobFileArgument = None,
     store: StoreOption = None,
     host: Annotated[
         str, typer.Option(metavar="ADDRESS", help="Address to listen on.")
@@ -89,32 +94,10 @@ def serve(
             "--no-scheduler", help="Serve the store only; schedulers run in other processes."
         ),
     ] = False,
-    log_format: Annotated[
-        str, typer.Option("--log-format", metavar="human|json", help="Log line format.")
-    ] = "human",
-    log_level: Annotated[
-        str | None,
-        typer.Option(
-            "--log-level",
-            metavar="LEVEL",
-            help="debug, info, warning or error [default: the file's, else info]",
-            show_default=False,
-        ),
-    ] = None,
-    max_running: Annotated[
-        int | None,
-        typer.Option(
-            "--max-running",
-            min=1,
-            metavar="N",
-            help="Runs at once [default: the file's, else 10]",
-            show_default=False,
-        ),
-    ] = None,
-    force: Annotated[
-        bool,
-        typer.Option("--force", help="Sync even if it removes jobs that other jobs depend on."),
-    ] = False,
+    log_format: LogFormatOption = "human",
+    log_level: LogLevelOption = None,
+    max_running: MaxRunningOption = None,
+    force: ForceSyncOption = False,
 ) -> None:
     """Run the scheduler and serve the REST API (and its events) until SIGINT or SIGTERM.
 

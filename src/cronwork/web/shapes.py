@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cronwork.jobs import Job
+from cronwork.jobs import POLICY_SETTINGS, Job
 from cronwork.notify import masked_url
 from cronwork.runs import Run, RunStatus
 
@@ -46,24 +46,7 @@ def _plain(value: Any) -> Any:
 
 
 # Job-file keys whose value is the job's attribute of the same name, made plain.
-_SETTING_KEYS = (
-    "timeout",
-    "on_timeout",
-    "retries",
-    "retry_backoff",
-    "retry_backoff_max",
-    "overlap",
-    "max_instances",
-    "misfire",
-    "misfire_grace",
-    "start_at",
-    "end_at",
-    "jitter",
-    "dependency_timeout",
-    "tags",
-    "executor",
-    "depends_on",
-)
+_SETTING_KEYS = (*POLICY_SETTINGS, "tags", "executor", "depends_on")
 
 
 def job_table(job: Job) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from cronwork.engine.settings import (
     Settings,
     make_node_id,
 )
-from cronwork.errors import CronworkError, SettingError
+from cronwork.errors import CronworkError, JobError, SettingError
 from cronwork.events import EventType, Listener, Listeners
 from cronwork.jobs import (
     DEFAULT_MISFIRE_GRACE,
@@ -41,6 +41,8 @@ from cronwork.jobs import (
     DEFAULT_RETRY_BACKOFF_MAX,
     Job,
 )
+from cronwork.notifier import Notifier
+from cronwork.notify import NotifyTarget, parse_notify
 from cronwork.operations import UNCHANGED, Operations, Unchanged
 from cronwork.policies import Misfire, OnTimeout, Overlap
 from cronwork.runs import Run, RunStatus
@@ -50,6 +52,8 @@ from cronwork.targets import TaskRegistry
 __all__ = ["AsyncScheduler", "Scheduler"]
 
 T = TypeVar("T")
+# How long a stopping scheduler waits for queued notifications to be sent.
+NOTIFY_DRAIN = 5.0
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -69,6 +73,27 @@ def _refuse_settings(face: str, unknown: Mapping[str, object]) -> None:
         field=first,
         value=unknown[first],
     )
+
+
+def _default_targets(value: object) -> tuple[NotifyTarget, ...]:
+    """The scheduler's ``notify`` setting, parsed; a SettingError names what is wrong."""
+    try:
+        return parse_notify(value, "[scheduler]")
+    except JobError as exc:
+        problem = str(exc).removeprefix("job '[scheduler]': ")
+        raise SettingError(problem, field=exc.field, value=exc.value) from None
+
+
+def _base_url(value: object) -> str | None:
+    """The ``base_url`` setting: None, or an http(s) URL (its trailing slash dropped)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        shown = value if isinstance(value, str) else type(value).__name__
+        raise SettingError(
+            f"base_url must be an http(s) URL, got {shown!r}", field="base_url", value=value
+        )
+    return value.rstrip("/")
 
 
 class _Base:
@@ -91,6 +116,8 @@ class _Base:
         kill_grace: float = 5.0,
         freeze_gc: bool = False,
         celery_app: Any = None,
+        notify: Iterable[str | Mapping[str, Any] | NotifyTarget] | None = None,
+        base_url: str | None = None,
         **unknown: Never,
     ) -> None:
         """Set the scheduler up; nothing runs until ``start()``.
@@ -110,6 +137,8 @@ class _Base:
         - ``freeze_gc``: keep the collector's full passes off long-lived objects (see the guide)
         - ``celery_app``: the Celery app (or ``"package.module:app"``) of CeleryTask targets
           that name none (see docs/celery.md)
+        - ``notify``: webhook targets told about every job's runs, besides each job's own
+        - ``base_url``: the dashboard's address, for links to run pages in notifications
         """
         from cronwork.timing import parse_duration
         from cronwork.timing.zones import resolve_zone
@@ -154,6 +183,8 @@ class _Base:
             else parse_duration(keep_runs_for, what="keep_runs_for"),
             kill_grace=float(kill_grace),
             freeze_gc=bool(freeze_gc),
+            notify=_default_targets(notify),
+            base_url=_base_url(base_url),
         )
         #: The management operations, over the store alone: usable with no engine running.
         self.operations = Operations(
@@ -164,6 +195,12 @@ class _Base:
             timezone=self.timezone,
             celery_app=celery_app,
         )
+        #: Sends the notifications of finished runs while the scheduler runs (its timeout,
+        #: attempts and backoff may be tuned before start).
+        self.notifier = Notifier(
+            self._settings.notify, store=self.store, base_url=self._settings.base_url
+        )
+        self._stop_listening: Callable[[], None] | None = None
         self._face_init()
 
     def _face_init(self) -> None:
@@ -222,7 +259,16 @@ class _Base:
         return register
 
     def _new_engine(self) -> Engine:
+        if self._stop_listening is None:
+            self._stop_listening = self.notifier.attach(self.listeners)
         return Engine(self._settings)
+
+    def _stop_notifier(self) -> None:
+        """Stop listening; send what is queued (a few seconds at most), then stop sending."""
+        stop, self._stop_listening = self._stop_listening, None
+        if stop is not None:
+            stop()
+        self.notifier.close(NOTIFY_DRAIN)
 
     def _close_store(self) -> None:
         if self._owns_store:
@@ -305,6 +351,7 @@ class Scheduler(_Base):
                 self._close_loop(loop)
                 self._engine = self._loop = self._thread = None
                 self._shutting_down = False
+                self._stop_notifier()
 
     @staticmethod
     def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
@@ -583,6 +630,7 @@ class AsyncScheduler(_Base):
             await engine.stop(wait, timeout)
         finally:
             self._engine = None
+            await asyncio.to_thread(self._stop_notifier)
 
     async def close(self) -> None:
         """Shut down and close the store if the scheduler opened it."""

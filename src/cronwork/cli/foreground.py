@@ -237,6 +237,7 @@ def open_scheduler(
         max_running=max_running or settings.max_running or 10,
         timezone=settings.timezone,
         freeze_gc=True,
+        notify=settings.notify,
     )
     sync_file(scheduler.store, job_file, force=force)
     scheduler.on("*", on_event)

@@ -89,6 +89,15 @@ def add(
         typer.Option(metavar="JSON", help='Keyword arguments for --call, e.g. {"n": 3}.'),
     ] = None,
     paused: Annotated[bool, typer.Option("--paused", help="Add it paused.")] = False,
+    notify: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--notify",
+            metavar="URL",
+            help="POST to this webhook when a run fails, times out, is missed or lost "
+            "(repeatable).",
+        ),
+    ] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace a job with this id.")] = False,
     store: StoreOption = None,
 ) -> None:
@@ -169,6 +178,7 @@ def add(
             depends_on=tuple(depends_on or ()),
             replace=replace,
             paused=paused,
+            notify=tuple(notify or ()),
             **options,
         )
     except DuplicateJob:

@@ -12,6 +12,7 @@ from cronwork.clock import Clock
 from cronwork.events import Listeners
 from cronwork.executors import Executor
 from cronwork.executors.procs import node_stamp
+from cronwork.notify import NotifyTarget
 from cronwork.stores import Store
 from cronwork.targets import TaskRegistry
 
@@ -80,4 +81,8 @@ class Settings:
     keep_runs_for: timedelta | None
     kill_grace: float
     freeze_gc: bool = False
+    # Targets told about every job's runs, besides each job's own (see cronwork.notifier).
+    notify: tuple[NotifyTarget, ...] = ()
+    # The dashboard's address, for links to run pages in notifications.
+    base_url: str | None = None
     executors: dict[str, Executor] = field(default_factory=dict)

@@ -203,6 +203,17 @@ def test_start_up_checks_read_named_targets_once_and_only_the_jobs_concerned(
     assert [j.id for j in store.jobs_to_check([])] == ["e"]
 
 
+def test_jobs_are_counted_by_state_a_broken_one_as_broken_even_if_paused(store: Store) -> None:
+    assert store.job_counts() == {"active": 0, "paused": 0, "broken": 0}  # type: ignore[attr-defined]
+    store.add_job(job("a"))
+    store.add_job(job("b"))
+    store.add_job(job("c").replace(paused=True))
+    store.add_job(job("d", broken="cannot import"))
+    store.add_job(job("e", broken="cannot import").replace(paused=True))
+    counts = store.job_counts()  # type: ignore[attr-defined]
+    assert counts == {"active": 2, "paused": 1, "broken": 2}
+
+
 def test_triggered_jobs_are_found_without_the_others(store: Store) -> None:
     store.add_job(job("up", next_run_at=None))
     store.add_job(job("down", "after up", next_run_at=None))

@@ -174,6 +174,15 @@ class MemoryStore:
             found = [j for j in self._all_jobs() if after is None or j.id > after]
         return heapq.nsmallest(limit, found, key=lambda j: j.id)
 
+    def job_counts(self) -> dict[str, int]:
+        """How many jobs are active, paused and broken (see cronwork.metrics.CountsJobs)."""
+        counts = {"active": 0, "paused": 0, "broken": 0}
+        with self._lock:
+            for job in self._jobs.values():
+                state = "broken" if job.broken is not None else "paused" if job.paused else "active"
+                counts[state] += 1
+        return counts
+
     def sync_jobs(self, plan: SyncPlan) -> None:
         """Read every job, apply the writes and removals ``plan`` returns, as one step."""
         with self._lock:

@@ -338,6 +338,11 @@ class SqlStore(ABC, Generic[C]):
         """Up to ``limit`` jobs by id whose id comes after ``after``."""
         return [self._job(row) for row in self._fetch(self.Q["jobs_page"], (after or "", limit))]
 
+    def job_counts(self) -> dict[str, int]:
+        """How many jobs are active, paused and broken (see cronwork.metrics.CountsJobs)."""
+        row = self._fetch_one(self.Q["job_counts"])
+        return {state: int(row[state] or 0) for state in ("active", "paused", "broken")}
+
     def sync_jobs(self, plan: SyncPlan) -> None:
         """Read every job, apply the writes and removals ``plan`` returns, in one transaction."""
         with self._transaction() as conn:

@@ -42,6 +42,14 @@ SELECT * FROM jobs ORDER BY id
 -- A page of jobs by id, after the last id of the page before ('' for the first).
 SELECT * FROM jobs WHERE id > ? ORDER BY id LIMIT ?
 
+-- name: job_counts
+-- A broken job counts as broken whether or not it is paused too.
+SELECT
+    coalesce(sum(broken IS NULL AND paused = 0), 0) AS active,
+    coalesce(sum(broken IS NULL AND paused <> 0), 0) AS paused,
+    coalesce(sum(broken IS NOT NULL), 0) AS broken
+FROM jobs
+
 -- name: named_targets
 SELECT DISTINCT target_kind, target_ref FROM jobs WHERE target_kind IN ('call', 'task')
 

@@ -58,6 +58,14 @@ SELECT * FROM jobs ORDER BY id
 -- A page of jobs by id, after the last id of the page before ('' for the first).
 SELECT * FROM jobs WHERE id > %s ORDER BY id LIMIT %s
 
+-- name: job_counts
+-- A broken job counts as broken whether or not it is paused too.
+SELECT
+    count(*) FILTER (WHERE broken IS NULL AND NOT paused) AS active,
+    count(*) FILTER (WHERE broken IS NULL AND paused) AS paused,
+    count(*) FILTER (WHERE broken IS NOT NULL) AS broken
+FROM jobs
+
 -- name: jobs_lock
 -- sync_jobs: no other writer may change the jobs between its read and its writes. Claims
 -- may still lock rows (ROW SHARE) but wait before they write.

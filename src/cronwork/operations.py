@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from cronwork.clock import Clock
     from cronwork.engine.core import Engine
 
-__all__ = ["UNCHANGED", "Operations", "Unchanged", "check_keywords", "first_run"]
+__all__ = ["UNCHANGED", "Operations", "Unchanged", "check_keywords", "event_driven", "first_run"]
 
 # Settings of make_job that modify_job accepts and copies from the current job.
 _SETTINGS = (*POLICY_SETTINGS, *RUN_SETTINGS, "depends_on")
@@ -87,7 +87,7 @@ def first_run(job: Job, now: datetime) -> datetime | None:
     stored as a job that silently never runs. Event-driven schedules have no slot by design.
     """
     first = job.schedule.next_after(now)
-    if first is None and not _is_triggered(job.schedule):
+    if first is None and not event_driven(job.schedule):
         what, reason = "schedule", "its time has passed"
         if job.end_at is not None and job.end_at <= now:
             what, reason = "end_at", f"its end_at {job.end_at.isoformat()} has passed"
@@ -101,7 +101,8 @@ def first_run(job: Job, now: datetime) -> datetime | None:
     return first
 
 
-def _is_triggered(schedule: Schedule) -> bool:
+def event_driven(schedule: Schedule) -> bool:
+    """True for a trigger schedule (``after``, ``on_failure``, ...): it has no slots of its own."""
     # Bounds and jitter wrap a schedule without forwarding is_triggered.
     while isinstance(schedule, (Bounded, Jittered)):
         schedule = schedule.base
@@ -351,6 +352,26 @@ class Operations:
             if stored is not None:
                 return stored
         raise CronworkError(f"job {job_id!r}: cannot record a manual run")
+
+    def backfill(
+        self, job_id: str, start: datetime | str, end: datetime | str, overlap: str = "skip"
+    ) -> list[Run]:
+        """Record one run of ``job_id`` per slot of its schedule from ``start`` to ``end``.
+
+        The range is in the past (slots from now on are the schedule's own); slots that have a
+        run already keep it. ``overlap`` says how the runs meet the job's other runs (see
+        `cronwork.backfill`). Return the new runs, oldest slot first; bad input raises a
+        JobError naming the field, and then nothing is recorded.
+        """
+        from cronwork.backfill import backfill_runs
+
+        job = self.store.get_job(job_id)
+        now = self.clock.now()
+        planned = backfill_runs(job, start, end, overlap, now, lambda: self.running_runs(job_id))
+        stored = [run for run in map(self.store.add_run, planned) if run is not None]
+        if stored and self.engine is not None:
+            self.engine.wake()
+        return stored
 
     def cancel(self, run_id: str) -> Run:
         """Cancel one run, running or not yet started."""

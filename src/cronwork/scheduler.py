@@ -577,6 +577,24 @@ class Scheduler(_Base):
         """Run a job now, outside its schedule; return the new (scheduled) run."""
         return self.operations.trigger(job_id)
 
+    def backfill(
+        self,
+        job_id: str,
+        start: datetime | str,
+        end: datetime | str,
+        *,
+        overlap: str = "skip",
+    ) -> list[Run]:
+        """Record a run for each slot of the job's schedule from ``start`` to ``end`` (past).
+
+        Slots that have a run keep it; at most 1,000 slots (a longer range raises JobError,
+        and records nothing). Return the new runs, oldest first. Keywords:
+
+        - ``overlap``: ``skip`` (nothing while the job runs), ``queue`` (after its running
+          run) or ``allow`` (all at once); the runs of the first two start one by one
+        """
+        return self.operations.backfill(job_id, start, end, overlap)
+
     def cancel(self, run_id: str) -> Run:
         """Cancel one run, running or not yet started."""
         return self.operations.cancel(run_id)
@@ -846,6 +864,24 @@ class AsyncScheduler(_Base):
     async def trigger(self, job_id: str) -> Run:
         """Run a job now, outside its schedule; return the new (scheduled) run."""
         return await self._call(self.operations.trigger, job_id)
+
+    async def backfill(
+        self,
+        job_id: str,
+        start: datetime | str,
+        end: datetime | str,
+        *,
+        overlap: str = "skip",
+    ) -> list[Run]:
+        """Record a run for each slot of the job's schedule from ``start`` to ``end`` (past).
+
+        Slots that have a run keep it; at most 1,000 slots (a longer range raises JobError,
+        and records nothing). Return the new runs, oldest first. Keywords:
+
+        - ``overlap``: ``skip`` (nothing while the job runs), ``queue`` (after its running
+          run) or ``allow`` (all at once); the runs of the first two start one by one
+        """
+        return await self._call(self.operations.backfill, job_id, start, end, overlap)
 
     async def cancel(self, run_id: str) -> Run:
         """Cancel one run, running or not yet started."""

@@ -15,8 +15,8 @@ COMMANDS = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-def
 
 def test_every_command_has_help_with_examples(cli) -> None:  # type: ignore[no-untyped-def]
     assert set(COMMANDS) == {
-        "add", "history", "list", "logs", "next", "pause", "remove", "resume", "run", "serve",
-        "show", "stop", "trigger", "validate",
+        "add", "backfill", "history", "list", "logs", "next", "pause", "remove", "resume", "run",
+        "serve", "show", "stop", "trigger", "validate",
     }  # fmt: skip
     for name in COMMANDS:
         result = cli(name, "--help")

@@ -6,8 +6,8 @@ print one ``error: ...`` line and exit 1; usage errors exit 2.
 
 The app and what its commands share are in `app`; the commands are in modules named after
 what they do, imported below in the order ``cronwork --help`` lists them: `run_command`,
-`job_commands` (add, remove, pause, resume, trigger, stop), `view_commands` (list, show,
-history, logs) and `check_commands` (next, validate).
+`job_commands` (add, remove, pause, resume, trigger, stop), `backfill_command`,
+`view_commands` (list, show, history, logs) and `check_commands` (next, validate).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from cronwork.errors import CronworkError
 # Each command module registers its commands on `app` when imported; `cronwork --help` lists
 # them in this order, so it is kept as written.
 # isort: off
-from cronwork.cli import run_command, serve, job_commands, view_commands, check_commands  # noqa: F401
+from cronwork.cli import run_command, serve, job_commands, backfill_command  # noqa: F401
+from cronwork.cli import view_commands, check_commands  # noqa: F401
 # isort: on
 
 __all__ = ["DEFAULT_STORE", "STORE_ENV", "app", "main"]

@@ -23,6 +23,7 @@ from cronwork.runs import Run, RunStatus
 from .dueruns import DueRuns, ReadyRuns
 from .runstate import (
     Active,
+    beside_others,
     catching_up,
     extra,
     isolated,
@@ -184,7 +185,7 @@ class Admission:
         if job.depends_on and not self.engine.waits.ready_to_run(run, job, now):
             return
         inflight = self._inflight.get(job.id)
-        if inflight:
+        if inflight and not beside_others(run):
             queued = self.queued.get(job.id)
             if catching_up(run) and (
                 job.overlap is not Overlap.ALLOW or len(inflight) >= job.max_instances

@@ -65,12 +65,26 @@ def noted(run: Run, error: str) -> Run:
 
 
 def catching_up(run: Run) -> bool:
-    """True for a run of a slot that had passed when it was claimed: a misfire, or a slot
-    late within ``misfire_grace`` (the engine was stopped or blocked)."""
-    if run.trigger == "misfire":
+    """True for a run of a slot that had passed when it was claimed: a misfire, a slot late
+    within ``misfire_grace`` (the engine was stopped or blocked), or a backfill run due at
+    its slot (asked with ``overlap="skip"`` or ``"queue"``)."""
+    trigger = run.trigger
+    if trigger == "misfire":
         return True
+    if trigger == "backfill":
+        return not beside_others(run)
     created = run.created_at
     return run.trigger == "schedule" and created is not None and run.scheduled_for < created
+
+
+def beside_others(run: Run) -> bool:
+    """True for a backfill run asked with ``overlap="allow"``: due when it was asked for, not
+    at its slot, it starts beside the job's other runs whatever the job's overlap policy.
+
+    (`Operations.backfill` records the backfill runs of the other modes due at their slots,
+    which makes them catch-up runs that wait for the job's runs and start one by one.)
+    """
+    return run.trigger == "backfill" and run.due_at is not None and run.due_at != run.scheduled_for
 
 
 class Active:

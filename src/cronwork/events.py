@@ -95,6 +95,9 @@ class Listeners:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_type: dict[EventType | None, list[Listener]] = {}
+        # What emit calls for each event type, its own listeners then the "*" ones; rebuilt
+        # under the lock on every change, read without it (emit is on the path of every run).
+        self._callbacks: dict[EventType, tuple[Listener, ...]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()  # strong refs until done
         # How many listeners are registered: with none, wants() is one attribute read.
@@ -108,6 +111,7 @@ class Listeners:
         with self._lock:
             self._by_type.setdefault(kind, []).append(callback)
             self.count += 1
+            self._rebuild()
 
         def remove() -> None:
             with self._lock:
@@ -115,8 +119,14 @@ class Listeners:
                 if callback in bucket:
                     bucket.remove(callback)
                     self.count -= 1
+                    self._rebuild()
 
         return remove
+
+    def _rebuild(self) -> None:
+        # Called under the lock; the new dict replaces the old one in one assignment.
+        every = tuple(self._by_type.get(None, ()))
+        self._callbacks = {kind: (*self._by_type.get(kind, ()), *every) for kind in EventType}
 
     def wants(self, kind: EventType) -> bool:
         """True if anyone listens to ``kind``; lets the engine skip building events."""
@@ -126,12 +136,10 @@ class Listeners:
 
     def emit(self, event: Event) -> None:
         """Call every listener of ``event``; log and swallow their errors."""
-        with self._lock:
-            callbacks = [*self._by_type.get(event.type, ()), *self._by_type.get(None, ())]
-        for callback in callbacks:
+        for callback in self._callbacks.get(event.type, ()):
             try:
                 result = callback(event)
-                if inspect.isawaitable(result):
+                if result is not None and inspect.isawaitable(result):
                     self._schedule(result, event)
             except Exception:
                 logger.exception(

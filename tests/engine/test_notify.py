@@ -235,3 +235,21 @@ async def test_urls_are_never_logged_in_full(
     assert "HTTP 500" in text
     # The user and password of the URL went as Basic auth, and only there.
     assert hook.authorizations == ["Basic aG9va3VzZXI6aG9va3Bhc3M="] * 3
+
+
+@run_async
+async def test_slots_missed_while_the_scheduler_was_down_are_posted(
+    clock: FakeClock, store: Store
+) -> None:
+    with receiver() as hook:
+        scheduler = _scheduler(store, clock)
+        await scheduler.add_job("hourly", print, "0 * * * *", misfire="skip", notify=[hook.url])
+        clock.set(START + timedelta(hours=3, minutes=30))  # no engine ran meanwhile
+        async with scheduler:
+            await clock.run_for(timedelta(minutes=1))
+    bodies = sorted(hook.bodies(), key=lambda body: body["scheduled_for"])
+    assert [(b["event"], b["status"]) for b in bodies] == [("missed", "missed")] * 3
+    assert [b["scheduled_for"] for b in bodies] == [
+        (START + timedelta(hours=hours)).isoformat() for hours in (1, 2, 3)
+    ]
+    assert bodies[0]["started_at"] is None

@@ -29,6 +29,8 @@ from cronwork.web.auth import Caller, check_write, identify, problem
 from cronwork.web.params import cursor_of, instant, json_body, json_object, parse_cursor
 from cronwork.web.service import Service, service_of
 from cronwork.web.shapes import (
+    Backfilled,
+    BackfillIn,
     JobChanges,
     JobIn,
     JobList,
@@ -278,7 +280,35 @@ def stop_job(request: Request, caller: Writes, job_id: str) -> dict[str, Any]:
     return {"runs": [run_shape(run) for run in service_of(request).operations.stop(job_id)]}
 
 
-# POST /jobs/{job_id}/backfill is added by the backfill feature beside these routes.
+@router.post(
+    "/jobs/{job_id}/backfill",
+    status_code=201,
+    response_model=Backfilled,
+    tags=["jobs"],
+    responses={**_BODY_ERRORS, **_NOT_FOUND},
+    openapi_extra={"requestBody": {"required": True, "content": _json_content(BackfillIn)}},
+)
+async def backfill_job(request: Request, caller: Writes, job_id: str) -> dict[str, Any]:
+    """Record a run per slot of the job's schedule in a past range (at most 1,000; 422
+    beyond), as ``cronwork backfill`` does; slots that have a run keep it."""
+    body = json_object(await json_body(request))
+    unknown = sorted(set(body) - {"start", "end", "overlap"})
+    if unknown:
+        raise JobError(
+            f"unknown key {unknown[0]!r}; a backfill takes start, end and overlap",
+            field=unknown[0],
+        )
+    for key in ("start", "end"):
+        if key not in body:
+            raise JobError(f"{key} is required (an ISO 8601 date-time)", field=key)
+    overlap = body.get("overlap", "skip")
+    if not isinstance(overlap, str):
+        raise JobError("overlap must be one of skip, queue, allow", field="overlap")
+    svc = service_of(request)
+    runs = await run_in_threadpool(
+        svc.operations.backfill, job_id, body["start"], body["end"], overlap
+    )
+    return {"runs": [run_shape(run) for run in runs]}
 
 
 # -- runs ---------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from cronwork.errors import (
     ScheduleError,
     StoreError,
 )
+from cronwork.metrics import Metrics
 from cronwork.operations import Operations
 from cronwork.stores import Store
 from cronwork.web import api, health, login, pages
@@ -88,8 +89,8 @@ def create_app(
         swagger_ui_oauth2_redirect_url=None,
     )
     app.state.service = service
-    # The route table: the API (POST /api/v1/jobs/{id}/backfill joins api.router), the
-    # monitors' routes (GET /metrics joins health.router), the login page and `/`.
+    # The route table: the API, the monitors' routes (/healthz, /metrics), the login page
+    # and `/`.
     app.include_router(api.router)
     app.include_router(health.router)
     pages.install(app)  # the dashboard's pages, before the plain page at / they replace
@@ -110,12 +111,15 @@ def _service(
             remove: Callable[[], None] = scheduler.on("*", hub.publish)
             return remove
 
+        metrics = Metrics(operations.store)
+        metrics.attach(scheduler.listeners)
         return Service(
             operations=operations,
             tokens=tokens,
             allow_commands=allow_commands,
             scheduler=scheduler,
             hub=EventHub(attach),
+            metrics=metrics,
         )
     if not isinstance(source, Store):
         raise CronworkError(
@@ -128,6 +132,7 @@ def _service(
         allow_commands=allow_commands,
         hub=hub,
         poller=StorePoller(source, hub, poll_interval),
+        metrics=Metrics(source),
     )
 
 

@@ -1,7 +1,5 @@
-"""Routes outside ``/api/v1`` for monitors: ``/healthz`` (no token needed).
-
-The ``/metrics`` endpoint of the metrics feature belongs beside it, in this router.
-"""
+"""Routes outside ``/api/v1`` for monitors: ``/healthz`` (no token needed) and ``/metrics``
+(Prometheus' text format, read with the token like the API)."""
 
 from __future__ import annotations
 
@@ -9,8 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from cronwork.web.api import Reads
 from cronwork.web.service import service_of
-from cronwork.web.shapes import Health
+from cronwork.web.shapes import Health, Problem
 
 router = APIRouter()
 
@@ -41,3 +40,21 @@ def healthz(request: Request, response: Response) -> dict[str, Any]:
         "store": store,
         "version": __version__,
     }
+
+
+@router.get(
+    "/metrics",
+    tags=["service"],
+    response_class=Response,
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "the metrics"},
+        401: {"model": Problem, "description": "no token, or a wrong one"},
+    },
+)
+def metrics(request: Request, caller: Reads) -> Response:
+    """Prometheus metrics of the scheduler and its store (docs/metrics.md)."""
+    found = service_of(request).metrics
+    if found is None:  # pragma: no cover - create_app always sets them
+        return Response(status_code=404)
+    body, content_type = found.render()
+    return Response(body, media_type=content_type)

@@ -18,6 +18,7 @@ from cronwork.web.auth import Tokens
 from cronwork.web.events import EventHub, StorePoller
 
 if TYPE_CHECKING:
+    from cronwork.metrics import Metrics
     from cronwork.scheduler import Scheduler
 
 
@@ -31,6 +32,9 @@ class Service:
     scheduler: Scheduler | None = None
     hub: EventHub = field(default_factory=EventHub)
     poller: StorePoller | None = None
+    # The Prometheus metrics of GET /metrics: counted from the scheduler's events when one
+    # runs here, the store's gauges in any case (see cronwork.metrics).
+    metrics: Metrics | None = None
 
     @property
     def store(self) -> Store:

@@ -252,6 +252,20 @@ class RunsStopped(BaseModel):
     runs: list[RunOut]
 
 
+class BackfillIn(BaseModel):
+    """A backfill: the past range whose slots get a run, and how they meet the job's runs."""
+
+    start: str
+    end: str
+    overlap: str = "skip"
+
+
+class Backfilled(BaseModel):
+    """The runs a backfill recorded, oldest slot first (none for slots that had a run)."""
+
+    runs: list[RunOut]
+
+
 class JobIn(BaseModel):
     """A new job: the keys of a job file's ``[[jobs]]`` table (docs/jobfiles.md).
 

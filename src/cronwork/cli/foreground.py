@@ -223,6 +223,7 @@ def open_scheduler(
     log_level: str | None,
     max_running: int | None,
     force: bool = False,
+    base_url: str | None = None,
 ) -> Scheduler:
     """The scheduler of ``cronwork run`` (and ``serve``): file synced, events logged, not
     started yet."""
@@ -238,6 +239,7 @@ def open_scheduler(
         timezone=settings.timezone,
         freeze_gc=True,
         notify=settings.notify,
+        base_url=base_url,
     )
     sync_file(scheduler.store, job_file, force=force)
     scheduler.on("*", on_event)

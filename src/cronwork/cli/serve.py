@@ -38,6 +38,15 @@ TOKEN_ENV = "CRONWORK_TOKEN"
 READ_TOKEN_ENV = "CRONWORK_READ_TOKEN"
 
 
+def default_base_url(host: str, port: int) -> str | None:
+    """``http://host:port`` when people can open that; None for a wildcard host or port 0."""
+    bare = host.strip().strip("[]")
+    if port == 0 or bare in ("", "0.0.0.0", "::"):
+        return None
+    shown = f"[{bare}]" if ":" in bare else bare
+    return f"http://{shown}:{port}"
+
+
 def is_loopback(host: str) -> bool:
     """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
     if host.strip().lower() == "localhost":
@@ -94,6 +103,15 @@ def serve(
             "--no-scheduler", help="Serve the store only; schedulers run in other processes."
         ),
     ] = False,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            show_default=False,
+            help="The address people open, for links in notifications "
+            "[default: http://HOST:PORT unless HOST is a wildcard or PORT is 0]",
+        ),
+    ] = None,
     log_format: LogFormatOption = "human",
     log_level: LogLevelOption = None,
     max_running: MaxRunningOption = None,
@@ -128,6 +146,7 @@ def serve(
         port=port,
         options={"token": token, "read_token": read_token, "allow_commands": allow_commands},
         no_scheduler=no_scheduler,
+        base_url=base_url or default_base_url(host, port),
         log_format=log_format,
         log_level=log_level.lower() if log_level else None,
         max_running=max_running,
@@ -144,6 +163,7 @@ def _serve(
     port: int,
     options: dict[str, Any],
     no_scheduler: bool,
+    base_url: str | None,
     log_format: str,
     log_level: str | None,
     max_running: int | None,
@@ -167,6 +187,7 @@ def _serve(
             log_level=log_level,
             max_running=max_running,
             force=force,
+            base_url=base_url,
         )
         opened = scheduler.store
         app = create_app(scheduler, **options)

@@ -17,7 +17,7 @@ import pytest
 
 from cronwork import CeleryTask, Run, RunStatus, Scheduler
 from cronwork.executors import RunContext
-from cronwork.executors.celery import task_id_of
+from cronwork.executors.celeryapp import task_id_of
 
 pytest.importorskip("celery", reason="Celery jobs need cronwork[celery]")
 

@@ -29,7 +29,8 @@ from celerykit import (
 )
 
 from cronwork.executors import Invocation, Outcome, RunContext
-from cronwork.executors.celery import CeleryExecutor, CeleryTask, task_id_of
+from cronwork.executors.celery import CeleryExecutor, CeleryTask
+from cronwork.executors.celeryapp import task_id_of
 from cronwork.runs import RunStatus
 
 pytestmark = pytest.mark.slow

@@ -8,14 +8,8 @@ from typing import Any
 import pytest
 
 from cronwork.errors import TargetError
-from cronwork.executors.celery import (
-    MISSING_EXTRA,
-    CeleryExecutor,
-    CeleryTask,
-    check_app,
-    import_app,
-    render_result,
-)
+from cronwork.executors.celery import CeleryExecutor, CeleryTask
+from cronwork.executors.celeryapp import MISSING_EXTRA, check_app, import_app, render_result
 
 celery = pytest.importorskip("celery", reason="needs cronwork[celery]")
 

@@ -41,7 +41,7 @@ def with_app(task: CeleryTask, default_app: Any, job_id: str) -> CeleryTask:
 
 def check_task(task: CeleryTask, job_id: str) -> None:
     """Raise TargetError unless ``task``'s app imports, can be followed and knows the task."""
-    from cronwork.executors.celery import check_app, import_app
+    from cronwork.executors.celeryapp import check_app, import_app
 
     where = f"job {job_id!r}"
     try:

@@ -149,11 +149,13 @@ class Admission:
         held += [run for run, _, _ in self.ready]
         held += [run for waiting in self.queued.values() for run, _ in waiting]
         held += [w.run for w in self.engine.waits.waiting.values()]
+        held += self.engine.contention.held.values()
         return held
 
     def hand_back(self) -> list[Run]:
         """Empty the queues of runs not started yet (at stop), and return those runs."""
         released = self.unstarted()
+        self.engine.contention.hand_back()
         self.engine.waits.waiting.clear()
         self.due.clear()
         self.ready.clear()
@@ -163,11 +165,20 @@ class Admission:
     def owns_runs(self) -> bool:
         """True while this engine holds runs (and so must renew their leases)."""
         return bool(
-            self.due or self.ready or self.queued or self.active or self.engine.waits.waiting
+            self.due
+            or self.ready
+            or self.queued
+            or self.active
+            or self.engine.waits.waiting
+            or self.engine.contention.held
         )
 
-    def arrive(self, run: Run, now: datetime) -> None:
-        """Admit a run that fell due: drop, skip, queue, wait for a place, or start it."""
+    def arrive(self, run: Run, now: datetime, elsewhere: Collection[str] = ()) -> None:
+        """Admit a run that fell due: drop, skip, queue, wait for a place, or start it.
+
+        ``elsewhere``: ids of runs of its job on other nodes that count as in flight (see
+        contention.py).
+        """
         dropped = self.dropped
         if dropped and run.id in dropped:
             dropped.discard(run.id)  # cancelled while it waited to be due
@@ -184,12 +195,19 @@ class Admission:
             return
         if job.depends_on and not self.engine.waits.ready_to_run(run, job, now):
             return
-        inflight = self._inflight.get(job.id)
+        local = inflight = self._inflight.get(job.id)
+        if elsewhere:
+            inflight = {*local, *elsewhere} if local else set(elsewhere)
         if inflight and not beside_others(run):
             queued = self.queued.get(job.id)
             if catching_up(run) and (
                 job.overlap is not Overlap.ALLOW or len(inflight) >= job.max_instances
             ):
+                if not local:
+                    # Only runs of other nodes are in the way: look again until they end.
+                    if not self.engine.contention.wait_for_others(run):
+                        self._skip(run, job, "a run is already waiting (overlap=queue)")
+                    return
                 # Catch-up runs wait for the job's current run rather than skip each other.
                 self.queued.setdefault(job.id, deque()).append(
                     (copiers.queued(run, queued_at=now), job)
@@ -202,6 +220,10 @@ class Admission:
             if action == "skip":
                 self._skip(run, job, verdict.reason)
                 return
+            if action == "queue" and not local:
+                if not self.engine.contention.wait_for_others(run):
+                    self._skip(run, job, "a run is already waiting (overlap=queue)")
+                return
             if action == "queue":
                 self.queued.setdefault(job.id, deque()).append(
                     (copiers.queued(run, queued_at=now), job)
@@ -209,6 +231,8 @@ class Admission:
                 return
             if action == "replace":
                 self._replace(job, run, now)
+                if elsewhere:
+                    self.engine.contention.cancel_elsewhere(elsewhere, now)
         if len(self.active) + len(self.lingering) < self.s.max_running and not self.ready:
             # Nothing waits and a place is free: start now, without a trip through the queue.
             self._inflight.setdefault(job.id, set()).add(run.id)
@@ -232,6 +256,7 @@ class Admission:
             if self.ready.remove(run.id) is not None:
                 self.leave(run.job_id, run.id)
             self.forget(run.id)
+            self.engine.contention.forget(run.id)
             if run.id in due:
                 self.dropped.add(run.id)  # skipped silently when it falls due
 
@@ -341,6 +366,12 @@ class Admission:
             self.engine.finish_unstarted(entry.run, entry.job, RunStatus.CANCELLED, why)
             return
         if self._drop_ready(run_id, why):
+            return
+        held = self.engine.contention.forget(run_id)
+        if held is not None:
+            self.engine.finish_unstarted(
+                held, self.engine.jobs.get(held.job_id), RunStatus.CANCELLED, why
+            )
             return
         for job_id, waiting in list(self.queued.items()):
             for run, job in waiting:

@@ -34,6 +34,7 @@ from cronwork.stores.base import Claim, Watchable
 from . import gcfreeze
 from .admission import Admission
 from .chores import Chores
+from .contention import Contention
 from .launch import Launcher
 from .runstate import isolated, logger
 from .settings import (
@@ -97,6 +98,7 @@ class Engine:
         # Bound once: every run is saved two or three times.
         self.save = self.writer.save
         self.admission = Admission(self)
+        self.contention = Contention(self)
         self.launcher = Launcher(self)
         self.chores = Chores(self)
         self.waits = Waits(self)
@@ -397,6 +399,7 @@ class Engine:
         if claim.runs:
             self.chores.claimed(now)
         self.jobs.update(jobs)
+        self.contention.noted(claim)
         if claim.missed:
             isolated(claim.missed, self.admission.announce_missed, self.chore_fault)
         self.admission.due.add(claim.runs)
@@ -482,7 +485,7 @@ class Engine:
         """Admit the runs due at ``now``, then fill free places."""
         self.debug = logger.isEnabledFor(logging.DEBUG)
         isolated(
-            self.admission.due.pop_due(now),
+            self.contention.admit_now(self.admission.due.pop_due(now)),
             functools.partial(self.admission.arrive, now=now),
             self.admission.fault,
         )

@@ -37,6 +37,9 @@ class Claim:
     runs: list[Run] = field(default_factory=list)
     missed: list[Run] = field(default_factory=list)
     jobs: dict[str, Job] = field(default_factory=dict)
+    #: Ids of the jobs of ``runs`` that had unfinished runs on other nodes at the claim (a
+    #: `Clustered` store fills it): their overlap must be checked again when they fall due.
+    contended: set[str] = field(default_factory=set)
 
 
 #: What ``Store.sync_jobs`` asks of its plan: given every stored job, return the jobs to write
@@ -223,6 +226,20 @@ class Watchable(Protocol):
         """Call ``changed()`` (from any thread) after each such change; return a function that
         stops watching. ``changed`` is also called once a broken watch works again, as a
         change may have gone unreported meanwhile."""
+        ...
+
+
+@runtime_checkable
+class Clustered(Protocol):
+    """A store several nodes run jobs from at once, whose policies count every node's runs.
+
+    Optional: a claim of such a store names the jobs that had unfinished runs elsewhere
+    (``Claim.contended``), and the engine asks `runs_elsewhere` about those jobs only, once
+    per batch of runs falling due, before it applies their overlap policy.
+    """
+
+    def runs_elsewhere(self, job_ids: Collection[str], node: str, now: datetime) -> list[Run]:
+        """Unfinished runs of these jobs owned by nodes other than ``node`` whose lease holds."""
         ...
 
 

@@ -18,7 +18,7 @@ import re
 import secrets
 import select
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -498,3 +498,15 @@ class PostgresStore(SqlStore[Connection]):
         ids = [int(run.id) for run in lost]
         errors = [run.error for run in lost]
         conn.execute(Q["runs_mark_lost"], (to_micros(now), ids, errors))
+
+    def _contended(self, conn: Connection, runs: list[Run], node: str, now: datetime) -> set[str]:
+        job_ids = sorted({run.job_id for run in runs})
+        cursor = conn.cursor(row_factory=tuple_row)
+        rows = cursor.execute(Q["jobs_contended"], (job_ids, node, to_micros(now))).fetchall()
+        return {row[0] for row in rows}
+
+    def runs_elsewhere(self, job_ids: Collection[str], node: str, now: datetime) -> list[Run]:
+        """Unfinished runs of these jobs owned by nodes other than ``node`` whose lease holds."""
+        skew = self._skew(now)
+        params = (sorted(job_ids), node, to_micros(now + skew))
+        return [self._run(row, skew) for row in self._fetch(Q["runs_elsewhere"], params)]

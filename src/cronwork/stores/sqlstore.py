@@ -401,7 +401,14 @@ class SqlStore(ABC, Generic[C]):
         room = limit - len(claim.runs)
         if room > 0:
             claim.runs += self._adopt(conn, node, lease_until, until, room, skew)
+        if claim.runs:
+            claim.contended = self._contended(conn, claim.runs, node, now + skew)
         return claim
+
+    def _contended(self, conn: C, runs: list[Run], node: str, now: datetime) -> set[str]:
+        """The job ids of ``runs`` with unfinished runs of other live nodes (none by default:
+        a clustered dialect overrides it)."""
+        return set()
 
     def _claimable(self, conn: C, due: Sequence[tuple[str, int, int]]) -> dict[str, Job]:
         """The definitions of the due jobs: cached ones as they are, the others read in full."""

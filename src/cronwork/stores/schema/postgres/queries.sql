@@ -223,6 +223,19 @@ WHERE status IN ('scheduled', 'running') AND node IS NOT NULL
 ORDER BY id
 FOR UPDATE SKIP LOCKED
 
+-- name: jobs_contended
+-- Takes the job ids, this node and the instant (server clock): the jobs with an unfinished
+-- run owned by another node whose lease holds.
+SELECT DISTINCT job_id FROM runs
+WHERE job_id = ANY(%s::text[]) AND status IN ('scheduled', 'running')
+  AND node IS NOT NULL AND node <> %s AND lease_until >= %s
+
+-- name: runs_elsewhere
+-- The same runs themselves.
+SELECT * FROM runs
+WHERE job_id = ANY(%s::text[]) AND status IN ('scheduled', 'running')
+  AND node IS NOT NULL AND node <> %s AND lease_until >= %s
+
 -- name: run_owners
 SELECT DISTINCT node FROM runs WHERE status IN ('scheduled', 'running') AND node IS NOT NULL
 

@@ -40,6 +40,7 @@ from .runstate import isolated, logger
 from .settings import (
     CLAIM_BATCH,
     CLAIM_LIMIT,
+    CLUSTER_CLAIM_LIMIT,
     DEFAULT_POLL,
     MIN_SLEEP,
     OUTAGE_CAP,
@@ -99,6 +100,7 @@ class Engine:
         self.save = self.writer.save
         self.admission = Admission(self)
         self.contention = Contention(self)
+        self._claim_limit = CLUSTER_CLAIM_LIMIT if self.contention.store else CLAIM_LIMIT
         self.launcher = Launcher(self)
         self.chores = Chores(self)
         self.waits = Waits(self)
@@ -367,7 +369,7 @@ class Engine:
                 if look:
                     claim, jobs = await self.db(self._claim, now)
                     self._take(claim, jobs, now)
-                    full = len(claim.runs) + len(claim.missed) >= CLAIM_LIMIT
+                    full = len(claim.runs) + len(claim.missed) >= self._claim_limit
                     claimed = bool(claim.runs or claim.missed)
                     claim_at = None if full else await self._next_claim(now, claimed)
                     if self._froze and not self._settled and not full:
@@ -407,7 +409,7 @@ class Engine:
 
     def _claim(self, now: datetime) -> tuple[Claim, dict[str, Job]]:
         s = self.s
-        claim = self.store.claim(now, s.horizon, s.node, s.lease, CLAIM_LIMIT)
+        claim = self.store.claim(now, s.horizon, s.node, s.lease, self._claim_limit)
         jobs = claim.jobs
         for run in [*claim.runs, *claim.missed]:
             # Runs adopted rather than planned (manual triggers, retries) may lack their job.

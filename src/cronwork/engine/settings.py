@@ -40,6 +40,10 @@ OUTPUT_FLUSH_EVERY = timedelta(seconds=1)
 # Claims are taken in slices so that finishing runs are recorded between them: a claim of
 # thousands of slots in one go would stall the loop for tens of milliseconds.
 CLAIM_LIMIT = 200
+# On a store several nodes claim from (stores.base.Clustered), smaller slices: nodes that
+# wake together each take a slice while the rows of the others' are locked (SKIP LOCKED),
+# so the due slots of one instant spread over the nodes instead of going to the first.
+CLUSTER_CLAIM_LIMIT = 20
 CLAIM_BATCH = timedelta(milliseconds=50)
 FLUSH_DELAY = 0.02
 INLINE_FLUSH_DELAY = 0.005

@@ -11,9 +11,10 @@ import pytest
 from browserkit import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, Dashboard, Watch, log_in, missing
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Chromium, launched once for the session."""
+    """Chromium, launched once per module: the sync API runs an event loop in this thread,
+    which asyncio.run() in the tests of other modules must not find running."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -30,7 +31,7 @@ def browser() -> Iterator[Any]:
     playwright.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dashboard(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[Dashboard]:
     """``cronwork serve --allow-commands`` with a token, over a new SQLite store."""
     served = Dashboard(tmp_path_factory.mktemp("dashboard"), "--allow-commands")

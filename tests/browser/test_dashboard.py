@@ -340,9 +340,9 @@ def test_the_backfill_control_follows_what_the_server_offers(
         )
         expect(page.locator("#backfill-form")).to_have_count(0)
         return
-    page.get_by_label("From").fill("2026-01-01T00:00:00")
-    page.get_by_label("To").fill("2026-01-01T05:00:00")
-    page.get_by_label("From").dispatch_event("change")
+    page.get_by_label("From", exact=True).fill("2026-01-01T00:00:00")
+    page.get_by_label("To", exact=True).fill("2026-01-01T05:00:00")
+    page.get_by_label("From", exact=True).dispatch_event("change")
     expect(page.locator("#bf-preview")).to_contain_text("makes 5 runs")
 
 

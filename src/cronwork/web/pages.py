@@ -327,7 +327,9 @@ def _job_or_404(request: Request, caller: Caller, svc: Service, job_id: str) -> 
 
 
 def _has_route(request: Request, path: str) -> bool:
-    return any(getattr(route, "path", None) == path for route in request.app.routes)
+    # The OpenAPI document (built once, then cached) lists every route of the included
+    # routers; app.routes does not show the paths inside them.
+    return path in request.app.openapi().get("paths", {})
 
 
 def _history_key(before: str | None) -> RunKey | None:

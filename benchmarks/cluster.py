@@ -58,6 +58,11 @@ def _log(job_id: str, slot: float) -> None:
     os.write(_fd, f"{job_id} {slot:.6f} {now:.6f}\n".encode())
 
 
+def _ready() -> None:
+    """Say when this node is up: a file beside its log, holding the time."""
+    Path(os.environ["CRONWORK_BENCH_LOG"] + ".ready").write_text(f"{time.time():.6f}")
+
+
 def work(ctx: Any) -> None:
     """cronwork's job: note which slot began when."""
     _log(ctx.job_id, ctx.scheduled_for.timestamp())
@@ -103,6 +108,7 @@ def node_cronwork(url: str, until: float) -> None:
 
     scheduler = Scheduler(store=url, timezone="UTC", max_running=50, freeze_gc=True)
     scheduler.start()
+    _ready()
     time.sleep(max(0.0, until - time.time()))
     scheduler.close()
 
@@ -113,6 +119,11 @@ def _aps_store(url: str) -> tuple[Any, Any]:
 
     dsn = url.replace("postgresql://", "postgresql+asyncpg://", 1)
     return SQLAlchemyDataStore(dsn), AsyncpgEventBroker(url)
+
+
+def _lead(nodes: int, n: int) -> float:
+    """Seconds from the end of the set-up to the first slots: time for the nodes to start."""
+    return 4.0 + 2.0 * nodes + n / 5000
 
 
 def setup_aps(url: str, n: int, lead: float) -> float:
@@ -150,6 +161,7 @@ def node_aps(url: str, until: float) -> None:
     store, broker = _aps_store(url)
     with Scheduler(store, broker) as scheduler:
         scheduler.start_in_background()
+        _ready()
         time.sleep(max(0.0, until - time.time()))
         scheduler.stop()
         scheduler.wait_until_stopped()
@@ -212,10 +224,11 @@ def run_case(peer: str, nodes: int, n: int, seconds: float, aps_path: str | None
         folder = Path(tmp)
         env = _env(aps_path if aps else None)
         if aps:
-            out = _finish(_popen("setup-aps", {"url": url, "n": n, "lead": 3.0}, env), 600)
+            params = {"url": url, "n": n, "lead": _lead(nodes, n)}
+            out = _finish(_popen("setup-aps", params, env), 600)
             first = float(json.loads(out.strip().splitlines()[-1])["first"])
         else:
-            first = float(int(time.time() + 4 + n / 20_000))
+            first = float(int(time.time() + _lead(nodes, n)))
             _finish(_popen("setup-cronwork", {"url": url, "n": n, "first": first}, env), 600)
         begin = first + WARMUP
         end = begin + seconds
@@ -237,7 +250,18 @@ def run_case(peer: str, nodes: int, n: int, seconds: float, aps_path: str | None
                 if proc.poll() is None:
                     proc.kill()
         recorded = None if aps else _recorded(url, begin, end)
-        return {**_from_logs(logs, begin, end, seconds), **cpu, "recorded": recorded}
+        late = [log for log in logs if not _up_by(log, first)]
+        return {
+            **_from_logs(logs, begin, end, seconds),
+            **cpu,
+            "recorded": recorded,
+            "late_nodes": len(late),
+        }
+
+
+def _up_by(log: Path, moment: float) -> bool:
+    ready = Path(f"{log}.ready")
+    return ready.exists() and float(ready.read_text()) <= moment
 
 
 def _recorded(url: str, begin: float, end: float) -> int:
@@ -288,6 +312,7 @@ def _row(label: str, nodes: int, n: int, r: dict[str, Any]) -> str:
         f"{label:<12} {nodes:>5} {n:>8} {r['runs_per_s']:>8.0f} {r['p50_ms']:>8.1f} "
         f"{r['p99_ms']:>8.1f} {r['max_ms']:>9.1f} {recorded:>9} {r['duplicates']:>5} "
         f"{share:>8} {r['nodes_cpu']:>6.0f}% {r['server_cpu']:>6.0f}% {r['machine_busy']:>6.0f}%"
+        + (f"  ({r['late_nodes']} node(s) up after the first slot)" if r["late_nodes"] else "")
     )
 
 

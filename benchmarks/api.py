@@ -21,6 +21,7 @@ import random
 import re
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -170,22 +171,31 @@ def load(loader: str, url: str, seconds: float, connections: int) -> dict[str, f
 # -- the server -------------------------------------------------------------------------
 
 
-def start_server(db: Path) -> tuple[subprocess.Popen[str], str]:
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_server(db: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     """``cronwork serve`` on ``db`` and a free loopback port; the process and its URL."""
+    import httpx
+
+    url = f"http://127.0.0.1:{_free_port()}"
     argv = [sys.executable, "-m", "cronwork", "serve", "--store", f"sqlite:///{db}"]
-    argv += ["--port", "0", "--max-running", "50", "--log-level", "warning"]
-    proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=child_env()
-    )
-    assert proc.stdout is not None
-    seen = []
-    for line in proc.stdout:
-        seen.append(line)
-        found = re.search(r"(http://[\d.]+:\d+)/", line)
-        if found:
-            threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep the pipe open
-            return proc, found.group(1)
-    raise RuntimeError("cronwork serve ended before listening:\n" + "".join(seen[-30:]))
+    argv += ["--port", url.rsplit(":", 1)[1], "--max-running", "50", "--log-level", "warning"]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=child_env())
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            httpx.get(url + "/healthz", timeout=1)
+            return proc, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("cronwork serve did not answer:\n" + log.read_text()[-3000:])
 
 
 def scheduler_lateness(db: Path, begin: float, end: float, hot: int) -> dict[str, float]:
@@ -228,7 +238,7 @@ def main() -> None:
             flush=True,
         )
         first = _retime_hot(db, args.hot)
-        proc, url = start_server(db)
+        proc, url = start_server(db, Path(tmp) / "serve.log")
         windows: list[tuple[str, float, float, dict[str, float] | None]] = []
         try:
             time.sleep(max(0.0, first + WARMUP - time.time()))

@@ -123,7 +123,7 @@ def _aps_store(url: str) -> tuple[Any, Any]:
 
 def _lead(nodes: int, n: int) -> float:
     """Seconds from the end of the set-up to the first slots: time for the nodes to start."""
-    return 4.0 + 2.0 * nodes + n / 5000
+    return 3.0 + 1.5 * nodes + n / 5000
 
 
 def setup_aps(url: str, n: int, lead: float) -> float:

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench bench-aps4 clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/timing.py
 	$(BIN)/python benchmarks/dispatch.py
 	$(BIN)/python benchmarks/persistent.py
+
+# APScheduler 4.0.0a6 for benchmarks/cluster.py, in a folder of its own (see pyproject.toml).
+# sniffio is imported by its SQLAlchemy data store but not declared by that alpha.
+bench-aps4: $(STAMP)
+	$(BIN)/python -m pip install --quiet --target $(VENV)/aps4 \
+		'apscheduler[sqlalchemy,asyncpg]==4.0.0a6' sniffio
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist

@@ -20,9 +20,8 @@ other users' work included.
 
 APScheduler 4 and cronwork's benchmark peers cannot share one environment (APScheduler 3.11 is
 the other benchmarks' peer), so APScheduler 4 lives in a folder of its own, put first on the
-path of its processes only: ``pip install --target .venv/aps4
-'apscheduler[sqlalchemy,asyncpg]==4.0.0a6'`` (``--aps4-path``; its rows are left out without
-it).
+path of its processes only: ``make bench-aps4`` installs it into ``.venv/aps4``
+(``--aps4-path`` names another folder); without it, its rows are left out.
 
 Usage: python benchmarks/cluster.py [--rates 1000,5000] [--nodes 1,2,3] [--seconds 6]
 """

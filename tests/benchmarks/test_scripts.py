@@ -59,6 +59,17 @@ def test_cluster_prints_a_row_per_node_count() -> None:
     assert all(row[8] == "0" for row in rows), out  # no duplicate executions
 
 
+def test_cluster_runs_apscheduler_4_when_it_is_installed() -> None:
+    require_postgres()
+    folder = Path(sys.prefix) / "aps4"
+    if not (folder / "apscheduler").is_dir():
+        pytest.skip(f"APScheduler 4 is not in {folder} (make bench-aps4)")
+    out = run_script("cluster.py", "--rates", "5", "--nodes", "", "--seconds", "1")
+    rows = table_rows(out, "APScheduler4")
+    assert [row[1] for row in rows] == ["1", "3"], out
+    assert "failed" not in out, out
+
+
 def test_bigstore_prints_both_sizes_and_their_ratio() -> None:
     require_postgres()
     out = run_script("bigstore.py", "--jobs", "300", "--small", "150", "--claims", "2")

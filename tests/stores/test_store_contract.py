@@ -526,6 +526,22 @@ def test_runs_are_listed_newest_slot_first_and_filtered(store: Store) -> None:
     assert store.runs("a", RunStatus.SKIPPED) == []
 
 
+def test_the_newest_run_of_many_jobs_is_the_first_of_each_ones_listing(store: Store) -> None:
+    for job_id in ["a", "b", "c"]:
+        store.add_job(job(job_id, next_run_at=None))
+    for job_id, second, attempt in [("a", 0, 1), ("a", 20, 1), ("a", 20, 2), ("b", 5, 1)]:
+        store.add_run(run(job_id, at(second), attempt=attempt))
+    (done,) = store.runs("b", limit=1)
+    store.save_runs([done.replace(status=RunStatus.FAILED, finished_at=at(6))])
+    newest = store.newest_runs(["a", "b", "c", "missing"])
+    assert sorted(newest) == ["a", "b"]  # c and missing have no run
+    for job_id, found in newest.items():
+        assert found == store.runs(job_id, limit=1)[0]
+    assert (newest["a"].scheduled_for, newest["a"].attempt) == (at(20), 2)
+    assert newest["b"].status is RunStatus.FAILED
+    assert store.newest_runs([]) == {}
+
+
 def _paged(store: Store, wanted: RunFilter, size: int) -> list[list[str]]:
     """The ids of every page of ``wanted``, each page asked for after the last one's key."""
     pages: list[list[str]] = []

@@ -148,6 +148,30 @@ def test_jobs_are_listed_by_id_a_page_at_a_time_with_filters(
     assert ids(status="scheduled") == ["job-1"]
     assert client.get("/api/v1/jobs", params={"status": "sleeping"}).status_code == 422
 
+    for job_id in ("job-2", "job-4"):
+        client.post(f"/api/v1/jobs/{job_id}/trigger")
+    page = client.get("/api/v1/jobs", params={"status": "scheduled", "limit": 2}).json()
+    assert [job["id"] for job in page["jobs"]] == ["job-1", "job-2"] and page["next"] == "job-2"
+    params = {"status": "scheduled", "limit": 2, "cursor": page["next"]}
+    last = client.get("/api/v1/jobs", params=params).json()
+    assert [job["id"] for job in last["jobs"]] == ["job-4"] and last["next"] is None
+
+
+def test_a_page_of_jobs_reads_their_newest_runs_in_one_store_call(
+    client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for number in range(6):
+        client.post("/api/v1/jobs", json=new_job(f"job-{number}"))
+        client.post(f"/api/v1/jobs/job-{number}/trigger")
+    calls: list[str] = []
+    newest = store.newest_runs
+    monkeypatch.setattr(store, "newest_runs", lambda ids: calls.append("newest") or newest(ids))
+    runs = store.runs  # the memory store's newest_runs reads through runs: counted after
+    monkeypatch.setattr(store, "runs", lambda *a, **k: calls.append("runs") or runs(*a, **k))
+    listed = client.get("/api/v1/jobs", params={"limit": 50}).json()["jobs"]
+    assert [job["id"] for job in listed if job["last_run"]] == [f"job-{n}" for n in range(6)]
+    assert calls[0] == "newest" and calls.count("newest") == 1
+
 
 def test_a_change_is_checked_as_the_whole_job_and_a_bad_one_changes_nothing(
     client: TestClient,

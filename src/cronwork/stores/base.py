@@ -175,6 +175,14 @@ class Store(Protocol):
         """The run of ``job_id`` that finished last (optionally with ``status``)."""
         ...
 
+    def newest_runs(self, job_ids: Sequence[str]) -> dict[str, Run]:
+        """The newest run (as ``runs`` orders them) of each job in ``job_ids`` that has one.
+
+        One read for a whole page of jobs, where ``runs(job_id, limit=1)`` per job would
+        take the store's lock once per job.
+        """
+        ...
+
     def renew_leases(self, node: str, until: datetime) -> int:
         """Extend the lease of every unfinished run owned by ``node``; return how many."""
         ...

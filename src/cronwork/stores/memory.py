@@ -458,6 +458,11 @@ class MemoryStore:
             raise RunNotFound(f"no run {run_id!r}")
         return run
 
+    def newest_runs(self, job_ids: Sequence[str]) -> dict[str, Run]:
+        """The newest run of each job in ``job_ids`` that has one."""
+        found = {job_id: self.runs(job_id=job_id, limit=1) for job_id in job_ids}
+        return {job_id: runs[0] for job_id, runs in found.items() if runs}
+
     def runs(
         self, job_id: str | None = None, status: RunStatus | None = None, limit: int = 100
     ) -> list[Run]:

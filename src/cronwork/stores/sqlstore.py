@@ -527,6 +527,13 @@ class SqlStore(ABC, Generic[C]):
         query, params = page_query(wanted, limit, self.MARK)
         return [self._run(row) for row in self._fetch(query, params)]
 
+    def newest_runs(self, job_ids: Sequence[str]) -> dict[str, Run]:
+        """The newest run of each job in ``job_ids`` that has one, in one statement."""
+        if not job_ids:
+            return {}
+        rows = self._fetch(self.Q["runs_newest_of_jobs"], (self._array(list(job_ids)),))
+        return {row["job_id"]: self._run(row) for row in rows}
+
     def last_finished(self, job_id: str, status: RunStatus | None = None) -> Run | None:
         """The run of ``job_id`` that finished last (optionally with ``status``)."""
         if status is None:

@@ -110,8 +110,23 @@ def list_jobs(
     """Jobs by id, a page at a time, with their newest run."""
     svc = service_of(request)
     needle = q.lower() if q else None
-    shown: list[dict[str, Any]] = []
+    picked: list[tuple[Job, Run | None]] = []
     more = False
+    # The newest runs are read for a batch of matching jobs at once (one store call each).
+    batch: list[Job] = []
+
+    def take(jobs: list[Job]) -> bool:
+        """Keep the jobs whose newest run passes ``status``; True once the page is full."""
+        newest = svc.store.newest_runs([job.id for job in jobs]) if jobs else {}
+        for job in jobs:
+            last = newest.get(job.id)
+            if status is not None and (last is None or last.status is not status):
+                continue
+            if len(picked) == limit:
+                return True
+            picked.append((job, last))
+        return False
+
     for job in _jobs_after(svc, cursor):
         if needle is not None and needle not in job.id.lower():
             continue
@@ -119,13 +134,15 @@ def list_jobs(
             continue
         if paused is not None and job.paused != paused:
             continue
-        last = _newest_run(svc, job.id)
-        if status is not None and (last is None or last.status is not status):
-            continue
-        if len(shown) == limit:
-            more = True
-            break
-        shown.append(job_shape(job, last))
+        batch.append(job)
+        if len(batch) > limit - len(picked):
+            more = take(batch)
+            batch = []
+            if more:
+                break
+    if not more:
+        more = take(batch)
+    shown = [job_shape(job, last) for job, last in picked]
     return {"jobs": shown, "next": shown[-1]["id"] if more else None}
 
 

@@ -169,6 +169,14 @@ SELECT * FROM runs ORDER BY scheduled_for DESC, attempt DESC, id DESC LIMIT ?
 SELECT * FROM runs WHERE job_id = ?
 ORDER BY scheduled_for DESC, attempt DESC, id DESC LIMIT ?
 
+-- name: runs_newest_of_jobs
+-- Takes a JSON array of job ids; each job's newest run, walking the runs_slot index once each.
+SELECT r.* FROM json_each(?) AS wanted
+JOIN runs AS r ON r.id = (
+    SELECT id FROM runs WHERE job_id = wanted.value
+    ORDER BY scheduled_for DESC, attempt DESC, id DESC LIMIT 1
+)
+
 -- name: runs_with_status
 SELECT * FROM runs WHERE status = ?
 ORDER BY scheduled_for DESC, attempt DESC, id DESC LIMIT ?

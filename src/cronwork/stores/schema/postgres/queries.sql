@@ -186,6 +186,14 @@ SELECT * FROM runs ORDER BY scheduled_for DESC, attempt DESC, id DESC LIMIT %s
 SELECT * FROM runs WHERE job_id = %s
 ORDER BY scheduled_for DESC, attempt DESC, id DESC LIMIT %s
 
+-- name: runs_newest_of_jobs
+-- Takes an array of job ids; each job's newest run, walking the runs_slot index once each.
+SELECT r.* FROM unnest(%s::text[]) AS wanted(job_id)
+CROSS JOIN LATERAL (
+    SELECT * FROM runs WHERE runs.job_id = wanted.job_id
+    ORDER BY scheduled_for DESC, attempt DESC, id DESC LIMIT 1
+) AS r
+
 -- name: runs_with_status
 SELECT * FROM runs WHERE status = %s
 ORDER BY scheduled_for DESC, attempt DESC, id DESC LIMIT %s

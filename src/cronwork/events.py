@@ -89,12 +89,21 @@ def event_type(name: str | EventType) -> EventType | None:
         raise CronworkError(f"unknown event {name!r}: use '*' or one of {allowed}") from None
 
 
+# wants() without a job: is anyone listening to the runs of any job?
+_ANY_JOB: Any = object()
+
+
 class Listeners:
     """A thread-safe registry of listeners; ``emit`` never raises."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_type: dict[EventType | None, list[Listener]] = {}
+        # Listeners that care about the runs of some jobs only (see add's ``only``), and
+        # their tests by event type: wants() asks them about the job at hand.
+        self._only: dict[Listener, Callable[[Any], bool]] = {}
+        self._plain: frozenset[EventType] = frozenset()
+        self._tests: dict[EventType, tuple[Callable[[Any], bool], ...]] = {}
         # What emit calls for each event type, its own listeners then the "*" ones; rebuilt
         # under the lock on every change, read without it (emit is on the path of every run).
         self._callbacks: dict[EventType, tuple[Listener, ...]] = {}
@@ -103,11 +112,28 @@ class Listeners:
         # How many listeners are registered: with none, wants() is one attribute read.
         self.count = 0
 
-    def add(self, name: str | EventType, callback: Listener) -> Callable[[], None]:
-        """Register ``callback`` for ``name``; return a function that unregisters it."""
+    def add(
+        self,
+        name: str | EventType,
+        callback: Listener,
+        only: Callable[[Any], bool] | None = None,
+    ) -> Callable[[], None]:
+        """Register ``callback`` for ``name``; return a function that unregisters it.
+
+        ``only(job)`` (given the event's job, or None) limits it to the runs of some jobs:
+        the engine then builds no event for the runs of other jobs, where nobody else listens.
+        """
         kind = event_type(name)
         if not callable(callback):
             raise CronworkError(f"listener must be callable, got {type(callback).__name__}")
+        if only is not None:
+            test, inner = only, callback
+
+            def filtered(event: Event) -> Any:
+                return inner(event) if test(event.job) else None
+
+            self._only[filtered] = only
+            callback = filtered
         with self._lock:
             self._by_type.setdefault(kind, []).append(callback)
             self.count += 1
@@ -119,6 +145,8 @@ class Listeners:
                 if callback in bucket:
                     bucket.remove(callback)
                     self.count -= 1
+                    if callback not in bucket:
+                        self._only.pop(callback, None)
                     self._rebuild()
 
         return remove
@@ -127,12 +155,26 @@ class Listeners:
         # Called under the lock; the new dict replaces the old one in one assignment.
         every = tuple(self._by_type.get(None, ()))
         self._callbacks = {kind: (*self._by_type.get(kind, ()), *every) for kind in EventType}
+        only = self._only
+        self._plain = frozenset(
+            kind for kind, found in self._callbacks.items() if any(c not in only for c in found)
+        )
+        self._tests = {
+            kind: tuple(only[c] for c in found if c in only)
+            for kind, found in self._callbacks.items()
+        }
 
-    def wants(self, kind: EventType) -> bool:
-        """True if anyone listens to ``kind``; lets the engine skip building events."""
+    def wants(self, kind: EventType, job: Any = _ANY_JOB) -> bool:
+        """True if anyone listens to ``kind`` (for the runs of ``job``, when given); lets the
+        engine skip building events."""
         if not self.count:
             return False
-        return bool(self._by_type.get(kind) or self._by_type.get(None))
+        if kind in self._plain:
+            return True
+        tests = self._tests.get(kind)
+        if not tests:
+            return False
+        return job is _ANY_JOB or any(test(job) for test in tests)
 
     def emit(self, event: Event) -> None:
         """Call every listener of ``event``; log and swallow their errors."""

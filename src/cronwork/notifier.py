@@ -158,13 +158,17 @@ class Notifier:
 
     def attach(self, listeners: Listeners) -> Callable[[], None]:
         """Listen to ``listeners``' final run events; return a function that stops listening."""
-        removers = [listeners.add(kind, self.on_event) for kind in WATCHED]
+        removers = [listeners.add(kind, self.on_event, only=self.may_notify) for kind in WATCHED]
 
         def detach() -> None:
             for remove in removers:
                 remove()
 
         return detach
+
+    def may_notify(self, job: Job | None) -> bool:
+        """True if a run of ``job`` may be announced: it, or the scheduler, has targets."""
+        return bool(self.defaults) or (job is not None and bool(job.notify))
 
     def on_event(self, event: Event) -> None:
         """Queue the event's run if any target may want it; drop it if the queue is full."""

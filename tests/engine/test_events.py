@@ -112,3 +112,26 @@ async def test_log_records_carry_job_and_run_ids(
         [run] = await scheduler.runs("bad")
     [record] = [r for r in caplog.records if r.name == "cronwork.scheduler"]
     assert record.job_id == "bad" and record.run_id == run.id  # type: ignore[attr-defined]
+
+
+def test_a_listener_for_some_jobs_only_lets_the_engine_skip_the_others_events() -> None:
+    from cronwork.events import Event, EventType, Listeners
+
+    listeners = Listeners()
+    heard: list[str] = []
+    remove = listeners.add(
+        EventType.RUN_FAILED, lambda e: heard.append(e.job_id), only=lambda job: job == "loud"
+    )
+    assert listeners.wants(EventType.RUN_FAILED, "loud")
+    assert not listeners.wants(EventType.RUN_FAILED, "quiet")  # no event is built for it
+    assert listeners.wants(EventType.RUN_FAILED)  # some job's runs are wanted
+    assert not listeners.wants(EventType.RUN_SUCCEEDED, "loud")
+    for job in ("quiet", "loud"):
+        listeners.emit(Event(EventType.RUN_FAILED, job, START, job=job))  # type: ignore[arg-type]
+    assert heard == ["loud"]
+
+    everything = listeners.add("*", lambda e: None)
+    assert listeners.wants(EventType.RUN_FAILED, "quiet")  # someone listens to every run
+    everything()
+    remove()
+    assert not listeners.wants(EventType.RUN_FAILED)

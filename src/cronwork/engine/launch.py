@@ -55,6 +55,10 @@ class Launcher:
             tuple[int, str | None], tuple[Target, Runnable, Executor, str | None]
         ] = {}
         self.executors: dict[str, Executor] = dict(engine.s.executors)
+        # Whether each kind of execution shows its output while it runs (ShowsOutput): a
+        # runtime-checkable protocol's isinstance inspects the class every time, so it is
+        # asked once per class, not on the path of every run.
+        self._shows_output: dict[type, bool] = {}
         # Executors whose completions the dispatch timer collects (see Engine._arm_dispatch).
         self._polled: list[BatchesCompletions] = [
             e for e in self.executors.values() if isinstance(e, BatchesCompletions)
@@ -138,8 +142,12 @@ class Launcher:
         execution = active.execution = executor.start(invocation, overdue)
         self.engine.admission.active[run.id] = active
         self.engine.save(active)
-        if isinstance(execution, ShowsOutput):
-            self.engine.chores.follow_output(active, execution)
+        kind = type(execution)
+        shows = self._shows_output.get(kind)
+        if shows is None:
+            shows = self._shows_output[kind] = isinstance(execution, ShowsOutput)
+        if shows:
+            self.engine.chores.follow_output(active, execution)  # type: ignore[arg-type]
         if self.engine.debug:
             logger.debug("run %s of job %s started", run.id, job.id, extra=extra(job.id, run.id))
         if self.s.listeners.wants(EventType.RUN_STARTED):
@@ -210,7 +218,7 @@ class Launcher:
             self._log_outcome(active.record())
         if self.s.listeners.count:
             kind = FINAL_EVENTS.get(status, EventType.RUN_FAILED)
-            if self.s.listeners.wants(kind):
+            if self.s.listeners.wants(kind, job):
                 self.engine.emit(kind, active.record(), job)
         linger = outcome.lingering
         if linger is not None and not linger.done():

@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("cronwork.web")
 
+# Seconds /metrics reuses the gauges it read from the store (see _service).
+METRICS_CACHE = 1.0
+
 
 def create_app(
     source: Scheduler | Store,
@@ -111,7 +114,9 @@ def _service(
             remove: Callable[[], None] = scheduler.on("*", hub.publish)
             return remove
 
-        metrics = Metrics(operations.store)
+        # The store's gauges are reused for a second: scrapes come every 15 s or so, and a
+        # burst of them must not queue behind the scheduler's writes for the store's lock.
+        metrics = Metrics(operations.store, cache_for=METRICS_CACHE)
         metrics.attach(scheduler.listeners)
         return Service(
             operations=operations,
@@ -132,7 +137,7 @@ def _service(
         allow_commands=allow_commands,
         hub=hub,
         poller=StorePoller(source, hub, poll_interval),
-        metrics=Metrics(source),
+        metrics=Metrics(source, cache_for=METRICS_CACHE),
     )
 
 

@@ -77,14 +77,37 @@
     return el;
   }
 
+  // A run only moves forward: scheduled, then running, then how it ended. The answer to "Run
+  // now" may arrive after the live events of a quick run; it must not put the row back.
+  function stage(status) {
+    if (status === "scheduled") { return 0; }
+    return status === "running" ? 1 : 2;
+  }
+
   function showRun(run) {
     var tr = historyRow(run);
     if (!tr) { return; }
+    var shown = tr.getAttribute("data-status");
+    if (shown !== null && stage(run.status) < stage(shown)) { return; }
+    tr.setAttribute("data-status", run.status);
     tr.querySelector(".status").replaceChildren(cw.badge(run.status));
     tr.children[5].replaceChildren(timeEl(run.started_at));
     tr.querySelector(".duration").textContent =
       run.duration === null ? "–" : (run.duration < 1 ? Math.round(run.duration * 1000) + " ms" : run.duration.toFixed(1) + " s");
     tr.querySelector(".exit").textContent = run.exit_code === null ? "–" : String(run.exit_code);
+  }
+
+  // Reads a run again until it has ended, in case its live events came before the stream was
+  // open (a page just loaded) or were missed while it reconnected.
+  function followUntilDone(runId, tries) {
+    if (tries >= 30) { return; }
+    window.setTimeout(function () {
+      cw.api("GET", "/api/v1/runs/" + encodeURIComponent(runId)).then(function (result) {
+        if (!result.ok) { return; }
+        showRun(result.data);
+        if (stage(result.data.status) < 2) { followUntilDone(runId, tries + 1); }
+      });
+    }, 1000);
   }
 
   function action(method, path, body, done) {
@@ -102,6 +125,7 @@
       action("POST", "/trigger", undefined, function (run) {
         say("Run " + run.id + " is " + run.status.replace(/_/g, " ") + ".");
         showRun(run);
+        followUntilDone(run.id, 0);
       });
     });
     document.getElementById("pause-form").addEventListener("submit", function (event) {

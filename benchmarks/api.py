@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import re
 import shutil
 import signal
@@ -31,12 +30,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from benchkit import child_env, lateness_summary
+from benchkit import child_env, fill_sqlite, lateness_summary
 from serverkit import load_average
 
 TARGET = "api:noop"
 SCHEDULES = [f"{m} * * * *" for m in range(0, 60, 3)] + ["every 1h", "every 15m", "@daily"]
-OUTCOMES = ["succeeded"] * 94 + ["failed"] * 3 + ["timed_out", "missed", "lost"]
 WARMUP = 3.0
 
 
@@ -47,13 +45,9 @@ def noop() -> None:
 def build(path: Path, jobs: int, runs_per_job: int, hot: int) -> None:
     """A SQLite store with the jobs and their finished runs; the hot jobs due in an hour."""
     from cronwork.jobs import make_job
-    from cronwork.stores import SqliteStore
-    from cronwork.stores.rows import job_to_row, to_micros
-    from cronwork.stores.sqlite import Q
+    from cronwork.stores.rows import job_to_row
     from cronwork.targets import make_target
 
-    rng = random.Random(15)
-    store = SqliteStore(path)
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     target = make_target(TARGET)
     anchor = datetime(2026, 1, 1, tzinfo=UTC)
@@ -68,28 +62,7 @@ def build(path: Path, jobs: int, runs_per_job: int, hot: int) -> None:
             job = make_job(f"job{i:06}", target, SCHEDULES[i % len(SCHEDULES)], tz="UTC")
             slot = job.schedule.next_after(now) or now
         rows.append(job_to_row(job.replace(next_run_at=slot, created_at=now, tags=(f"t{i % 7}",))))
-    conn = store._connection()
-    conn.execute("BEGIN")
-    conn.executemany(Q["job_insert"], rows)
-    conn.execute("COMMIT")
-    insert = (
-        "INSERT INTO runs (job_id, scheduled_for, attempt, status, node, created_at, "
-        "started_at, finished_at, exit_code, output, trigger) "
-        "VALUES (?, ?, 1, ?, 'bench', ?, ?, ?, ?, 'ok', 'schedule')"
-    )
-    conn.execute("BEGIN")
-    for i in range(jobs):
-        batch = []
-        for k in range(runs_per_job):
-            slot_us = to_micros(now - timedelta(hours=k + 1, minutes=i % 60))
-            status = rng.choice(OUTCOMES)
-            start = slot_us + rng.randint(1000, 400_000)
-            end = None if status == "missed" else start + rng.randint(10_000, 5_000_000)
-            code = {"succeeded": 0, "failed": 1}.get(status)
-            batch.append((f"job{i:06}", slot_us, status, start, start, end, code))
-        conn.executemany(insert, batch)
-    conn.execute("COMMIT")
-    store.close()
+    fill_sqlite(path, rows, runs_per_job, seed=15)
 
 
 # -- load generators --------------------------------------------------------------------

@@ -67,3 +67,48 @@ class SubmitRecorder:
     def lateness(self, begin: datetime, end: datetime) -> list[float]:
         """Seconds from slot to hand-over, for slots in ``[begin, end)``."""
         return [t - slot.timestamp() for t, slot in self.records if begin <= slot < end]
+
+
+# How the finished runs of the web benchmarks' stores ended: mostly well, a few not.
+OUTCOMES = ["succeeded"] * 94 + ["failed"] * 3 + ["timed_out", "missed", "lost"]
+
+
+def fill_sqlite(
+    path: Path, job_rows: list[dict[str, object]], runs_per_job: int, seed: int
+) -> None:
+    """Write ``job_rows`` (stores.rows.job_to_row) to a new SQLite store at ``path``, each job
+    with ``runs_per_job`` finished runs an hour apart before now, straight through SQL: adding
+    a million runs through the store's API would take minutes."""
+    import random
+    from datetime import UTC, timedelta
+
+    from cronwork.stores import SqliteStore
+    from cronwork.stores.rows import to_micros
+    from cronwork.stores.sqlite import Q
+
+    rng = random.Random(seed)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    store = SqliteStore(path)
+    conn = store._connection()
+    conn.execute("BEGIN")
+    conn.executemany(Q["job_insert"], job_rows)
+    conn.execute("COMMIT")
+    insert = (
+        "INSERT INTO runs (job_id, scheduled_for, attempt, status, node, created_at, "
+        "started_at, finished_at, exit_code, output, trigger) "
+        "VALUES (?, ?, 1, ?, 'bench', ?, ?, ?, ?, 'ok\n', 'schedule')"
+    )
+    conn.execute("BEGIN")
+    for i, row in enumerate(job_rows):
+        batch = []
+        for k in range(runs_per_job):
+            slot = to_micros(now - timedelta(hours=k + 1, minutes=i % 60))
+            assert slot is not None
+            status = rng.choice(OUTCOMES)
+            start = slot + rng.randint(1000, 400_000)
+            end = None if status == "missed" else start + rng.randint(10_000, 5_000_000)
+            code = {"succeeded": 0, "failed": 1}.get(status)
+            batch.append((row["id"], slot, status, start, start, end, code))
+        conn.executemany(insert, batch)
+    conn.execute("COMMIT")
+    store.close()

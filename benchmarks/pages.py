@@ -9,14 +9,15 @@ slowest render of each, in milliseconds. Run it as
 from __future__ import annotations
 
 import argparse
-import random
 import re
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from benchkit import fill_sqlite
 
 TARGET = "benchkit:child_env"
 SCHEDULES = [
@@ -27,19 +28,14 @@ SCHEDULES = [
     "0 9 * * 1-5",
     "*/5 * * * *",
 ]
-OUTCOMES = ["succeeded"] * 94 + ["failed"] * 3 + ["timed_out", "missed", "lost"]
 
 
 def build(path: Path, jobs: int, runs_per_job: int) -> None:
     """A SQLite store at ``path`` with ``jobs`` jobs and ``runs_per_job`` finished runs each."""
     from cronwork.jobs import make_job
-    from cronwork.stores import SqliteStore
-    from cronwork.stores.rows import job_to_row, to_micros
-    from cronwork.stores.sqlite import Q
+    from cronwork.stores.rows import job_to_row
     from cronwork.targets import make_target
 
-    rng = random.Random(16)
-    store = SqliteStore(path)
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     rows = []
     for i in range(jobs):
@@ -47,40 +43,7 @@ def build(path: Path, jobs: int, runs_per_job: int) -> None:
         job = make_job(f"job{i:06}", make_target(TARGET), text, tz="UTC", tags=[f"team{i % 7}"])
         nxt = job.schedule.next_after(now)
         rows.append(job_to_row(job.replace(next_run_at=nxt, created_at=now)))
-    conn = store._connection()
-    conn.execute("BEGIN")
-    conn.executemany(Q["job_insert"], rows)
-    conn.execute("COMMIT")
-    insert = (
-        "INSERT INTO runs (job_id, scheduled_for, attempt, status, node, created_at, "
-        "started_at, finished_at, exit_code, output, trigger) "
-        "VALUES (?, ?, 1, ?, 'bench', ?, ?, ?, ?, ?, 'schedule')"
-    )
-    conn.execute("BEGIN")
-    for i in range(jobs):
-        batch = []
-        for k in range(runs_per_job):
-            slot = now - timedelta(hours=k + 1, minutes=i % 60)
-            status = rng.choice(OUTCOMES)
-            start = to_micros(slot + timedelta(milliseconds=rng.randint(1, 400)))
-            assert start is not None
-            end = None if status == "missed" else start + rng.randint(10_000, 5_000_000)
-            code = {"succeeded": 0, "failed": 1}.get(status)
-            batch.append(
-                (
-                    f"job{i:06}",
-                    to_micros(slot),
-                    status,
-                    start,
-                    start,
-                    end,
-                    code,
-                    "ok\n",
-                )
-            )
-        conn.executemany(insert, batch)
-    conn.execute("COMMIT")
-    store.close()
+    fill_sqlite(path, rows, runs_per_job, seed=16)
 
 
 def measure(path: Path, repeat: int, sample: str) -> dict[str, tuple[float, float, float]]:

@@ -174,7 +174,12 @@ class Listeners:
         tests = self._tests.get(kind)
         if not tests:
             return False
-        return job is _ANY_JOB or any(test(job) for test in tests)
+        if job is _ANY_JOB:
+            return True
+        for test in tests:  # a loop, not any(): no generator on the path of every run
+            if test(job):
+                return True
+        return False
 
     def emit(self, event: Event) -> None:
         """Call every listener of ``event``; log and swallow their errors."""

@@ -242,7 +242,11 @@ def open_scheduler(
         base_url=base_url,
     )
     sync_file(scheduler.store, job_file, force=force)
-    scheduler.on("*", on_event)
+    # Only the events whose lines the log level lets through: at "warning" the engine then
+    # builds no event for a run that starts and succeeds.
+    for kind in EventType:
+        if logger.isEnabledFor(_LEVELS.get(kind, logging.INFO)):
+            scheduler.on(kind, on_event)
     return scheduler
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -39,6 +41,12 @@ class Schedule(ABC):
     @abstractmethod
     def describe(self) -> str:
         """Return a human description, e.g. ``At 09:00, Monday through Friday``."""
+
+    @functools.cached_property
+    def description(self) -> str:
+        """``describe()``, worked out once: a schedule never changes, and stores share one
+        object per schedule text and zone, so a listing of many jobs describes each once."""
+        return self.describe()
 
     def upcoming(self, count: int, after: datetime | None = None) -> list[datetime]:
         """Return up to ``count`` successive fire instants after ``after`` (default: now)."""

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
@@ -48,7 +48,7 @@ from cronwork.web.shapes import (
 )
 
 MAX_PAGE = 500
-# Jobs read from the store at once while a listing looks for its page.
+# Jobs read from the store at once while a filtered listing looks for its page.
 _SCAN = 200
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "description": what}
@@ -106,7 +106,7 @@ def list_jobs(
     q: Annotated[str | None, Query(description="Only ids containing this text.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(description="`next` of the page before.")] = None,
-) -> dict[str, Any]:
+) -> Response:
     """Jobs by id, a page at a time, with their newest run."""
     svc = service_of(request)
     needle = q.lower() if q else None
@@ -127,7 +127,9 @@ def list_jobs(
             picked.append((job, last))
         return False
 
-    for job in _jobs_after(svc, cursor):
+    # Without filters every job read is shown: read the page and one more (is there a next?).
+    filtered = needle is not None or tag is not None or paused is not None or status is not None
+    for job in _jobs_after(svc, cursor, _SCAN if filtered else limit + 1):
         if needle is not None and needle not in job.id.lower():
             continue
         if tag is not None and tag not in job.tags:
@@ -143,7 +145,7 @@ def list_jobs(
     if not more:
         more = take(batch)
     shown = [job_shape(job, last) for job, last in picked]
-    return {"jobs": shown, "next": shown[-1]["id"] if more else None}
+    return listing({"jobs": shown, "next": shown[-1]["id"] if more else None})
 
 
 @router.post(
@@ -341,7 +343,7 @@ def list_runs(
     until: Annotated[str | None, Query(description="Slots before this instant.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(description="`next` of the page before.")] = None,
-) -> dict[str, Any]:
+) -> Response:
     """Runs, newest slot first, a page at a time."""
     wanted = RunFilter(
         job_id=job_id,
@@ -353,7 +355,9 @@ def list_runs(
     found = service_of(request).store.runs_page(wanted, limit + 1)
     page = found[:limit]
     more = len(found) > limit
-    return {"runs": [run_shape(r) for r in page], "next": cursor_of(page[-1]) if more else None}
+    return listing(
+        {"runs": [run_shape(r) for r in page], "next": cursor_of(page[-1]) if more else None}
+    )
 
 
 @router.get("/runs/{run_id}", response_model=RunOut, tags=["runs"], responses=_NOT_FOUND)
@@ -465,15 +469,25 @@ async def events(request: Request, caller: Reads) -> StreamingResponse:
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _jobs_after(svc: Service, cursor: str | None) -> Iterator[Job]:
-    """Every job after ``cursor`` by id, read a page at a time: a listing without filters
+def _jobs_after(svc: Service, cursor: str | None, scan: int) -> Iterator[Job]:
+    """Every job after ``cursor`` by id, read ``scan`` at a time: a listing without filters
     reads only what it shows, whatever the number of jobs."""
     while True:
-        page = svc.store.jobs_page(after=cursor, limit=_SCAN)
+        page = svc.store.jobs_page(after=cursor, limit=scan)
         yield from page
-        if len(page) < _SCAN:
+        if len(page) < scan:
             return
         cursor = page[-1].id
+
+
+def listing(body: dict[str, Any]) -> Response:
+    """A list's answer, encoded as it is.
+
+    The lists are the API's busiest answers, and their shapes are built to the schema
+    (``JobList``, ``RunList``) already; checking every item against the model again cost
+    the jobs list a fifth of its time. The schema still documents them.
+    """
+    return JSONResponse(body)
 
 
 def _newest_run(svc: Service, job_id: str) -> Run | None:

@@ -89,7 +89,7 @@ def seconds(value: float | None) -> str:
 def describe(job: Job) -> str:
     """The job's schedule in words (its text, should describing it fail)."""
     try:
-        return job.schedule.describe()
+        return job.schedule.description
     except Exception:  # words are a courtesy: never fail a page over them
         return job.schedule_text
 

@@ -111,7 +111,7 @@ def job_shape(job: Job, last: Run | None) -> dict[str, Any]:
 
 def _describe(job: Job) -> str:
     try:
-        return job.schedule.describe()
+        return job.schedule.description
     except Exception:  # a description is a courtesy; never fail a listing over it
         return job.schedule_text
 

@@ -176,7 +176,8 @@ class Listeners:
             return False
         if job is _ANY_JOB:
             return True
-        for test in tests:  # a loop, not any(): no generator on the path of every run
+        # A loop, not any(): no generator on the path of every run.
+        for test in tests:  # noqa: SIM110
             if test(job):
                 return True
         return False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo

@@ -94,7 +94,7 @@ async def two_nodes(url: str, spans: Spans, jobs: dict[str, dict[str, Any]]) -> 
 
 def test_two_nodes_never_run_an_overlap_skip_job_at_once(url: str) -> None:
     spans = Spans()
-    jobs: dict[str, dict[str, Any]] = {f"skip{n}": {"overlap": "skip"} for n in range(6)}
+    jobs: dict[str, dict[str, Any]] = {f"skip{n}": {"overlap": "skip"} for n in range(12)}
     runs = asyncio.run(two_nodes(url, spans, jobs))
     for job_id in jobs:
         assert spans.most_at_once(job_id) == 1, f"{job_id} ran twice at once: {spans.spans}"
@@ -109,7 +109,7 @@ def test_two_nodes_never_run_an_overlap_skip_job_at_once(url: str) -> None:
 def test_max_instances_counts_the_runs_of_every_node(url: str) -> None:
     spans = Spans()
     jobs: dict[str, dict[str, Any]] = {
-        f"two{n}": {"overlap": "allow", "max_instances": 2} for n in range(4)
+        f"two{n}": {"overlap": "allow", "max_instances": 2} for n in range(12)
     }
     # Runs last longer than two slots apart: a third would start if nodes counted alone.
     global RUN_FOR

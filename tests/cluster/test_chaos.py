@@ -176,6 +176,7 @@ class Chaos:
     seed: int
     kills: list[tuple[float, str, int, str]] = field(default_factory=list)
     cut: int = 0
+    cut_at: float = 0.0
     began: float = 0.0
     stopped_at: float = 0.0
 
@@ -212,7 +213,9 @@ def run_chaos(url: str, folder: Path, chaos: Chaos) -> list[Node]:
     wait_for(lambda: all(node.started() for node in nodes), 60, "the nodes to start")
     chaos.began = time.monotonic()
     end = chaos.began + CHAOS_FOR
-    cut_at = chaos.began + rng.uniform(0.3, 0.7) * CHAOS_FOR
+    # Just after a whole second, while the nodes write the records of that second's runs.
+    cut_in = rng.uniform(0.3, 0.7) * CHAOS_FOR
+    cut_at = chaos.began + cut_in - (time.time() + cut_in) % 1 + rng.uniform(0.005, 0.05)
     next_kill = chaos.began + rng.uniform(*KILL_EVERY)
     restarts: list[tuple[float, Node]] = []
     while True:
@@ -225,6 +228,7 @@ def run_chaos(url: str, folder: Path, chaos: Chaos) -> list[Node]:
             break
         if chaos.cut == 0 and now >= cut_at:
             chaos.cut = cut_connections(url)
+            chaos.cut_at = now - chaos.began
             assert chaos.cut > 0, "no connection to cut: are the nodes connected?"
         if now >= next_kill:
             up = [node for node in nodes if node.alive]
@@ -261,7 +265,8 @@ def test_three_nodes_killed_and_cut_off_run_each_slot_once(url: str, tmp_path: P
     took = time.monotonic() - began
     for at, name, pid, why in chaos.kills:
         print(f"  {at:5.1f}s kill -9 {name} (pid {pid}) {why}")
-    print(f"  cut {chaos.cut} connection(s); nodes ran as pids {[n.pids for n in nodes]}")
+    print(f"  {chaos.cut_at:5.1f}s cut {chaos.cut} connection(s) to the database")
+    print(f"  the nodes ran as pids {[node.pids for node in nodes]}")
 
     lines = read_log(tmp_path / "jobs.log")
     runs = read_runs(url)
@@ -315,6 +320,9 @@ def test_three_nodes_killed_and_cut_off_run_each_slot_once(url: str, tmp_path: P
                 problem(f"{where} ran in pid {line.pid}, never killed, and is recorded lost")
         else:
             problem(f"{where} executed and is recorded {run['status']}")
+    for run in runs:
+        if run["job_id"] != "slow" and run["attempt"] != 1:
+            problem(f"{run['job_id']} slot {run['scheduled_for']} has attempt {run['attempt']}")
     executed_ids = {line.run_id for line in lines if line.event == "start"}
     for run in runs:
         if run["status"] == "succeeded" and run["id"] not in executed_ids:

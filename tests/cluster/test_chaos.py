@@ -120,6 +120,10 @@ class Node:
         self.proc.wait()
         return self.proc.pid
 
+    def tail(self) -> str:
+        """The last lines this node's processes printed, for a failure's message."""
+        return "\n".join(self.output.read_text(errors="replace").splitlines()[-20:])
+
     def started(self) -> bool:
         """True once the current process logged that its scheduler started."""
         assert self.proc is not None
@@ -197,6 +201,17 @@ def slow_runner(log: Path) -> int | None:
 
 
 def run_chaos(url: str, folder: Path, chaos: Chaos) -> list[Node]:
+    """Start the nodes, kill them and cut them off for CHAOS_FOR s, settle, stop them."""
+    nodes: list[Node] = []
+    try:
+        return _run_chaos(url, folder, chaos, nodes)
+    finally:
+        for node in nodes:
+            if node.alive:
+                node.kill()
+
+
+def _run_chaos(url: str, folder: Path, chaos: Chaos, nodes: list[Node]) -> list[Node]:
     rng = random.Random(chaos.seed)
     (folder / "jobs.toml").write_text(job_file())
     log = folder / "jobs.log"
@@ -207,7 +222,7 @@ def run_chaos(url: str, folder: Path, chaos: Chaos) -> list[Node]:
     }
     env.pop("CRONWORK_STORE", None)
     argv = [sys.executable, "-m", "cronwork", "run", "jobs.toml", "--store", url]
-    nodes = [Node(f"node{k}", argv, env, folder) for k in range(NODES)]
+    nodes.extend(Node(f"node{k}", argv, env, folder) for k in range(NODES))
     for node in nodes:
         node.start()
     wait_for(lambda: all(node.started() for node in nodes), 60, "the nodes to start")
@@ -224,6 +239,9 @@ def run_chaos(url: str, folder: Path, chaos: Chaos) -> list[Node]:
             if now >= moment:
                 node.start()
                 restarts.remove((moment, node))
+        for node in nodes:
+            if not node.alive and all(node is not other for _, other in restarts):
+                pytest.fail(f"{node.name} ended by itself:\n{node.tail()}", pytrace=False)
         if now >= end:
             break
         if chaos.cut == 0 and now >= cut_at:
@@ -247,11 +265,12 @@ def run_chaos(url: str, folder: Path, chaos: Chaos) -> list[Node]:
     time.sleep(SETTLE)
     chaos.stopped_at = time.time()
     for node in nodes:
-        assert node.proc is not None and node.alive, f"{node.name} died by itself"
+        assert node.proc is not None and node.alive, f"{node.name} ended:\n{node.tail()}"
         node.proc.send_signal(signal.SIGTERM)
     for node in nodes:
         assert node.proc is not None
-        assert node.proc.wait(timeout=60) == 0, f"{node.name} did not stop cleanly"
+        code = node.proc.wait(timeout=60)
+        assert code == 0, f"{node.name} stopped with {code}:\n{node.tail()}"
     return nodes
 
 
@@ -273,8 +292,11 @@ def test_three_nodes_killed_and_cut_off_run_each_slot_once(url: str, tmp_path: P
     by_key = {(r["job_id"], r["scheduled_for"], r["attempt"]): r for r in runs}
     killed = chaos.killed_pids
     problems: list[str] = []
+    found = 0
 
     def problem(text: str) -> None:
+        nonlocal found
+        found += 1
         if len(problems) < 40:
             problems.append(text)
 
@@ -395,7 +417,9 @@ def test_three_nodes_killed_and_cut_off_run_each_slot_once(url: str, tmp_path: P
         f"{len(interrupted)} cut off mid-way, {len(slow_lost)} lost, {retried} retried, "
         f"{len(retries_run)} retries ran to the end"
     )
-    assert problems == [], "\n".join(problems)
+    if problems:
+        shown = f" (the first {len(problems)})" if found > len(problems) else ""
+        pytest.fail(f"{found} problem(s){shown}:\n" + "\n".join(problems), pytrace=False)
     assert len(chaos.kills) >= CHAOS_FOR / KILL_EVERY[1] - 1
     assert chaos.cut >= NODES, "the cut reached fewer connections than there are nodes"
     assert interrupted, "no kill caught the slow job running: the test proved nothing of it"

@@ -424,5 +424,11 @@ def test_three_nodes_killed_and_cut_off_run_each_slot_once(url: str, tmp_path: P
     assert chaos.cut >= NODES, "the cut reached fewer connections than there are nodes"
     assert interrupted, "no kill caught the slow job running: the test proved nothing of it"
     assert slow_lost and retried and retries_run
-    # The fast jobs ran: most of their slots executed despite the kills.
-    assert fast["succeeded"] >= 0.8 * sum(fast.values()), dict(fast)
+    # The work never stood still: at most one node was down at a time, so each second some
+    # fast jobs ran (only those whose last run was held by a dead node could not), and most
+    # slots ran in all.
+    fast_runs = [r for r in runs if r["job_id"] != "slow" and r["scheduled_for"] < stop]
+    ran = {r["scheduled_for"] for r in fast_runs if r["status"] == "succeeded"}
+    idle = sorted({r["scheduled_for"] for r in fast_runs} - ran)
+    assert idle == [], f"no fast job ran in the slots {idle}"
+    assert fast["succeeded"] >= 0.5 * sum(fast.values()), dict(fast)

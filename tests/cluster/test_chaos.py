@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -128,7 +129,8 @@ class Node:
         """True once the current process logged that its scheduler started."""
         assert self.proc is not None
         text = self.output.read_text(errors="replace")
-        return text.count("scheduler started") >= len(self.pids)
+        started = re.findall(r"scheduler started .*\bpid=(\d+)\b", text)
+        return str(self.proc.pid) in started
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,9 @@ RESTART_AFTER = 1.0
 # After the chaos, with every node up, time for the last kill's lost runs to be retried and
 # for those retries (and a slot queued behind them) to run.
 SETTLE = 3 * SLOW_FOR + 4.0
+# Once every node is up after the chaos, every slot from this many seconds on must run: the
+# last node started has lost the runs of the one it replaced, and a slot is claimed 1 s ahead.
+RECOVERED_IN = 2.0
 # How late a slot may be when the last node stops and still be left unclaimed: the runs a
 # node claimed up to a second ahead are handed back unstarted at a graceful stop.
 HANDED_BACK = 1.0
@@ -184,6 +187,7 @@ class Chaos:
     cut: int = 0
     cut_at: float = 0.0
     began: float = 0.0
+    settled_at: float = 0.0
     stopped_at: float = 0.0
 
     @property
@@ -264,6 +268,7 @@ def _run_chaos(url: str, folder: Path, chaos: Chaos, nodes: list[Node]) -> list[
     for _, node in restarts:
         node.start()
     wait_for(lambda: all(node.started() for node in nodes), 60, "the nodes to start again")
+    chaos.settled_at = time.time()
     time.sleep(SETTLE)
     chaos.stopped_at = time.time()
     for node in nodes:
@@ -426,11 +431,13 @@ def test_three_nodes_killed_and_cut_off_run_each_slot_once(url: str, tmp_path: P
     assert chaos.cut >= NODES, "the cut reached fewer connections than there are nodes"
     assert interrupted, "no kill caught the slow job running: the test proved nothing of it"
     assert slow_lost and retried and retries_run
-    # The work never stood still: at most one node was down at a time, so each second some
-    # fast jobs ran (only those whose last run was held by a dead node could not), and most
-    # slots ran in all.
-    fast_runs = [r for r in runs if r["job_id"] != "slow" and r["scheduled_for"] < stop]
-    ran = {r["scheduled_for"] for r in fast_runs if r["status"] == "succeeded"}
-    idle = sorted({r["scheduled_for"] for r in fast_runs} - ran)
-    assert idle == [], f"no fast job ran in the slots {idle}"
+    # Most slots ran despite the kills, and once every node was up again, every slot ran.
     assert fast["succeeded"] >= 0.5 * sum(fast.values()), dict(fast)
+    calm = int((chaos.settled_at + RECOVERED_IN) * MICRO)
+    not_run = [
+        f"{r['job_id']} slot {r['scheduled_for']} {r['status']}"
+        for r in runs
+        if r["job_id"] != "slow" and calm <= r["scheduled_for"] < stop
+        if r["status"] != "succeeded"
+    ]
+    assert not_run == [], f"after the chaos, slots that did not run: {not_run[:20]}"

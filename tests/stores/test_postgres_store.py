@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from storekit import LEASE, T0, at, job, run
 from cronwork.errors import StoreError
 from cronwork.runs import RunStatus
 from cronwork.stores import open_store
-from pgkit import Databases, database_url
+from pgkit import Databases, cut_connections, database_url
 
 psycopg = pytest.importorskip("psycopg", reason="needs the cronwork[postgres] extra")
 
@@ -365,6 +366,36 @@ def test_a_connection_the_server_cut_is_replaced_on_the_next_call(
     )
     assert cut and all(ok for (ok,) in cut)
     assert [j.id for j in store.jobs()] == ["a"]
+
+
+def test_after_a_cut_the_next_call_skips_every_dead_pooled_connection_at_once(
+    url: str, stores: list[PostgresStore], caplog: pytest.LogCaptureFixture
+) -> None:
+    store = opened(stores, url, pool_size=4)
+    store.add_job(job("a"))
+    # Four calls at once, held up by a lock taken outside, fill the pool with four connections.
+    with psycopg.connect(url) as locker:
+        locker.execute("LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE")
+        callers = [threading.Thread(target=store.jobs) for _ in range(4)]
+        for caller in callers:
+            caller.start()
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
+        )
+        deadline = time.monotonic() + 10
+        while sql(url, waiting, url.rpartition("/")[2])[0][0] < 4:
+            assert time.monotonic() < deadline, "the four calls never waited at once"
+            time.sleep(0.01)
+    for caller in callers:
+        caller.join()
+    assert cut_connections(url) == 4
+
+    began = time.monotonic()
+    assert [j.id for j in store.jobs()] == ["a"]
+    # Not a second's wait per dead connection, as the pool's own check between tries does.
+    assert time.monotonic() - began < 0.5
+    # Connections it found cut are dropped quietly: the engine logs outages, not each cut.
+    assert not [r for r in caplog.records if r.name.startswith("psycopg")]
 
 
 # -- notifications --------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import re
 import secrets
 import select
 import threading
+import weakref
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -53,15 +54,25 @@ except ImportError as exc:  # the extra is not installed
 from cronwork.stores.pgclock import ServerClock, measure_offset  # noqa: E402 (needs psycopg)
 from cronwork.stores.pglisten import Listener  # noqa: E402 (needs psycopg, checked above)
 
+# The pooled connections a store found cut by the server and closed itself (see _lend).
+_DROPPED: weakref.WeakSet[Any] = weakref.WeakSet()
+
 
 class _QuietAttempts(logging.Filter):
-    """Drop the connection pool's warning per failed attempt to connect for a store's pool:
-    the engine logs an outage once when it starts and once when it ends (backoff.py)."""
+    """Drop the connection pool's warning per failed attempt to connect for a store's pool,
+    and per cut connection a store dropped: the engine logs an outage once when it starts and
+    once when it ends (backoff.py), and a cut the store rides out is no outage."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args if isinstance(record.args, tuple) else ()
-        ours = bool(args) and str(args[0]).startswith("PostgresStore ")
-        return not (ours and str(record.msg).startswith("error connecting"))
+        message = str(record.msg)
+        if not args:
+            return True
+        if message.startswith("error connecting"):
+            return not str(args[0]).startswith("PostgresStore ")
+        if message.startswith("discarding closed connection"):
+            return args[0] not in _DROPPED
+        return True
 
 
 logging.getLogger("psycopg.pool").addFilter(_QuietAttempts())
@@ -96,6 +107,14 @@ def redact(url: str) -> str:
 def _text(value: Any) -> Any:
     # PostgreSQL text cannot hold NUL; a command's output may. Keep the rest readable.
     return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+
+
+def _has_input(conn: Connection) -> bool:
+    """True when the server wrote to an idle connection: it does so only when it ends it."""
+    if conn.closed:
+        return True
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    return bool(readable)
 
 
 class _ConnectionCut(StoreUnavailable):
@@ -177,7 +196,6 @@ class PostgresStore(SqlStore[Connection]):
                     "autocommit": True,
                 },
                 configure=self._configure,
-                check=self._check,
                 timeout=self.connect_timeout,
                 # Named for the store, not "cronwork-...": the engine's own threads are, and
                 # these outlive an engine that borrowed the store until the store is closed.
@@ -193,17 +211,28 @@ class PostgresStore(SqlStore[Connection]):
             # only too.
             conn.execute("SET default_transaction_read_only = on")
 
-    @staticmethod
-    def _check(conn: psycopg.Connection[Any]) -> None:
-        """Check a pooled connection before lending it; raise if the server cut it.
+    @contextmanager
+    def _lend(self) -> Iterator[Connection]:
+        """A pooled connection that the server has not cut while it sat in the pool.
 
         An idle connection receives nothing unless the server is ending it, so one that has
         nothing to read is taken as sound without a round trip: checking every call cost as
-        much as a one-statement call itself.
+        much as a one-statement call itself. One that has is closed, so that the pool drops
+        it and opens another, and the next is taken at once. After a cut every idle
+        connection is dead, and the pool's own check (its ``check`` parameter) would wait a
+        second before the next, two before the one after, and so on: 7 s with four.
         """
-        readable, _, _ = select.select([conn.fileno()], [], [], 0)
-        if readable:
-            ConnectionPool.check_connection(conn)
+        pool = self._pool_or_open()
+        for _ in range(self.pool_size):
+            with pool.connection() as conn:
+                if not _has_input(conn):
+                    yield conn
+                    return
+                _DROPPED.add(conn)
+                conn.close()
+        # Cut again and again: let the call fail on it, and be tried again (_retrying).
+        with pool.connection() as conn:
+            yield conn
 
     def _prepare(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
         """Check the schema as ``access`` allows, migrating it unless only reading."""
@@ -344,7 +373,7 @@ class PostgresStore(SqlStore[Connection]):
         conn = None
         committing = False
         try:
-            with self._pool_or_open().connection() as conn:
+            with self._lend() as conn:
                 if atomic:
                     with conn.transaction():
                         yield conn

@@ -14,7 +14,13 @@ jobs write themselves (tests/cluster/chaosjobs.py) against the store's records, 
 * no run is left ``running``, nor waiting for a slot that passed while a node ran;
 * runs that executed are recorded as they went (``succeeded``, by the node that ran them), or
   ``lost`` when their node was killed; only killed nodes lost runs;
-* the slow job's interrupted runs ended ``lost`` and were retried (attempt + 1), and retries ran.
+* the slow job's interrupted runs ended ``lost`` and were retried (attempt + 1), and retries ran;
+* the work went on: half the fast jobs' slots ran, every slot ran once all nodes were up again,
+  and no fast run started more than MAX_LATE s after its slot.
+
+The nodes all run on this machine, so the runs of a killed node are lost as soon as a node
+starts and sees its process gone, well before their 30 s lease runs out (``cronwork run`` has
+no setting for the lease; the lease rule is tested in tests/stores and tests/engine).
 
 Real time: about CHAOS_FOR + 25 s. The seed is printed; set ``CRONWORK_CHAOS_SEED`` to replay
 the same choices (the timing of the processes still varies).

@@ -398,6 +398,29 @@ def test_after_a_cut_the_next_call_skips_every_dead_pooled_connection_at_once(
     assert not [r for r in caplog.records if r.name.startswith("psycopg")]
 
 
+def test_a_call_cut_while_it_waits_runs_again_on_a_new_connection_quietly(
+    url: str, stores: list[PostgresStore], caplog: pytest.LogCaptureFixture
+) -> None:
+    store = opened(stores, url)
+    locker = psycopg.connect(url)
+    locker.execute("LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE")
+    adding = threading.Thread(target=store.add_job, args=(job("a"),))
+    adding.start()
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + 10
+    while sql(url, waiting, url.rpartition("/")[2])[0][0] < 1:
+        assert time.monotonic() < deadline, "the call never waited for the lock"
+        time.sleep(0.01)
+    # Cuts the waiting call's connection and the locker's, which lets the retry in.
+    assert cut_connections(url) >= 2
+    locker.close()
+    adding.join()
+    assert [j.id for j in store.jobs()] == ["a"]
+    assert not [r for r in caplog.records if r.name.startswith("psycopg")]
+
+
 # -- notifications --------------------------------------------------------------------------
 
 

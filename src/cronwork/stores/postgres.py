@@ -54,7 +54,7 @@ except ImportError as exc:  # the extra is not installed
 from cronwork.stores.pgclock import ServerClock, measure_offset  # noqa: E402 (needs psycopg)
 from cronwork.stores.pglisten import Listener  # noqa: E402 (needs psycopg, checked above)
 
-# The pooled connections a store found cut by the server and closed itself (see _lend).
+# The pooled connections of stores that the server cut (see _lend): the pool need not say so.
 _DROPPED: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
@@ -220,19 +220,25 @@ class PostgresStore(SqlStore[Connection]):
         much as a one-statement call itself. One that has is closed, so that the pool drops
         it and opens another, and the next is taken at once. After a cut every idle
         connection is dead, and the pool's own check (its ``check`` parameter) would wait a
-        second before the next, two before the one after, and so on: 7 s with four.
+        second before the next, two before the one after, and so on: 7 s with four. The
+        pool's warning for each dropped connection, and for one cut during a call, is
+        silenced (_QuietAttempts).
         """
         pool = self._pool_or_open()
-        for _ in range(self.pool_size):
+        for tries_left in range(self.pool_size, -1, -1):
             with pool.connection() as conn:
-                if not _has_input(conn):
+                # Cut again and again: use the last one; the call fails and _retrying retries.
+                if tries_left and _has_input(conn):
+                    _DROPPED.add(conn)
+                    conn.close()
+                    continue
+                try:
                     yield conn
-                    return
-                _DROPPED.add(conn)
-                conn.close()
-        # Cut again and again: let the call fail on it, and be tried again (_retrying).
-        with pool.connection() as conn:
-            yield conn
+                finally:
+                    if conn.broken:
+                        # Cut during the call: the caller says so (or runs it again).
+                        _DROPPED.add(conn)
+                return
 
     def _prepare(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
         """Check the schema as ``access`` allows, migrating it unless only reading."""

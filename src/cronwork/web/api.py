@@ -44,6 +44,7 @@ from cronwork.web.shapes import (
     RunsStopped,
     job_shape,
     job_table,
+    listed_job_shape,
     run_shape,
 )
 
@@ -144,7 +145,7 @@ def list_jobs(
                 break
     if not more:
         more = take(batch)
-    shown = [job_shape(job, last) for job, last in picked]
+    shown = [listed_job_shape(job, last) for job, last in picked]
     return listing({"jobs": shown, "next": shown[-1]["id"] if more else None})
 
 

@@ -88,6 +88,37 @@ def job_table(job: Job) -> dict[str, Any]:
 
 def job_shape(job: Job, last: Run | None) -> dict[str, Any]:
     """``job`` as the API shows it: job-file keys (secrets masked) plus its state."""
+    return _with_state(_definition(job), job, last)
+
+
+def listed_job_shape(job: Job, last: Run | None) -> dict[str, Any]:
+    """``job_shape`` for a list that is encoded at once: the part from the job's definition
+    comes from a cache, and its lists and dicts are shared, so the shape must not be changed.
+
+    Stores hand out one immutable Job per definition and state, so a list asked for again
+    and again (a dashboard, a monitor) finds most of its jobs there; a job that changed is
+    another object and is shaped afresh. Shaping a job's definition was half of the jobs
+    list's time.
+    """
+    cached = _DEFINITIONS.get(id(job))
+    if cached is not None and cached[0] is job:
+        definition = cached[1]
+    else:
+        definition = _definition(job)
+        if len(_DEFINITIONS) >= _DEFINITIONS_KEPT:
+            _DEFINITIONS.clear()
+        # The job is kept with its shape, so its id cannot name another job meanwhile.
+        _DEFINITIONS[id(job)] = (job, definition)
+    return _with_state(dict(definition), job, last)
+
+
+# Shapes of job definitions by Job object (see listed_job_shape), up to a few pages' worth.
+_DEFINITIONS: dict[int, tuple[Job, dict[str, Any]]] = {}
+_DEFINITIONS_KEPT = 4096
+
+
+def _definition(job: Job) -> dict[str, Any]:
+    """The keys of ``job``'s shape that come from its definition."""
     shape = job_table(job)
     shape.setdefault("args", None)
     shape.setdefault("kwargs", None)
@@ -96,8 +127,13 @@ def job_shape(job: Job, last: Run | None) -> dict[str, Any]:
     shape["notify"] = [{"url": masked_url(t.url), "on": list(t.on)} for t in job.notify]
     for key in _SETTING_KEYS:
         shape.setdefault(key, None)
+    shape["description"] = _describe(job)
+    return shape
+
+
+def _with_state(shape: dict[str, Any], job: Job, last: Run | None) -> dict[str, Any]:
+    """``shape`` with the keys of ``job``'s state and its newest run ``last``."""
     shape.update(
-        description=_describe(job),
         paused=job.paused,
         pause_note=job.pause_note,
         next_run_at=iso(job.next_run_at),

@@ -54,6 +54,16 @@ class CountsJobs(Protocol):
         ...
 
 
+@runtime_checkable
+class CountsRunning(Protocol):
+    """A store that counts its running runs itself (reading every unfinished run, the
+    runs claimed ahead among them, cost a busy store tens of milliseconds)."""
+
+    def running_count(self) -> int:
+        """How many runs are running on any node."""
+        ...
+
+
 class Metrics:
     """The metrics of one scheduler or store; ``render()`` gives the text to serve.
 
@@ -154,11 +164,14 @@ class StoreCollector(Collector):
 
     def _read(self) -> list[Metric]:
         store = self.store
-        running = 0
-        for node in store.owners():
-            running += sum(
-                1 for run in store.unfinished_runs(node) if run.status is RunStatus.RUNNING
-            )
+        if isinstance(store, CountsRunning):
+            running = store.running_count()
+        else:
+            running = 0
+            for node in store.owners():
+                running += sum(
+                    1 for run in store.unfinished_runs(node) if run.status is RunStatus.RUNNING
+                )
         if isinstance(store, CountsJobs):
             jobs = store.job_counts()
             job_ids: list[str] = []

@@ -655,6 +655,22 @@ def test_owners_are_the_nodes_holding_unfinished_runs(store: Store) -> None:
     assert store.unfinished_runs("n3") == []
 
 
+def test_running_runs_are_counted_on_every_node(store: Store) -> None:
+    assert store.running_count() == 0  # type: ignore[attr-defined]
+    for job_id in ["a", "b", "c"]:
+        store.add_job(job(job_id, next_run_at=T0))
+    store.add_run(run("a", at(60), trigger="manual"))  # unowned and waiting: not running
+    mine = {r.job_id: r for r in claim(store, T0, node="n1").runs}
+    store.add_job(job("d", next_run_at=T0))
+    theirs = claim(store, T0, node="n2").runs
+    started = [mine["a"], mine["b"], *theirs]  # c stays claimed, not started
+    store.save_runs([r.replace(status=RunStatus.RUNNING, started_at=T0) for r in started])
+    assert store.running_count() == 3  # type: ignore[attr-defined]
+    done = mine["b"].replace(status=RunStatus.SUCCEEDED, started_at=T0, finished_at=at(1))
+    store.save_runs([done])
+    assert store.running_count() == 2  # type: ignore[attr-defined]
+
+
 def test_runs_of_a_dead_node_are_lost_at_once_with_their_retries(store: Store) -> None:
     store.add_job(job("a", next_run_at=T0, retries=1, retry_backoff="5s", retry_backoff_max="5s"))
     store.add_job(job("b", next_run_at=T0))

@@ -183,6 +183,11 @@ class MemoryStore:
                 counts[state] += 1
         return counts
 
+    def running_count(self) -> int:
+        """How many runs are running on any node (see cronwork.metrics.CountsRunning)."""
+        with self._lock:
+            return sum(1 for run in self._runs.values() if run.status is RunStatus.RUNNING)
+
     def sync_jobs(self, plan: SyncPlan) -> None:
         """Read every job, apply the writes and removals ``plan`` returns, as one step."""
         with self._lock:

@@ -343,6 +343,10 @@ class SqlStore(ABC, Generic[C]):
         row = self._fetch_one(self.Q["job_counts"])
         return {state: int(row[state] or 0) for state in ("active", "paused", "broken")}
 
+    def running_count(self) -> int:
+        """How many runs are running on any node (see cronwork.metrics.CountsRunning)."""
+        return int(self._fetch_one(self.Q["runs_running_count"])["running"])
+
     def sync_jobs(self, plan: SyncPlan) -> None:
         """Read every job, apply the writes and removals ``plan`` returns, in one transaction."""
         with self._transaction() as conn:

@@ -42,6 +42,11 @@ SELECT * FROM jobs ORDER BY id
 -- A page of jobs by id, after the last id of the page before ('' for the first).
 SELECT * FROM jobs WHERE id > ? ORDER BY id LIMIT ?
 
+-- name: runs_running_count
+-- Runs running now on any node; the IN term lets it read the index of unfinished runs only.
+SELECT count(*) AS running FROM runs
+WHERE status IN ('scheduled', 'running') AND status = 'running'
+
 -- name: job_counts
 -- A broken job counts as broken whether or not it is paused too.
 SELECT

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, overload
 from zoneinfo import ZoneInfo
 
-from cronwork.copiers import job_state
+from cronwork.copiers import job_state, run_of
 from cronwork.errors import CronworkError, TargetError
 from cronwork.jobs import Job
 from cronwork.notify import NotifyTarget
@@ -310,12 +310,13 @@ def batch(rows: Sequence[Any]) -> str:
 
 def run_from_row(row: RowLike, node: str | None = None, lease_until: datetime | None = None) -> Run:
     """Build the Run of ``row``; ``node`` and ``lease_until``, when given, replace the row's."""
-    return Run(
+    # run_of, not Run(...): every run read back (history, lists, the API) comes through here.
+    return run_of(
         id=str(row["id"]),
         job_id=row["job_id"],
         scheduled_for=EPOCH + timedelta(microseconds=row["scheduled_for"]),
         attempt=row["attempt"],
-        status=RunStatus(row["status"]),
+        status=_STATUSES[row["status"]],
         node=row["node"] if node is None else node,
         created_at=from_micros(row["created_at"]),
         queued_at=from_micros(row["queued_at"]),
@@ -328,8 +329,16 @@ def run_from_row(row: RowLike, node: str | None = None, lease_until: datetime | 
         due_at=from_micros(row["due_at"]),
         trigger=row["trigger"],
         cancel_requested=bool(row["cancel_requested"]),
-        waited_for=tuple(_load(row["waited_for"])),
+        waited_for=_waited_for(row["waited_for"]),
     )
+
+
+# Status by stored value: a dict lookup, where RunStatus(value) goes through the enum's call.
+_STATUSES = {status.value: status for status in RunStatus}
+
+
+def _waited_for(text: str) -> tuple[str, ...]:
+    return () if text == "[]" else tuple(json.loads(text))
 
 
 class JobCache:

@@ -44,7 +44,7 @@ from cronwork.web.shapes import (
     RunsStopped,
     job_shape,
     job_table,
-    listed_job_shape,
+    jobs_list_body,
     run_shape,
 )
 
@@ -145,8 +145,8 @@ def list_jobs(
                 break
     if not more:
         more = take(batch)
-    shown = [listed_job_shape(job, last) for job, last in picked]
-    return listing({"jobs": shown, "next": shown[-1]["id"] if more else None})
+    after = picked[-1][0].id if more else None
+    return Response(jobs_list_body(picked, after), media_type="application/json")
 
 
 @router.post(

@@ -291,25 +291,32 @@ def test_leases_are_judged_on_the_servers_clock_whatever_the_nodes_clock(
     assert [(r.id, r.status) for r in lost] == [(run.id, RunStatus.LOST)]
 
 
-def test_a_claim_skips_due_jobs_another_node_is_claiming_instead_of_waiting(
-    url: str, stores: list[PostgresStore]
-) -> None:
-    store = opened(stores, url)
-    for job_id in ("busy", "free"):
-        store.add_job(job(job_id, next_run_at=T0))
+def claimed_while_held(store: PostgresStore, url: str, held: str) -> tuple[list[str], bool]:
+    """The job ids of a claim made while another node holds job ``held``'s row, as in the
+    middle of its own claim; and whether the claim waited for it (30 s, against a hang)."""
     taken: list[str] = []
-    with psycopg.connect(url) as other:  # another node, in the middle of its claim
-        other.execute("SELECT id FROM jobs WHERE id = 'busy' FOR UPDATE")
+    with psycopg.connect(url) as other:
+        other.execute("SELECT id FROM jobs WHERE id = %s FOR UPDATE", (held,))
         claimer = threading.Thread(
             target=lambda: taken.extend(
                 r.job_id for r in store.claim(T0, timedelta(0), "n1", LEASE).runs
             )
         )
         claimer.start()
-        claimer.join(timeout=30)  # a guard against a hang, not a measure
+        claimer.join(timeout=30)
         blocked = claimer.is_alive()
         other.rollback()
     claimer.join()
+    return taken, blocked
+
+
+def test_a_claim_skips_due_jobs_another_node_is_claiming_instead_of_waiting(
+    url: str, stores: list[PostgresStore]
+) -> None:
+    store = opened(stores, url)
+    for job_id in ("busy", "free"):
+        store.add_job(job(job_id, next_run_at=T0))
+    taken, blocked = claimed_while_held(store, url, "busy")
     assert not blocked, "the claim waited for the other node's lock"
     assert taken == ["free"]
     assert [r.job_id for r in store.claim(T0, timedelta(0), "n1", LEASE).runs] == ["busy"]
@@ -326,19 +333,7 @@ def test_runs_of_a_job_another_node_is_claiming_are_adopted_after_its_claim(
     for job_id in ("busy", "free"):
         store.add_job(job(job_id, next_run_at=later))
         store.add_run(run(job_id, trigger="retry", attempt=2))
-    taken: list[str] = []
-    with psycopg.connect(url) as other:  # another node, in the middle of its claim
-        other.execute("SELECT id FROM jobs WHERE id = 'busy' FOR UPDATE")
-        claimer = threading.Thread(
-            target=lambda: taken.extend(
-                r.job_id for r in store.claim(T0, timedelta(0), "n1", LEASE).runs
-            )
-        )
-        claimer.start()
-        claimer.join(timeout=30)  # a guard against a hang, not a measure
-        blocked = claimer.is_alive()
-        other.rollback()
-    claimer.join()
+    taken, blocked = claimed_while_held(store, url, "busy")
     assert not blocked, "adopting waited for the other node's lock"
     assert taken == ["free"]
     assert [r.job_id for r in store.claim(T0, timedelta(0), "n1", LEASE).runs] == ["busy"]

@@ -66,6 +66,17 @@ def sql(url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
         return cursor.fetchall() if cursor.description else []
 
 
+def wait_for_lock_waiters(url: str, count: int) -> None:
+    """Return once ``count`` sessions of the database wait for a lock (10 s at most)."""
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + 10
+    while sql(url, waiting, url.rpartition("/")[2])[0][0] < count:
+        assert time.monotonic() < deadline, f"{count} calls never waited for a lock at once"
+        time.sleep(0.01)
+
+
 def tables(url: str) -> list[str]:
     rows = sql(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
     return [row[0] for row in rows]
@@ -374,13 +385,7 @@ def test_after_a_cut_the_next_call_skips_every_dead_pooled_connection_at_once(
         callers = [threading.Thread(target=store.jobs) for _ in range(4)]
         for caller in callers:
             caller.start()
-        waiting = (
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
-        )
-        deadline = time.monotonic() + 10
-        while sql(url, waiting, url.rpartition("/")[2])[0][0] < 4:
-            assert time.monotonic() < deadline, "the four calls never waited at once"
-            time.sleep(0.01)
+        wait_for_lock_waiters(url, 4)
     for caller in callers:
         caller.join()
     assert cut_connections(url) == 4
@@ -401,13 +406,7 @@ def test_a_call_cut_while_it_waits_runs_again_on_a_new_connection_quietly(
     locker.execute("LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE")
     adding = threading.Thread(target=store.add_job, args=(job("a"),))
     adding.start()
-    waiting = (
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
-    )
-    deadline = time.monotonic() + 10
-    while sql(url, waiting, url.rpartition("/")[2])[0][0] < 1:
-        assert time.monotonic() < deadline, "the call never waited for the lock"
-        time.sleep(0.01)
+    wait_for_lock_waiters(url, 1)
     # Cuts the waiting call's connection and the locker's, which lets the retry in.
     assert cut_connections(url) >= 2
     locker.close()

@@ -98,3 +98,23 @@ _set = object.__setattr__
 def due_time(run: Run) -> datetime:
     """When the run may start: its slot, or later for a retry waiting out its backoff."""
     return run.due_at if run.due_at is not None else run.scheduled_for
+
+
+@dataclass(frozen=True, slots=True)
+class RunBrief:
+    """What lists show of a run beside its job: which, how it stands, when it ran.
+
+    Stores read it without building the whole `Run` (a page of jobs with their newest
+    runs, the dashboard's counts and sparklines).
+    """
+
+    id: str
+    job_id: str
+    status: RunStatus
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @classmethod
+    def of(cls, run: Run) -> RunBrief:
+        """The brief of ``run``."""
+        return cls(run.id, run.job_id, run.status, run.started_at, run.finished_at)

@@ -17,7 +17,7 @@ from storekit import LEASE, T0, StoreFactory, at, job, run
 from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound, TargetError
 from cronwork.jobs import Job
 from cronwork.notify import parse_notify
-from cronwork.runs import RunStatus
+from cronwork.runs import RunBrief, RunStatus
 from cronwork.stores import Store
 from cronwork.stores.paging import RunFilter, run_key
 from cronwork.targets import Command, Target, make_target
@@ -533,13 +533,14 @@ def test_the_newest_run_of_many_jobs_is_the_first_of_each_ones_listing(store: St
         store.add_run(run(job_id, at(second), attempt=attempt))
     (done,) = store.runs("b", limit=1)
     store.save_runs([done.replace(status=RunStatus.FAILED, finished_at=at(6))])
-    newest = store.newest_runs(["a", "b", "c", "missing"])
+    newest = store.newest_briefs(["a", "b", "c", "missing"])
     assert sorted(newest) == ["a", "b"]  # c and missing have no run
     for job_id, found in newest.items():
-        assert found == store.runs(job_id, limit=1)[0]
-    assert (newest["a"].scheduled_for, newest["a"].attempt) == (at(20), 2)
-    assert newest["b"].status is RunStatus.FAILED
-    assert store.newest_runs([]) == {}
+        assert found == RunBrief.of(store.runs(job_id, limit=1)[0])
+    assert newest["a"].id == store.runs("a", limit=1)[0].id
+    assert store.get_run(newest["a"].id).attempt == 2
+    assert (newest["b"].status, newest["b"].finished_at) == (RunStatus.FAILED, at(6))
+    assert store.newest_briefs([]) == {}
 
 
 def _paged(store: Store, wanted: RunFilter, size: int) -> list[list[str]]:

@@ -164,9 +164,9 @@ def test_a_page_of_jobs_reads_their_newest_runs_in_one_store_call(
         client.post("/api/v1/jobs", json=new_job(f"job-{number}"))
         client.post(f"/api/v1/jobs/job-{number}/trigger")
     calls: list[str] = []
-    newest = store.newest_runs
-    monkeypatch.setattr(store, "newest_runs", lambda ids: calls.append("newest") or newest(ids))
-    runs = store.runs  # the memory store's newest_runs reads through runs: counted after
+    newest = store.newest_briefs
+    monkeypatch.setattr(store, "newest_briefs", lambda ids: calls.append("newest") or newest(ids))
+    runs = store.runs  # the memory store's newest_briefs reads through runs: counted after
     monkeypatch.setattr(store, "runs", lambda *a, **k: calls.append("runs") or runs(*a, **k))
     listed = client.get("/api/v1/jobs", params={"limit": 50}).json()["jobs"]
     assert [job["id"] for job in listed if job["last_run"]] == [f"job-{n}" for n in range(6)]

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from cronwork.jobs import Job
-from cronwork.runs import Run, RunStatus
+from cronwork.runs import Run, RunBrief, RunStatus
 from cronwork.stores.paging import RunFilter
 from cronwork.stores.slots import retry_delay
 
@@ -175,11 +175,13 @@ class Store(Protocol):
         """The run of ``job_id`` that finished last (optionally with ``status``)."""
         ...
 
-    def newest_runs(self, job_ids: Sequence[str]) -> dict[str, Run]:
-        """The newest run (as ``runs`` orders them) of each job in ``job_ids`` that has one.
+    def newest_briefs(self, job_ids: Sequence[str]) -> dict[str, RunBrief]:
+        """The newest run (as ``runs`` orders them) of each job in ``job_ids`` that has one,
+        in brief.
 
         One read for a whole page of jobs, where ``runs(job_id, limit=1)`` per job would
-        take the store's lock once per job.
+        take the store's lock once per job; briefs, since building whole runs was most of
+        that read's time.
         """
         ...
 

@@ -23,7 +23,7 @@ from typing import Any
 from cronwork.copiers import advanced, claimed_on_time, with_id, with_lease
 from cronwork.errors import DuplicateJob, JobNotFound, RunNotFound
 from cronwork.jobs import Job
-from cronwork.runs import Run, RunStatus, due_time
+from cronwork.runs import Run, RunBrief, RunStatus, due_time
 from cronwork.stores.base import (
     Claim,
     SyncPlan,
@@ -463,10 +463,10 @@ class MemoryStore:
             raise RunNotFound(f"no run {run_id!r}")
         return run
 
-    def newest_runs(self, job_ids: Sequence[str]) -> dict[str, Run]:
-        """The newest run of each job in ``job_ids`` that has one."""
+    def newest_briefs(self, job_ids: Sequence[str]) -> dict[str, RunBrief]:
+        """The newest run of each job in ``job_ids`` that has one, in brief."""
         found = {job_id: self.runs(job_id=job_id, limit=1) for job_id in job_ids}
-        return {job_id: runs[0] for job_id, runs in found.items() if runs}
+        return {job_id: RunBrief.of(runs[0]) for job_id, runs in found.items() if runs}
 
     def runs(
         self, job_id: str | None = None, status: RunStatus | None = None, limit: int = 100

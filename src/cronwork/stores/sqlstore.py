@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from cronwork.copiers import claimed_on_time, with_id
 from cronwork.errors import JobNotFound, RunNotFound, StoreError
 from cronwork.jobs import Job
-from cronwork.runs import Run, RunStatus
+from cronwork.runs import Run, RunBrief, RunStatus
 from cronwork.stores.base import Claim, SyncPlan, lost_error, next_attempt
 from cronwork.stores.dueplan import plan_due
 from cronwork.stores.paging import RunFilter, page_query
@@ -531,12 +531,21 @@ class SqlStore(ABC, Generic[C]):
         query, params = page_query(wanted, limit, self.MARK)
         return [self._run(row) for row in self._fetch(query, params)]
 
-    def newest_runs(self, job_ids: Sequence[str]) -> dict[str, Run]:
-        """The newest run of each job in ``job_ids`` that has one, in one statement."""
+    def newest_briefs(self, job_ids: Sequence[str]) -> dict[str, RunBrief]:
+        """The newest run of each job in ``job_ids`` that has one, in brief, in one statement."""
         if not job_ids:
             return {}
         rows = self._fetch(self.Q["runs_newest_of_jobs"], (self._array(list(job_ids)),))
-        return {row["job_id"]: self._run(row) for row in rows}
+        return {
+            row["job_id"]: RunBrief(
+                str(row["id"]),
+                row["job_id"],
+                RunStatus(row["status"]),
+                from_micros(row["started_at"]),
+                from_micros(row["finished_at"]),
+            )
+            for row in rows
+        }
 
     def last_finished(self, job_id: str, status: RunStatus | None = None) -> Run | None:
         """The run of ``job_id`` that finished last (optionally with ``status``)."""

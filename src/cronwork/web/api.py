@@ -23,7 +23,7 @@ from cronwork.errors import CronworkError, JobError
 from cronwork.jobfile import check_job_table
 from cronwork.jobfile.schema import TARGET_KEYS
 from cronwork.jobs import Job
-from cronwork.runs import Run, RunStatus
+from cronwork.runs import Run, RunBrief, RunStatus
 from cronwork.stores.paging import RunFilter
 from cronwork.web.auth import Caller, check_write, identify, problem
 from cronwork.web.params import cursor_of, instant, json_body, json_object, parse_cursor
@@ -111,14 +111,14 @@ def list_jobs(
     """Jobs by id, a page at a time, with their newest run."""
     svc = service_of(request)
     needle = q.lower() if q else None
-    picked: list[tuple[Job, Run | None]] = []
+    picked: list[tuple[Job, RunBrief | None]] = []
     more = False
     # The newest runs are read for a batch of matching jobs at once (one store call each).
     batch: list[Job] = []
 
     def take(jobs: list[Job]) -> bool:
         """Keep the jobs whose newest run passes ``status``; True once the page is full."""
-        newest = svc.store.newest_runs([job.id for job in jobs]) if jobs else {}
+        newest = svc.store.newest_briefs([job.id for job in jobs]) if jobs else {}
         for job in jobs:
             last = newest.get(job.id)
             if status is not None and (last is None or last.status is not status):

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cronwork.jobs import POLICY_SETTINGS, Job
 from cronwork.notify import masked_url
-from cronwork.runs import Run, RunStatus
+from cronwork.runs import Run, RunBrief, RunStatus
 
 HIDDEN = "(hidden)"
 
@@ -88,12 +88,12 @@ def job_table(job: Job) -> dict[str, Any]:
     return table
 
 
-def job_shape(job: Job, last: Run | None) -> dict[str, Any]:
+def job_shape(job: Job, last: Run | RunBrief | None) -> dict[str, Any]:
     """``job`` as the API shows it: job-file keys (secrets masked) plus its state."""
     return _with_state(_definition(job), job, last)
 
 
-def jobs_list_body(picked: Sequence[tuple[Job, Run | None]], after: str | None) -> bytes:
+def jobs_list_body(picked: Sequence[tuple[Job, RunBrief | None]], after: str | None) -> bytes:
     """The JSON of a jobs list, ``{"jobs": [...], "next": after}``: the shapes of the jobs
     in ``picked`` with their newest runs, encoded as ``job_shape`` would be.
 
@@ -140,7 +140,7 @@ def _definition(job: Job) -> dict[str, Any]:
     return shape
 
 
-def _with_state(shape: dict[str, Any], job: Job, last: Run | None) -> dict[str, Any]:
+def _with_state(shape: dict[str, Any], job: Job, last: Run | RunBrief | None) -> dict[str, Any]:
     """``shape`` with the keys of ``job``'s state and its newest run ``last``."""
     shape.update(
         paused=job.paused,

@@ -175,8 +175,9 @@ SELECT * FROM runs WHERE job_id = ?
 ORDER BY scheduled_for DESC, attempt DESC, id DESC LIMIT ?
 
 -- name: runs_newest_of_jobs
--- Takes a JSON array of job ids; each job's newest run, walking the runs_slot index once each.
-SELECT r.* FROM json_each(?) AS wanted
+-- Takes a JSON array of job ids; each job's newest run in brief, walking the runs_slot index
+-- once each.
+SELECT r.id, r.job_id, r.status, r.started_at, r.finished_at FROM json_each(?) AS wanted
 JOIN runs AS r ON r.id = (
     SELECT id FROM runs WHERE job_id = wanted.value
     ORDER BY scheduled_for DESC, attempt DESC, id DESC LIMIT 1

@@ -201,10 +201,12 @@ SELECT * FROM runs WHERE job_id = %s
 ORDER BY scheduled_for DESC, attempt DESC, id DESC LIMIT %s
 
 -- name: runs_newest_of_jobs
--- Takes an array of job ids; each job's newest run, walking the runs_slot index once each.
-SELECT r.* FROM unnest(%s::text[]) AS wanted(job_id)
+-- Takes an array of job ids; each job's newest run in brief, walking the runs_slot index
+-- once each.
+SELECT r.id, r.job_id, r.status, r.started_at, r.finished_at
+FROM unnest(%s::text[]) AS wanted(job_id)
 CROSS JOIN LATERAL (
-    SELECT * FROM runs WHERE runs.job_id = wanted.job_id
+    SELECT id, job_id, status, started_at, finished_at FROM runs WHERE runs.job_id = wanted.job_id
     ORDER BY scheduled_for DESC, attempt DESC, id DESC LIMIT 1
 ) AS r
 

@@ -405,3 +405,18 @@ def test_a_run_lost_by_a_dead_node_is_announced_as_retried(store: SqliteStore) -
     retry = seen[1].run
     assert retry is not None and retry.id != claimed.id
     assert (retry.scheduled_for, retry.attempt, retry.trigger) == (T0, 2, "retry")
+
+
+def test_a_page_of_jobs_shows_what_another_process_changed(path: Path, store: SqliteStore) -> None:
+    # A page reads whole rows only for definitions it has not cached at their revision.
+    for job_id in ["a", "b", "c"]:
+        store.add_job(job(job_id, retries=1))
+    assert [j.retries for j in store.jobs_page()] == [1, 1, 1]
+    other = SqliteStore(str(path))
+    other.open()
+    other.update_job(other.get_job("b").replace(retries=4))
+    other.update_job(other.get_job("c").replace(paused=True))
+    other.remove_job("a")
+    other.close()
+    page = store.jobs_page()
+    assert [(j.id, j.retries, j.paused) for j in page] == [("b", 4, False), ("c", 1, True)]

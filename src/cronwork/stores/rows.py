@@ -395,6 +395,13 @@ class JobCache:
         self._jobs[job_id] = job
         return job
 
+    def known(self, row: RowLike) -> Job | None:
+        """The Job of ``row`` (its id, revision and state columns suffice) when its
+        definition is cached at that revision, else None."""
+        if self._revs.get(row["id"]) != row["rev"]:
+            return None
+        return self.load(row)
+
     def claimable(self, job_id: str, rev: int) -> Job | None:
         """The cached definition of an active job at revision ``rev``, else None.
 

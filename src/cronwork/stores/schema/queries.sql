@@ -42,6 +42,10 @@ SELECT * FROM jobs ORDER BY id
 -- A page of jobs by id, after the last id of the page before ('' for the first).
 SELECT * FROM jobs WHERE id > ? ORDER BY id LIMIT ?
 
+-- name: jobs_page_keys
+-- The same page, only what tells a cached definition's state (see SqlStore.jobs_page).
+SELECT id, rev, paused, broken, next_run_at FROM jobs WHERE id > ? ORDER BY id LIMIT ?
+
 -- name: runs_running_count
 -- Runs running now on any node; the IN term lets it read the index of unfinished runs only.
 SELECT count(*) AS running FROM runs

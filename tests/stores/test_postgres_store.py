@@ -333,23 +333,6 @@ def test_a_claim_skips_due_jobs_another_node_is_claiming_instead_of_waiting(
     assert [r.job_id for r in store.claim(T0, timedelta(0), "n1", LEASE).runs] == ["busy"]
 
 
-def test_runs_of_a_job_another_node_is_claiming_are_adopted_after_its_claim(
-    url: str, stores: list[PostgresStore]
-) -> None:
-    # A retry or manual run adopted while another node claims a slot of the same job would
-    # miss that node's new run in its overlap check (and that node would miss it): adopting
-    # waits for the job's row, as claiming does, so one of the two sees the other's run.
-    store = opened(stores, url)
-    later = T0 + timedelta(hours=1)
-    for job_id in ("busy", "free"):
-        store.add_job(job(job_id, next_run_at=later))
-        store.add_run(run(job_id, trigger="retry", attempt=2))
-    taken, blocked = claimed_while_held(store, url, "busy")
-    assert not blocked, "adopting waited for the other node's lock"
-    assert taken == ["free"]
-    assert [r.job_id for r in store.claim(T0, timedelta(0), "n1", LEASE).runs] == ["busy"]
-
-
 def test_runs_of_a_removed_job_are_still_adopted(url: str, stores: list[PostgresStore]) -> None:
     store = opened(stores, url)
     store.add_job(job("gone", next_run_at=T0 + timedelta(hours=1)))

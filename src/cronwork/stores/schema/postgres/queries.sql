@@ -132,11 +132,9 @@ SELECT
 
 -- name: runs_adopt_due
 -- Takes node, lease_until, the instant and the room left. Runs another node is adopting
--- are skipped, and so are the runs of jobs whose row another node holds (it is claiming
--- them): adopting locks the job's row as a claim does, so of two nodes putting runs of one
--- job in flight at once, the later sees the earlier's run in its overlap check. Runs of a
--- removed job have no row to lock. RETURNING gives no order, the store sorts.
-WITH wanted AS (
+-- are skipped; RETURNING gives no order, the store sorts.
+UPDATE runs SET node = %s, lease_until = %s
+WHERE id IN (
     SELECT r.id FROM runs AS r
     LEFT JOIN jobs AS j ON j.id = r.job_id
     WHERE r.status = 'scheduled' AND r.node IS NULL
@@ -145,14 +143,7 @@ WITH wanted AS (
     ORDER BY coalesce(r.due_at, r.scheduled_for), r.id
     LIMIT %s
     FOR UPDATE OF r SKIP LOCKED
-), held AS (
-    SELECT id FROM jobs
-    WHERE id IN (SELECT job_id FROM runs WHERE id IN (SELECT id FROM wanted))
-    FOR UPDATE SKIP LOCKED
 )
-UPDATE runs SET node = %s, lease_until = %s
-WHERE id IN (SELECT id FROM wanted)
-  AND (job_id IN (SELECT id FROM held) OR NOT EXISTS (SELECT 1 FROM jobs WHERE id = job_id))
 RETURNING *
 
 -- name: runs_insert

@@ -36,7 +36,6 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +43,7 @@ from typing import Any
 import pytest
 
 import cronwork
-from pgkit import Databases, cut_connections, database_url
+from pgkit import cut_connections
 
 pytest.importorskip("psycopg", reason="needs the cronwork[postgres] extra")
 
@@ -90,14 +89,6 @@ def job_file() -> str:
         'retry_backoff = "1s"\noverlap = "queue"\n'
     )
     return '[scheduler]\ntimezone = "UTC"\n\n' + "\n".join(jobs)
-
-
-@pytest.fixture
-def url(postgres_databases: Databases) -> Iterator[str]:
-    """A database with cronwork's schema and no jobs, for this test only."""
-    name = postgres_databases.lease()
-    yield database_url(name)
-    postgres_databases.give_back(name)
 
 
 @dataclass

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from cronwork import AsyncScheduler, RunStatus
 from cronwork.targets import TaskRegistry
-from pgkit import Databases, database_url
 
 pytest.importorskip("psycopg", reason="needs the cronwork[postgres] extra")
 
@@ -28,14 +26,6 @@ pytestmark = pytest.mark.slow
 # Each run lasts this long, longer than the second between slots.
 RUN_FOR = 1.6
 WATCH_FOR = 8.0
-
-
-@pytest.fixture
-def url(postgres_databases: Databases) -> Iterator[str]:
-    """A database with cronwork's schema and no jobs, for this test only."""
-    name = postgres_databases.lease()
-    yield database_url(name)
-    postgres_databases.give_back(name)
 
 
 class Spans:

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 
 from cronwork import AsyncScheduler, RunStatus
 from cronwork.targets import TaskRegistry
-from pgkit import Databases, database_url
 
 pytest.importorskip("psycopg", reason="needs the cronwork[postgres] extra")
 
@@ -25,14 +23,6 @@ pytestmark = pytest.mark.slow
 
 JOBS = 60
 WATCH_FOR = 6.0
-
-
-@pytest.fixture
-def url(postgres_databases: Databases) -> Iterator[str]:
-    """A database with cronwork's schema and no jobs, for this test only."""
-    name = postgres_databases.lease()
-    yield database_url(name)
-    postgres_databases.give_back(name)
 
 
 def nothing() -> None:

@@ -267,6 +267,7 @@ class _NewInvocation(Protocol):
         timeout: float | None,
         on_timeout: Literal["cancel", "warn"],
         kill_grace: float,
+        start_in: float,
     ) -> Invocation: ...
 
 

@@ -6,7 +6,9 @@ The fleet (servers, worker, queue) is celerykit's.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -83,6 +85,52 @@ def test_sending_a_run_the_backend_knows_again_follows_it_instead_of_a_second_ta
     assert again.output is not None and again.output.startswith('{"sum": 9, ')
     received = fleet.worker.log.read_text().count(f"[{task_id_of(first.context)}] received")
     assert received == 1
+
+
+def test_a_run_handed_over_ahead_is_sent_at_its_moment_not_before(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from celery import Celery
+
+    sent: list[float] = []
+    send_task = Celery.send_task
+
+    def noting(app: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(time.monotonic())
+        return send_task(app, *args, **kwargs)
+
+    monkeypatch.setattr(Celery, "send_task", noting)
+    inv = dataclasses.replace(invocation(fleet.task("add"), 2, 2), start_in=0.3)
+
+    async def main() -> tuple[float, Outcome]:
+        executor = CeleryExecutor(poll_interval=0.05)
+        handed = time.monotonic()
+        outcome = await executor.start(inv).wait()
+        await executor.shutdown()
+        return handed, outcome
+
+    handed, outcome = asyncio.run(main())
+    assert outcome.status is RunStatus.SUCCEEDED, outcome.error
+    [at] = sent
+    assert at >= handed + 0.3
+
+
+def test_a_run_stopped_before_its_moment_is_never_sent(fleet: Fleet) -> None:
+    inv = dataclasses.replace(invocation(fleet.task("add"), 3, 3), start_in=30.0)
+
+    async def main() -> Outcome:
+        executor = CeleryExecutor(poll_interval=0.05)
+        execution = executor.start(inv)
+        await asyncio.sleep(0.2)
+        execution.cancel("stopped by an operator")
+        outcome = await asyncio.wait_for(execution.wait(), 10)
+        await executor.shutdown()
+        return outcome
+
+    outcome = asyncio.run(main())
+    assert (outcome.status, outcome.error) == (RunStatus.CANCELLED, "stopped by an operator")
+    assert fleet.app.AsyncResult(task_id_of(inv.context)).state == "PENDING"
+    assert f"[{task_id_of(inv.context)}] received" not in fleet.worker.log.read_text()
 
 
 def test_a_raising_task_fails_with_the_remote_error_and_traceback(fleet: Fleet) -> None:

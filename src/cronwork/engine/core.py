@@ -404,7 +404,8 @@ class Engine:
         self.contention.noted(claim)
         if claim.missed:
             isolated(claim.missed, self.admission.announce_missed, self.chore_fault)
-        self.admission.due.add(claim.runs)
+        self.launcher.note_leads(jobs.values())
+        self.admission.due.add(claim.runs, self.launcher.leads)
         self.launcher.arm_dispatch()
 
     def _claim(self, now: datetime) -> tuple[Claim, dict[str, Job]]:
@@ -510,6 +511,7 @@ class Engine:
         """Refresh the cached job (None when removed); called on the loop."""
         if job is None:
             self.jobs.pop(job_id, None)
+            self.launcher.leads.pop(job_id, None)
         else:
             self.jobs[job_id] = job
         self.waits.job_changed(job_id, job)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Iterable, Iterator
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from cronwork.jobs import Job
@@ -95,18 +95,28 @@ class DueRuns(_Lane):
         for _, run in self._entries():
             yield run
 
-    def add(self, runs: Iterable[Run]) -> None:
-        """Add claimed runs."""
+    def add(self, runs: Iterable[Run], leads: Mapping[str, timedelta] | None = None) -> None:
+        """Add claimed runs; those of the jobs in ``leads`` fall due that much early (their
+        executor starts ahead, see `StartsAhead`)."""
+        if not leads:
+            for run in runs:
+                self._push((order_key(run), run))
+            return
         for run in runs:
-            self._push((order_key(run), run))
+            key = order_key(run)
+            lead = leads.get(run.job_id)
+            if lead is not None:
+                key = (key[0] - lead, key[1], key[2])
+            self._push((key, run))
 
     def first(self) -> datetime | None:
-        """When the earliest run is due; None when empty."""
+        """When the earliest run is to be handed over; None when empty."""
         first = self._first()
         return None if first is None else first[0][0]
 
     def pop_due(self, now: datetime) -> list[Run]:
-        """Remove and return the runs due at ``now``, earliest first."""
+        """Remove and return the runs due at ``now`` (or to be handed over then), earliest
+        first."""
         due: list[Run] = []
         while (first := self._first()) is not None and first[0][0] <= now:
             due.append(self._pop()[1])

@@ -11,7 +11,8 @@ import asyncio
 import functools
 import logging
 import math
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from cronwork.copiers import new_context, new_invocation
@@ -25,6 +26,7 @@ from cronwork.executors import (
     ThreadExecutor,
     format_error,
 )
+from cronwork.executors.base import StartsAhead
 from cronwork.executors.registry import ExecutorNeeds, build_executor, default_executor_name
 from cronwork.jobs import Job
 from cronwork.policies import OnTimeout
@@ -38,6 +40,19 @@ from .settings import DISPATCH_TICK
 if TYPE_CHECKING:
     from .core import Engine
 
+ZERO = timedelta(0)
+
+#: A job's resolved target: the target read, its runnable, its executor, the executor name
+#: the job gave, and how long before a run is due that executor wants it (`lead_of`).
+Resolved = tuple[Target, Runnable, Executor, str | None, timedelta | None]
+
+
+def lead_of(executor: Executor) -> timedelta | None:
+    """How long before a run is due ``executor`` wants it (None: at the due time)."""
+    if isinstance(executor, StartsAhead) and executor.lead > 0:
+        return timedelta(seconds=executor.lead)
+    return None
+
 
 class Launcher:
     """Starts runs on their executors, records what they end with, and retries them.
@@ -50,10 +65,8 @@ class Launcher:
         self.s = engine.s
         self.store = engine.store
         self.clock = engine.clock
-        self._targets: dict[str, tuple[Target, Runnable, Executor, str | None]] = {}
-        self._shared_targets: dict[
-            tuple[int, str | None], tuple[Target, Runnable, Executor, str | None]
-        ] = {}
+        self._targets: dict[str, Resolved] = {}
+        self._shared_targets: dict[tuple[int, str | None], Resolved] = {}
         self.executors: dict[str, Executor] = dict(engine.s.executors)
         # Whether each kind of execution shows its output while it runs (ShowsOutput): a
         # runtime-checkable protocol's isinstance inspects the class every time, so it is
@@ -64,6 +77,9 @@ class Launcher:
             e for e in self.executors.values() if isinstance(e, BatchesCompletions)
         ]
         self._dispatch_timer: asyncio.TimerHandle | None = None
+        #: Per job, how long before its runs are due they are handed to its executor (only
+        #: jobs whose executor starts ahead; see StartsAhead).
+        self.leads: dict[str, timedelta] = {}
 
     def defer_completions(self, until: float) -> None:
         """Let thread completions wait for a dispatch at loop time ``until`` (0.0: do not)."""
@@ -99,7 +115,7 @@ class Launcher:
             return shared[1], shared[2]
         func = resolve_target(target, self.s.tasks)
         executor = self._executor(job.executor or default_executor_name(func))
-        entry = (target, func, executor, job.executor)
+        entry = (target, func, executor, job.executor, lead_of(executor))
         if target.kind == "callable":
             self._shared_targets[key] = entry
         self._targets[job.id] = entry
@@ -117,13 +133,19 @@ class Launcher:
         # Read at the hand-over itself, not once per batch of starts: started_at is what
         # lateness is measured by.
         now = self.clock.now()
+        begins, start_in = now, 0.0
+        if self.leads and run.job_id in self.leads:
+            # Handed over ahead: the executor starts the run when it is due.
+            ahead = due_time(run) - now
+            if ahead > ZERO:
+                begins, start_in = now + ahead, ahead.total_seconds()
         timeout = job.timeout
         context = new_context(
             job_id=job.id,
             run_id=run.id,
             scheduled_for=run.scheduled_for,
             attempt=run.attempt,
-            deadline=now + timeout if timeout is not None else None,
+            deadline=begins + timeout if timeout is not None else None,
         )
         invocation = new_invocation(
             target=func,
@@ -135,8 +157,9 @@ class Launcher:
             # keyed by members hashes them in Python too.
             on_timeout="warn" if job.on_timeout is OnTimeout.WARN else "cancel",
             kill_grace=self.s.kill_grace,
+            start_in=start_in,
         )
-        active = Active(run, job, self.s.node, now, queued_at or run.queued_at or now)
+        active = Active(run, job, self.s.node, begins, queued_at or run.queued_at or now)
         # Only a soft deadline ever calls on_overdue.
         overdue = None if timeout is None else lambda: self._overdue(active)
         execution = active.execution = executor.start(invocation, overdue)
@@ -160,6 +183,23 @@ class Launcher:
             # Executors from elsewhere may only offer wait().
             assert self.engine.loop is not None
             active.task = self.engine.loop.create_task(self._watch(active))
+
+    def note_leads(self, jobs: Iterable[Job]) -> None:
+        """Note which of ``jobs`` run on an executor that starts ahead, and how far."""
+        targets, leads = self._targets, self.leads
+        for job in jobs:
+            cached = targets.get(job.id)
+            if cached is None or cached[0] is not job.target or cached[3] != job.executor:
+                try:
+                    self._resolve(job)
+                except Exception:
+                    continue  # its start fails, at the slot, and says why
+                cached = targets[job.id]
+            lead = cached[4]
+            if lead is not None:
+                leads[job.id] = lead
+            elif leads:
+                leads.pop(job.id, None)
 
     def _executor(self, name: str) -> Executor:
         executor = self.executors.get(name)

@@ -105,6 +105,9 @@ class Invocation:
     output_limit: int = 65536
     # Route what the function prints (sys.stdout/sys.stderr) into the outcome's output.
     capture_output: bool = True
+    # Seconds after the hand-over at which the run is to start: above 0 only for an executor
+    # that starts ahead (`StartsAhead`), which is handed its runs before they are due.
+    start_in: float = 0.0
 
 
 class Execution(Protocol):
@@ -150,6 +153,20 @@ class ShowsOutput(Protocol):
     def output_so_far(self) -> str | None:
         """What the run has printed until now (the kept tail), or None before it started."""
         ...
+
+
+@runtime_checkable
+class StartsAhead(Protocol):
+    """An optional capability of an executor whose starts take time it can spend ahead.
+
+    The engine hands such an executor each run ``lead`` seconds before the run is due (on
+    the real clock), with `Invocation.start_in` set to the time left: the executor gets the
+    start ready (a backend read, the message) and makes it at that moment, on a timer finer
+    than the event loop's millisecond. The run's overlap and limits are decided at the
+    hand-over, that much earlier.
+    """
+
+    lead: float
 
 
 @runtime_checkable
@@ -273,7 +290,8 @@ class BaseExecution:
         self._stopping: tuple[RunStatus, str] | None = None
         self._deadline: asyncio.TimerHandle | None = None
         if invocation.timeout is not None:
-            self._deadline = self.loop.call_later(max(invocation.timeout, 0.0), self._expired)
+            timeout = max(invocation.timeout, 0.0) + invocation.start_in
+            self._deadline = self.loop.call_later(timeout, self._expired)
 
     @property
     def done(self) -> bool:

@@ -64,6 +64,8 @@ _REVOKED = "REVOKED"
 # Raised in the task by the worker at its soft and hard time limits.
 _TIME_LIMIT_ERRORS = ("SoftTimeLimitExceeded", "TimeLimitExceeded")
 _WORKER_LOST = "WorkerLostError"
+# Seconds at the end of a send's wait for its moment spent in a sleep (see _send_now).
+_SLEEP_LAST = 0.003
 
 
 @dataclass(slots=True)
@@ -107,8 +109,14 @@ class CeleryExecution(BaseExecution):
         self.started = False
         self.hostname: str | None = None
         self.expires = executor.expiry(invocation)
-        self._sent = False
+        # Set by the sending thread once the task is on the fleet (sent, or known already).
+        self.on_fleet = False
+        # When to send (time.monotonic): the run's due time when the engine handed it over
+        # ahead (StartsAhead).
+        self.send_at = time.monotonic() + invocation.start_in
         self.sent_at = 0.0
+        # Set when the run is stopped: a send still waiting for its moment is not made.
+        self.withdrawn = threading.Event()
         self._changed = asyncio.Event()
         self._meta = _Meta(_PENDING)
         self.task = self.loop.create_task(self._run())
@@ -136,7 +144,7 @@ class CeleryExecution(BaseExecution):
         try:
             outcome = await self._follow()
         except asyncio.CancelledError:
-            if self._sent:
+            if self.on_fleet:
                 self.executor.revoke(self.app, self.task_id, terminate=True)
             self._finish(Outcome(RunStatus.CANCELLED, error="event loop shut down"))
             raise
@@ -151,10 +159,14 @@ class CeleryExecution(BaseExecution):
         error = await self.executor.send(self)
         if error is not None:
             return Outcome(RunStatus.FAILED, error=error)
-        self._sent = True
-        if self._stopping is not None:
+        stopping = self._stop_request()
+        if not self.on_fleet:
+            # Stopped while the send waited for its moment: nothing reached the fleet.
+            assert stopping is not None
+            return Outcome(stopping[0], error=stopping[1])
+        if stopping is not None:
             # Stopped while it was being sent.
-            return await self._stopped(*self._stopping)
+            return await self._stopped(*stopping)
         self.executor.watch(self)
         next_ping = self.loop.time() + self.executor.liveness_interval
         missed = 0
@@ -263,6 +275,7 @@ class CeleryExecution(BaseExecution):
 
     def _stop(self, status: RunStatus, reason: str) -> None:
         # _follow sees _stopping on its next wake-up.
+        self.withdrawn.set()
         self._changed.set()
 
 
@@ -272,10 +285,15 @@ class CeleryExecutor(TaskExecutor):
     ``app`` (an app or its import path) serves tasks that name none. ``poll_interval`` is how
     often the result backend is read; ``liveness_interval`` how often the worker running a
     task is pinged (two missed pings end the run ``lost``); ``default_expires`` drops a task no
-    worker started within it when the job has no timeout.
+    worker started within it when the job has no timeout. ``lead`` is how many seconds before
+    its slot the engine hands a run over (`StartsAhead`): the backend read and the message
+    are made then, and the task is sent at the slot itself from a thread's timer.
     """
 
     name = "celery"
+    # Threads that send: each holds a run from its hand-over to its send, ``lead`` at most,
+    # so this many allow SEND_THREADS / lead runs a second before sends wait for a thread.
+    SEND_THREADS = 16
 
     def __init__(
         self,
@@ -285,10 +303,12 @@ class CeleryExecutor(TaskExecutor):
         liveness_interval: float = 15.0,
         default_expires: float = 3600.0,
         send_retries: int = 2,
+        lead: float = 0.015,
     ) -> None:
         super().__init__()
         _require_celery()
         self.app = app
+        self.lead = lead
         self.poll_interval = poll_interval
         self.liveness_interval = liveness_interval
         self.default_expires = default_expires
@@ -300,7 +320,9 @@ class CeleryExecutor(TaskExecutor):
         # One thread reads the backend for every run; sends and control messages get their
         # own, so a broker that hangs a send never delays the polls.
         self._poll_thread = ThreadPoolExecutor(1, thread_name_prefix="cronwork-celery-poll")
-        self._send_threads = ThreadPoolExecutor(4, thread_name_prefix="cronwork-celery-send")
+        self._send_threads = ThreadPoolExecutor(
+            self.SEND_THREADS, thread_name_prefix="cronwork-celery-send"
+        )
 
     # -- targets ----------------------------------------------------------------------------
 
@@ -377,20 +399,35 @@ class CeleryExecutor(TaskExecutor):
             return f"the arguments of Celery task {task.name!r} are not JSON: {exc}"
         # A resend of a run the backend already knows (a restart after a crash) follows it.
         if self._read(app, execution.task_id).state != _PENDING:
+            execution.on_fleet = True
+            return None
+        options = self._options(execution)
+        # Handed over ahead: send at the run's moment. The wait is made on the run's
+        # `withdrawn` event, which a stop ends, except for its last stretch: a sleep wakes
+        # within a tenth of a millisecond, where an event's timed wait may overshoot by one
+        # (and the event loop's timers round to whole milliseconds).
+        wait = execution.send_at - time.monotonic()
+        if wait > _SLEEP_LAST and execution.withdrawn.wait(wait - _SLEEP_LAST):
+            return None  # stopped before its moment; _follow ends the run
+        wait = execution.send_at - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        if execution.withdrawn.is_set():
             return None
         try:
-            app.send_task(task.name, args=args, kwargs=kwargs, **self._options(execution))
+            app.send_task(task.name, args=args, kwargs=kwargs, **options)
         except Exception as exc:
             return (
                 f"cannot send Celery task {task.name!r} to the broker "
                 f"{broker_address(app)}: {type(exc).__name__}: {exc}"
             )
+        execution.on_fleet = True
         return None
 
     async def send(self, execution: CeleryExecution) -> str | None:
         """Send the task (or find it already known); return an error, or None once sent."""
         loop = asyncio.get_running_loop()
-        execution.sent_at = loop.time()
+        execution.sent_at = loop.time() + max(0.0, execution.send_at - time.monotonic())
         try:
             return await loop.run_in_executor(self._send_threads, self._send_now, execution)
         except Exception as exc:  # the backend read may fail too: the broker's sibling

@@ -10,7 +10,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,9 +20,12 @@ from storekit import LEASE, T0, at, job, run
 from cronwork.errors import StoreError
 from cronwork.runs import RunStatus
 from cronwork.stores import open_store
+from cronwork.stores.rows import to_micros
 from pgkit import Databases, cut_connections, database_url
 
 psycopg = pytest.importorskip("psycopg", reason="needs the cronwork[postgres] extra")
+
+from psycopg.rows import dict_row  # noqa: E402
 
 from cronwork.stores.postgres import SCHEMA_VERSION, PostgresStore, Q  # noqa: E402
 
@@ -331,6 +334,96 @@ def test_a_claim_skips_due_jobs_another_node_is_claiming_instead_of_waiting(
     assert not blocked, "the claim waited for the other node's lock"
     assert taken == ["free"]
     assert [r.job_id for r in store.claim(T0, timedelta(0), "n1", LEASE).runs] == ["busy"]
+
+
+def server_micros(url: str, ahead: timedelta = timedelta(0)) -> int:
+    """The server's clock as a store writes leases: bigint microseconds, ``ahead`` later."""
+    query = "SELECT (extract(epoch FROM clock_timestamp()) * 1e6)::bigint"
+    return int(sql(url, query)[0][0]) + int(ahead / timedelta(microseconds=1))
+
+
+def adopted_while_other_node_works(
+    store: PostgresStore, url: str, n2_works: Callable[[Any], object]
+) -> tuple[list[str], set[str], set[str]]:
+    """A claim of node n1 made while node n2, in the middle of its own claim, has done
+    ``n2_works`` (given n2's connection) on job "j", its transaction still open; n2 asks which
+    of its jobs are contended just before n1's claim commits, as it may. Returns the job ids
+    n1 took, the jobs n1 found contended and those n2 found contended."""
+    taken: list[str] = []
+    mine: set[str] = set()
+    theirs: set[str] = set()
+    with psycopg.connect(url, row_factory=dict_row) as other:
+        n2_works(other)
+        ask = store._contended
+
+        def contended_then_n2_asks(conn: Any, runs: Any, node: str, now: datetime) -> set[str]:
+            found: set[str] = ask(conn, runs, node, now)
+            rows = other.execute(Q["jobs_contended"], (["j"], "n2", server_micros(url)))
+            theirs.update(row["job_id"] for row in rows.fetchall())
+            return found
+
+        def claim() -> None:
+            made = store.claim(T0, timedelta(0), "n1", LEASE)
+            taken.extend(r.job_id for r in made.runs)
+            mine.update(made.contended)
+
+        store._contended = contended_then_n2_asks  # type: ignore[method-assign]
+        claimer = threading.Thread(target=claim)
+        claimer.start()
+        claimer.join(timeout=30)
+        blocked = claimer.is_alive()
+        other.commit()
+        claimer.join()
+        del store._contended
+    assert not blocked, "adopting waited for the other node's lock"
+    return taken, mine, theirs
+
+
+def test_a_run_adopted_while_another_node_claims_its_job_is_seen_by_one_of_them(
+    url: str, stores: list[PostgresStore]
+) -> None:
+    # n2 claims a slot of job j (it holds j's row and has inserted its run) while n1 adopts a
+    # retry of j: one of the two must see the other's run, or both start (overlap=skip).
+    store = opened(stores, url)
+    store.add_job(job("j", next_run_at=T0 + timedelta(hours=1), overlap="skip"))
+    store.add_run(run("j", trigger="retry", attempt=2))
+    lease = server_micros(url, timedelta(hours=1))
+
+    def n2_claims(conn: Any) -> None:
+        conn.execute("SELECT id FROM jobs WHERE id = 'j' FOR UPDATE")
+        conn.execute(
+            "INSERT INTO runs (job_id, scheduled_for, attempt, status, node, lease_until, "
+            "trigger) VALUES ('j', %s, 1, 'scheduled', 'n2', %s, 'schedule')",
+            (to_micros(T0), lease),
+        )
+
+    taken, mine, theirs = adopted_while_other_node_works(store, url, n2_claims)
+    assert "j" not in taken or "j" in mine or "j" in theirs, "both run j, neither saw the other"
+    if "j" not in taken:
+        # Once n2's claim is in, n1 adopts the retry and knows that j runs elsewhere too.
+        later = store.claim(T0, timedelta(0), "n1", LEASE)
+        assert ([r.job_id for r in later.runs], later.contended) == (["j"], {"j"})
+
+
+def test_two_nodes_adopting_runs_of_one_job_at_once_see_each_other(
+    url: str, stores: list[PostgresStore]
+) -> None:
+    # Two manual runs of j: n2 adopts the first (its claim still open) while n1 claims.
+    store = opened(stores, url)
+    store.add_job(job("j", next_run_at=T0 + timedelta(hours=1), overlap="skip"))
+    store.add_run(run("j", slot=at(-1), trigger="manual"))
+    store.add_run(run("j", trigger="manual"))
+
+    def n2_adopts(conn: Any) -> None:
+        lease_until = T0 + timedelta(hours=1)
+        adopted = store._adopt(conn, "n2", lease_until, to_micros(T0), 1, store._skew(T0))
+        assert [r.scheduled_for for r in adopted] == [at(-1)]
+
+    taken, mine, theirs = adopted_while_other_node_works(store, url, n2_adopts)
+    assert "j" not in taken or "j" in mine or "j" in theirs, "both run j, neither saw the other"
+    if "j" not in taken:
+        later = store.claim(T0, timedelta(0), "n1", LEASE)
+        assert ([r.job_id for r in later.runs], later.contended) == (["j"], {"j"})
 
 
 def test_runs_of_a_removed_job_are_still_adopted(url: str, stores: list[PostgresStore]) -> None:

@@ -524,7 +524,8 @@ class PostgresStore(SqlStore[Connection]):
         room: int,
         skew: timedelta,
     ) -> list[Run]:
-        params = (node, self._lease_in(lease_until, skew), until, room)
+        lease = self._lease_in(lease_until, skew)
+        params = {"node": node, "lease_until": lease, "until": until, "room": room}
         rows = conn.execute(Q["runs_adopt_due"], params).fetchall()
         rows.sort(key=lambda row: (row["due_at"] or row["scheduled_for"], row["id"]))
         return [self._run(row, skew) for row in rows]

@@ -131,19 +131,36 @@ SELECT
     ) AS run_due
 
 -- name: runs_adopt_due
--- Takes node, lease_until, the instant and the room left. Runs another node is adopting
--- are skipped; RETURNING gives no order, the store sorts.
-UPDATE runs SET node = %s, lease_until = %s
-WHERE id IN (
-    SELECT r.id FROM runs AS r
-    LEFT JOIN jobs AS j ON j.id = r.job_id
+-- Takes node, lease_until, the instant and the room left. Adopting a run locks its job's
+-- row as a claim does (FOR NO KEY UPDATE conflicts with the claim's FOR UPDATE and with
+-- itself), so of two nodes putting runs of one job in flight at once, the later sees the
+-- earlier's run in its overlap check (jobs_contended). Rows another node holds are skipped,
+-- not waited for: the node that holds the job adopts its runs in its own claim, or the next
+-- claim does. The job's row is locked before the run's and LockRows sits above the sort and
+-- below the limit, so a run whose job is held is not locked at all, and nothing is locked
+-- that is not adopted (but for a job whose run someone else holds, as a cancel does).
+-- Runs of a removed job have no row to lock; they take the room left (the engine drops
+-- them at dispatch). RETURNING gives no order, the store sorts.
+WITH of_jobs AS (
+    SELECT r.id FROM runs AS r JOIN jobs AS j ON j.id = r.job_id
     WHERE r.status = 'scheduled' AND r.node IS NULL
-      AND coalesce(r.due_at, r.scheduled_for) <= %s
-      AND (r.trigger = 'manual' OR j.id IS NULL OR (NOT j.paused AND j.broken IS NULL))
+      AND coalesce(r.due_at, r.scheduled_for) <= %(until)s
+      AND (r.trigger = 'manual' OR (NOT j.paused AND j.broken IS NULL))
     ORDER BY coalesce(r.due_at, r.scheduled_for), r.id
-    LIMIT %s
+    LIMIT %(room)s
+    FOR NO KEY UPDATE OF j SKIP LOCKED
+    FOR UPDATE OF r SKIP LOCKED
+), of_removed_jobs AS (
+    SELECT r.id FROM runs AS r
+    WHERE r.status = 'scheduled' AND r.node IS NULL
+      AND coalesce(r.due_at, r.scheduled_for) <= %(until)s
+      AND NOT EXISTS (SELECT 1 FROM jobs AS j WHERE j.id = r.job_id)
+    ORDER BY coalesce(r.due_at, r.scheduled_for), r.id
+    LIMIT %(room)s - (SELECT count(*) FROM of_jobs)
     FOR UPDATE OF r SKIP LOCKED
 )
+UPDATE runs SET node = %(node)s, lease_until = %(lease_until)s
+WHERE id IN (SELECT id FROM of_jobs UNION ALL SELECT id FROM of_removed_jobs)
 RETURNING *
 
 -- name: runs_insert

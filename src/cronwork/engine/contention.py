@@ -11,10 +11,11 @@ fell due before it (they are ahead of it, and start before it or not at all).
 
 Whatever the order in which nodes claim, a node that inserts a run of a job after another
 node's unfinished run of it sees that run in its claim, so the later run is the one that
-checks. A retry or manual run adopted by one node while another claims a slot of the same
-job is the exception: neither transaction sees the other's run (see docs/cluster.md). A run
-that must wait for runs of other nodes to end (overlap=queue, catch-up runs) looks again
-every second; overlap=replace asks the other node to cancel its run.
+checks. Adopting a retry or manual run locks the job's row as claiming does (a run whose
+job another node holds is left for that node or the next claim), so it takes its turn in
+that order too. A run that must wait for runs of other nodes to end (overlap=queue,
+catch-up runs) looks again every second; overlap=replace asks the other node to cancel its
+run.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def lateness_summary(lateness: list[float], runs: int, seconds: float) -> dict[str, float]:
-    """Runs per second and p50/p99/max lateness in milliseconds (``lateness`` in seconds)."""
+    """Runs per second and min/p50/p99/max lateness in milliseconds (``lateness`` in
+    seconds)."""
     lateness.sort()
     n = len(lateness)
 
@@ -23,6 +24,7 @@ def lateness_summary(lateness: list[float], runs: int, seconds: float) -> dict[s
 
     return {
         "runs_per_s": runs / seconds,
+        "min_ms": lateness[0] * 1000 if n else float("nan"),
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
         "max_ms": lateness[-1] * 1000 if n else float("nan"),

@@ -11,7 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -87,50 +87,57 @@ def test_sending_a_run_the_backend_knows_again_follows_it_instead_of_a_second_ta
     assert received == 1
 
 
-def test_a_run_handed_over_ahead_is_sent_at_its_moment_not_before(
+def test_a_run_handed_over_ahead_is_sent_at_once_and_started_by_the_worker_at_its_moment(
     fleet: Fleet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from celery import Celery
 
-    sent: list[float] = []
+    sent: list[tuple[float, Any]] = []
     send_task = Celery.send_task
 
     def noting(app: Any, *args: Any, **kwargs: Any) -> Any:
-        sent.append(time.monotonic())
+        sent.append((time.monotonic(), kwargs.get("eta")))
         return send_task(app, *args, **kwargs)
 
     monkeypatch.setattr(Celery, "send_task", noting)
-    inv = dataclasses.replace(invocation(fleet.task("add"), 2, 2), start_in=0.3)
+    inv = dataclasses.replace(invocation(fleet.task("add"), 2, 2), start_in=1.0)
 
-    async def main() -> tuple[float, Outcome]:
+    async def main() -> tuple[float, datetime, Outcome]:
         executor = CeleryExecutor(poll_interval=0.05)
-        handed = time.monotonic()
+        handed, moment = time.monotonic(), datetime.now(UTC) + timedelta(seconds=1)
         outcome = await executor.start(inv).wait()
         await executor.shutdown()
-        return handed, outcome
+        return handed, moment, outcome
 
-    handed, outcome = asyncio.run(main())
+    handed, moment, outcome = asyncio.run(main())
     assert outcome.status is RunStatus.SUCCEEDED, outcome.error
-    [at] = sent
-    assert at >= handed + 0.3
+    [(at, eta)] = sent
+    assert at < handed + 0.5, "the task was not sent ahead"
+    assert abs((eta - moment).total_seconds()) < 0.05
+    done = fleet.app.AsyncResult(task_id_of(inv.context)).date_done
+    assert done is not None and done.replace(tzinfo=UTC) >= eta
 
 
-def test_a_run_stopped_before_its_moment_is_never_sent(fleet: Fleet) -> None:
-    inv = dataclasses.replace(invocation(fleet.task("add"), 3, 3), start_in=30.0)
+def test_a_run_stopped_before_its_moment_never_runs_on_the_worker(fleet: Fleet) -> None:
+    inv = dataclasses.replace(invocation(fleet.task("add"), 3, 3), start_in=1.5)
+    task_id = task_id_of(inv.context)
 
     async def main() -> Outcome:
         executor = CeleryExecutor(poll_interval=0.05)
         execution = executor.start(inv)
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.3)
         execution.cancel("stopped by an operator")
         outcome = await asyncio.wait_for(execution.wait(), 10)
+        # Past the moment the task was due at: the worker has dropped it, not run it.
+        await asyncio.sleep(2.5)
         await executor.shutdown()
         return outcome
 
     outcome = asyncio.run(main())
-    assert (outcome.status, outcome.error) == (RunStatus.CANCELLED, "stopped by an operator")
-    assert fleet.app.AsyncResult(task_id_of(inv.context)).state == "PENDING"
-    assert f"[{task_id_of(inv.context)}] received" not in fleet.worker.log.read_text()
+    assert outcome.status is RunStatus.CANCELLED
+    assert outcome.error is not None and outcome.error.startswith("stopped by an operator")
+    assert fleet.app.AsyncResult(task_id).state in ("PENDING", "REVOKED")
+    assert f"[{task_id}] succeeded" not in fleet.worker.log.read_text()
 
 
 def test_a_raising_task_fails_with_the_remote_error_and_traceback(fleet: Fleet) -> None:

@@ -159,11 +159,11 @@ class ShowsOutput(Protocol):
 class StartsAhead(Protocol):
     """An optional capability of an executor whose starts take time it can spend ahead.
 
-    The engine hands such an executor each run ``lead`` seconds before the run is due (on
-    the real clock), with `Invocation.start_in` set to the time left: the executor gets the
-    start ready (a backend read, the message) and makes it at that moment, on a timer finer
-    than the event loop's millisecond. The run's overlap and limits are decided at the
-    hand-over, that much earlier.
+    The engine hands such an executor each run ``lead`` seconds before the run is due, with
+    `Invocation.start_in` set to the time left: the executor does what takes time first (a
+    backend read, sending a message due at that moment) so that the run starts at its due
+    time, not that much after it. The run's overlap and limits are decided at the hand-over,
+    that much earlier.
     """
 
     lead: float

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cronwork.errors import TargetError
@@ -64,8 +65,6 @@ _REVOKED = "REVOKED"
 # Raised in the task by the worker at its soft and hard time limits.
 _TIME_LIMIT_ERRORS = ("SoftTimeLimitExceeded", "TimeLimitExceeded")
 _WORKER_LOST = "WorkerLostError"
-# Seconds at the end of a send's wait for its moment spent in a sleep (see _send_now).
-_SLEEP_LAST = 0.003
 
 
 @dataclass(slots=True)
@@ -111,12 +110,15 @@ class CeleryExecution(BaseExecution):
         self.expires = executor.expiry(invocation)
         # Set by the sending thread once the task is on the fleet (sent, or known already).
         self.on_fleet = False
-        # When to send (time.monotonic): the run's due time when the engine handed it over
-        # ahead (StartsAhead).
-        self.send_at = time.monotonic() + invocation.start_in
+        # When the run is to start (time.monotonic), and as the worker's eta: its due time
+        # when the engine handed it over ahead (StartsAhead), else None (at once).
+        self.start_at = time.monotonic() + invocation.start_in
+        self.eta = (
+            datetime.now(UTC) + timedelta(seconds=invocation.start_in)
+            if invocation.start_in > 0
+            else None
+        )
         self.sent_at = 0.0
-        # Set when the run is stopped: a send still waiting for its moment is not made.
-        self.withdrawn = threading.Event()
         self._changed = asyncio.Event()
         self._meta = _Meta(_PENDING)
         self.task = self.loop.create_task(self._run())
@@ -160,10 +162,6 @@ class CeleryExecution(BaseExecution):
         if error is not None:
             return Outcome(RunStatus.FAILED, error=error)
         stopping = self._stop_request()
-        if not self.on_fleet:
-            # Stopped while the send waited for its moment: nothing reached the fleet.
-            assert stopping is not None
-            return Outcome(stopping[0], error=stopping[1])
         if stopping is not None:
             # Stopped while it was being sent.
             return await self._stopped(*stopping)
@@ -275,7 +273,6 @@ class CeleryExecution(BaseExecution):
 
     def _stop(self, status: RunStatus, reason: str) -> None:
         # _follow sees _stopping on its next wake-up.
-        self.withdrawn.set()
         self._changed.set()
 
 
@@ -286,14 +283,11 @@ class CeleryExecutor(TaskExecutor):
     often the result backend is read; ``liveness_interval`` how often the worker running a
     task is pinged (two missed pings end the run ``lost``); ``default_expires`` drops a task no
     worker started within it when the job has no timeout. ``lead`` is how many seconds before
-    its slot the engine hands a run over (`StartsAhead`): the backend read and the message
-    are made then, and the task is sent at the slot itself from a thread's timer.
+    its slot the engine hands a run over (`StartsAhead`): the backend read and the send are
+    made then, with the slot as the task's eta, so the worker starts it at the slot.
     """
 
     name = "celery"
-    # Threads that send: each holds a run from its hand-over to its send, ``lead`` at most,
-    # so this many allow SEND_THREADS / lead runs a second before sends wait for a thread.
-    SEND_THREADS = 16
 
     def __init__(
         self,
@@ -320,9 +314,7 @@ class CeleryExecutor(TaskExecutor):
         # One thread reads the backend for every run; sends and control messages get their
         # own, so a broker that hangs a send never delays the polls.
         self._poll_thread = ThreadPoolExecutor(1, thread_name_prefix="cronwork-celery-poll")
-        self._send_threads = ThreadPoolExecutor(
-            self.SEND_THREADS, thread_name_prefix="cronwork-celery-send"
-        )
+        self._send_threads = ThreadPoolExecutor(4, thread_name_prefix="cronwork-celery-send")
 
     # -- targets ----------------------------------------------------------------------------
 
@@ -402,18 +394,14 @@ class CeleryExecutor(TaskExecutor):
             execution.on_fleet = True
             return None
         options = self._options(execution)
-        # Handed over ahead: send at the run's moment. The wait is made on the run's
-        # `withdrawn` event, which a stop ends, except for its last stretch: a sleep wakes
-        # within a tenth of a millisecond, where an event's timed wait may overshoot by one
-        # (and the event loop's timers round to whole milliseconds).
-        wait = execution.send_at - time.monotonic()
-        if wait > _SLEEP_LAST and execution.withdrawn.wait(wait - _SLEEP_LAST):
-            return None  # stopped before its moment; _follow ends the run
-        wait = execution.send_at - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        if execution.withdrawn.is_set():
-            return None
+        # Handed over ahead: the task goes to the broker now, with its start as its eta, so
+        # the worker has it in hand when it falls due and the send and the broker's delivery
+        # cost no lateness. Its expiry counts from that start too.
+        eta = execution.eta
+        if eta is not None and (ahead := (eta - datetime.now(UTC)).total_seconds()) > 0:
+            options["eta"] = eta
+            if "expires" in options:
+                options["expires"] += ahead
         try:
             app.send_task(task.name, args=args, kwargs=kwargs, **options)
         except Exception as exc:
@@ -427,7 +415,7 @@ class CeleryExecutor(TaskExecutor):
     async def send(self, execution: CeleryExecution) -> str | None:
         """Send the task (or find it already known); return an error, or None once sent."""
         loop = asyncio.get_running_loop()
-        execution.sent_at = loop.time() + max(0.0, execution.send_at - time.monotonic())
+        execution.sent_at = loop.time() + max(0.0, execution.start_at - time.monotonic())
         try:
             return await loop.run_in_executor(self._send_threads, self._send_now, execution)
         except Exception as exc:  # the backend read may fail too: the broker's sibling

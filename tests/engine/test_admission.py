@@ -14,15 +14,14 @@ from typing import Any
 
 import pytest
 from enginekit import START
+from unitkit import unit_settings
 
-from cronwork.engine import Engine, Settings
+from cronwork.engine import Engine
 from cronwork.engine.admission import RUN, oldest, overlap_verdict
 from cronwork.engine.runstate import Active
-from cronwork.events import Listeners
 from cronwork.jobs import Job, make_job
 from cronwork.runs import Run, RunStatus
 from cronwork.stores import MemoryStore
-from cronwork.targets import TaskRegistry
 from cronwork.testing import FakeClock
 
 TARGET = "cronwork.testing:FakeClock"
@@ -47,21 +46,7 @@ class Harness:
 
     def __init__(self, max_running: int = 10) -> None:
         clock = FakeClock(START)
-        settings = Settings(
-            store=MemoryStore(),
-            clock=clock,
-            listeners=Listeners(),
-            tasks=TaskRegistry(),
-            max_running=max_running,
-            node="n",
-            lease=timedelta(seconds=30),
-            horizon=timedelta(seconds=1),
-            poll=None,
-            keep_runs=None,
-            keep_runs_for=None,
-            kill_grace=1.0,
-        )
-        self.engine = Engine(settings)
+        self.engine = Engine(unit_settings(MemoryStore(), clock, max_running=max_running))
         self.admission = self.engine.admission
         self.started: list[str] = []
         self.saved: list[Run] = []

@@ -10,19 +10,19 @@ instant of each hand-over.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
 from enginekit import START, run_async
+from unitkit import unit_settings
 
-from cronwork.engine import Engine, Settings
-from cronwork.events import Listeners
+from cronwork.engine import Engine
 from cronwork.executors import Invocation, Outcome
 from cronwork.jobs import Job, make_job
 from cronwork.runs import RunStatus
 from cronwork.stores import MemoryStore
-from cronwork.targets import TaskRegistry
 from cronwork.testing import FakeClock
 
 LEAD = 0.05
@@ -72,24 +72,21 @@ def add(store: MemoryStore, job_id: str, executor: str, **settings: Any) -> Job:
     return store.add_job(job.replace(next_run_at=START + timedelta(seconds=10)))
 
 
-def engine_with(clock: FakeClock, store: MemoryStore, *executors: Recorder) -> Engine:
-    return Engine(
-        Settings(
-            store=store,
-            clock=clock,
-            listeners=Listeners(),
-            tasks=TaskRegistry(),
-            max_running=10,
-            node="n",
-            lease=timedelta(seconds=30),
-            horizon=timedelta(seconds=1),
-            poll=None,
-            keep_runs=None,
-            keep_runs_for=None,
-            kill_grace=1.0,
-            executors={executor.name: executor for executor in executors},
-        )
-    )
+@contextlib.asynccontextmanager
+async def running(clock: FakeClock, store: MemoryStore, *executors: Any) -> AsyncIterator[Engine]:
+    """An engine over ``store`` with ``executors``, started, and stopped at the end."""
+    engine = Engine(unit_settings(store, clock, executors={e.name: e for e in executors}))
+    await engine.start()
+    try:
+        yield engine
+    finally:
+        await engine.stop(wait=False)
+
+
+async def run_for(seconds: float, clock: FakeClock, store: MemoryStore, *executors: Any) -> None:
+    """Run an engine over ``store`` with ``executors`` for ``seconds`` of fake time."""
+    async with running(clock, store, *executors):
+        await clock.run_for(timedelta(seconds=seconds), wait_for_runs=False)
 
 
 @run_async
@@ -99,12 +96,7 @@ async def test_a_run_is_handed_over_its_lead_before_its_slot_and_recorded_as_sta
     clock, store = FakeClock(START), MemoryStore()
     ahead = Leading("process", clock)
     add(store, "j", "process", timeout=30)
-    engine = engine_with(clock, store, ahead)
-    await engine.start()
-    try:
-        await clock.run_for(timedelta(seconds=10), wait_for_runs=False)
-    finally:
-        await engine.stop(wait=False)
+    await run_for(10, clock, store, ahead)
     slot = START + timedelta(seconds=10)
     [(handed_at, invocation)] = ahead.handed
     assert handed_at == slot - timedelta(seconds=LEAD)
@@ -122,12 +114,7 @@ async def test_runs_of_executors_without_a_lead_are_handed_over_at_their_slots()
     ahead, plain = Leading("process", clock), Recorder("thread", clock)
     add(store, "early", "process")
     add(store, "on-time", "thread")
-    engine = engine_with(clock, store, ahead, plain)
-    await engine.start()
-    try:
-        await clock.run_for(timedelta(seconds=10), wait_for_runs=False)
-    finally:
-        await engine.stop(wait=False)
+    await run_for(10, clock, store, ahead, plain)
     slot = START + timedelta(seconds=10)
     [(handed_at, invocation)] = plain.handed
     assert (handed_at, invocation.start_in) == (slot, 0.0)
@@ -141,14 +128,9 @@ async def test_a_run_handed_over_after_its_slot_starts_at_once() -> None:
     clock, store = FakeClock(START), MemoryStore()
     ahead = Leading("process", clock)
     add(store, "j", "process")
-    engine = engine_with(clock, store, ahead)
     # The engine starts 3 s past the slot (misfire grace lets the run go).
     clock.advance(timedelta(seconds=13))
-    await engine.start()
-    try:
-        await clock.run_for(timedelta(seconds=1), wait_for_runs=False)
-    finally:
-        await engine.stop(wait=False)
+    await run_for(1, clock, store, ahead)
     [(handed_at, invocation)] = ahead.handed[:1]
     assert invocation.context.scheduled_for == START + timedelta(seconds=10)
     assert invocation.start_in == 0.0
@@ -161,15 +143,11 @@ async def test_a_job_moved_off_the_leading_executor_is_handed_over_at_its_slot_a
     clock, store = FakeClock(START), MemoryStore()
     ahead, plain = Leading("process", clock), Recorder("thread", clock)
     job = add(store, "j", "process", overlap="allow", max_instances=2)
-    engine = engine_with(clock, store, ahead, plain)
-    await engine.start()
-    try:
+    async with running(clock, store, ahead, plain) as engine:
         await clock.run_for(timedelta(seconds=10), wait_for_runs=False)
         store.update_job(job.replace(executor="thread"))
         engine.job_changed("j", store.get_job("j"))
         await clock.run_for(timedelta(seconds=10), wait_for_runs=False)
-    finally:
-        await engine.stop(wait=False)
     assert [at for at, _ in ahead.handed] == [START + timedelta(seconds=10 - LEAD)]
     assert [(at, inv.start_in) for at, inv in plain.handed] == [
         (START + timedelta(seconds=20), 0.0)

@@ -84,6 +84,34 @@ class Shared:
         return [args for called, args in self.calls if called == name]
 
 
+def unit_settings(
+    store: Any,
+    clock: FakeClock,
+    *,
+    listeners: Listeners | None = None,
+    max_running: int = 10,
+    poll: timedelta | None = None,
+    keep_runs: int | None = None,
+    executors: dict[str, Executor] | None = None,
+) -> Settings:
+    """An engine's settings for a unit test: node "n", a 30 s lease, a 1 s horizon."""
+    return Settings(
+        store=store,
+        clock=clock,
+        listeners=listeners if listeners is not None else Listeners(),
+        tasks=TaskRegistry(),
+        max_running=max_running,
+        node="n",
+        lease=LEASE,
+        horizon=timedelta(seconds=1),
+        poll=poll,
+        keep_runs=keep_runs,
+        keep_runs_for=None,
+        kill_grace=1.0,
+        executors=dict(executors or {}),
+    )
+
+
 class Harness:
     """An engine built from its settings and never started; see the module docstring."""
 
@@ -102,20 +130,14 @@ class Harness:
         self.events: list[Event] = []
         listeners = Listeners()
         listeners.add("*", self.events.append)
-        self.settings = Settings(
-            store=self.store,
-            clock=self.clock,
+        self.settings = unit_settings(
+            self.store,
+            self.clock,
             listeners=listeners,
-            tasks=TaskRegistry(),
             max_running=max_running,
-            node="n",
-            lease=LEASE,
-            horizon=timedelta(seconds=1),
             poll=poll,
             keep_runs=keep_runs,
-            keep_runs_for=None,
-            kill_grace=1.0,
-            executors=dict(executors or {}),
+            executors=executors,
         )
         self.engine = Engine(self.settings)
         self.spawned: list[Pending] = []

@@ -148,9 +148,17 @@ def test_a_context_and_invocation_are_built_with_their_defaults() -> None:
         timeout=5.0,
         on_timeout="warn",
         kill_grace=1.0,
+        start_in=0.5,
     )
     assert invocation == Invocation(
-        print, (1,), {"k": 2}, context=context, timeout=5.0, on_timeout="warn", kill_grace=1.0
+        print,
+        (1,),
+        {"k": 2},
+        context=context,
+        timeout=5.0,
+        on_timeout="warn",
+        kill_grace=1.0,
+        start_in=0.5,
     )
 
 

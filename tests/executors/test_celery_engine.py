@@ -117,6 +117,38 @@ def test_a_raising_task_fails_with_the_remote_error_and_is_retried(fleet: Fleet)
         assert run.error.startswith("ValueError: disk full\nTraceback (most recent call last):")
 
 
+def test_a_run_no_worker_took_is_scheduled_on_its_node_and_ends_without_a_start(
+    fleet: Fleet,
+) -> None:
+    nobody = CeleryTask("cronwork_tests.add", queue=f"{fleet.queue}-nobody")
+    with Scheduler(celery_app=fleet.app) as scheduler:
+        scheduler.add_job("unserved", nobody, "every 1h", args=[1, 2], timeout=3)
+        run = scheduler.trigger("unserved")
+        sent = wait_for(lambda: (r := scheduler.get_run(run.id)).queued_at and r)
+        [ended] = finished(scheduler, "unserved", 1)
+    # Handed to the fleet, waiting for a worker: on its node, not running.
+    assert (sent.status, sent.node, sent.started_at) == (RunStatus.SCHEDULED, scheduler.node, None)
+    assert ended.status is RunStatus.TIMED_OUT
+    assert ended.started_at is None
+    assert ended.error is not None and "no worker started the task" in ended.error
+
+
+def test_a_run_is_running_from_when_a_worker_started_it(fleet: Fleet) -> None:
+    with Scheduler(celery_app=fleet.app) as scheduler:
+        scheduler.add_job("slow", task(fleet, "span"), "every 1h", args=[1.0], timeout=30)
+        run = scheduler.trigger("slow")
+        running = wait_for(
+            lambda: (r := scheduler.get_run(run.id)).status is RunStatus.RUNNING and r
+        )
+        [done] = finished(scheduler, "slow", 1)
+    span = json.loads(done.output or "null")
+    assert running.started_at is not None and running.queued_at is not None
+    assert done.started_at == running.started_at >= running.queued_at
+    # The record's start is the last moment the backend still said the task had not started:
+    # not after the worker's own start, and within a poll or so (0.25 s) before it.
+    assert span["start"] - 2.0 <= running.started_at.timestamp() <= span["start"] + 0.05
+
+
 def test_max_running_counts_runs_on_the_fleet_until_their_result_arrives(fleet: Fleet) -> None:
     # The worker has two children: only the engine's one place keeps the tasks apart.
     with Scheduler(celery_app=fleet.app, max_running=1) as scheduler:

@@ -13,7 +13,7 @@ import logging
 import math
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from cronwork.copiers import new_context, new_invocation
 from cronwork.errors import CronworkError
@@ -26,7 +26,7 @@ from cronwork.executors import (
     ThreadExecutor,
     format_error,
 )
-from cronwork.executors.base import StartsAhead
+from cronwork.executors.base import BeginsLater, StartsAhead
 from cronwork.executors.registry import ExecutorNeeds, build_executor, default_executor_name
 from cronwork.jobs import Job
 from cronwork.policies import OnTimeout
@@ -68,10 +68,11 @@ class Launcher:
         self._targets: dict[str, Resolved] = {}
         self._shared_targets: dict[tuple[int, str | None], Resolved] = {}
         self.executors: dict[str, Executor] = dict(engine.s.executors)
-        # Whether each kind of execution shows its output while it runs (ShowsOutput): a
-        # runtime-checkable protocol's isinstance inspects the class every time, so it is
-        # asked once per class, not on the path of every run.
-        self._shows_output: dict[type, bool] = {}
+        # Whether each kind of execution shows its output while it runs (ShowsOutput) and
+        # whether its work begins later (BeginsLater): a runtime-checkable protocol's
+        # isinstance inspects the class every time, so it is asked once per class, not on the
+        # path of every run.
+        self._traits: dict[type, tuple[bool, bool]] = {}
         # Executors whose completions the dispatch timer collects (see Engine._arm_dispatch).
         self._polled: list[BatchesCompletions] = [
             e for e in self.executors.values() if isinstance(e, BatchesCompletions)
@@ -163,18 +164,24 @@ class Launcher:
         # Only a soft deadline ever calls on_overdue.
         overdue = None if timeout is None else lambda: self._overdue(active)
         execution = active.execution = executor.start(invocation, overdue)
+        kind = type(execution)
+        traits = self._traits.get(kind)
+        if traits is None:
+            traits = self._traits[kind] = (
+                isinstance(execution, ShowsOutput),
+                isinstance(execution, BeginsLater),
+            )
+        shows, later = traits
+        if later:
+            active.begun = False
         self.engine.admission.active[run.id] = active
         self.engine.save(active)
-        kind = type(execution)
-        shows = self._shows_output.get(kind)
-        if shows is None:
-            shows = self._shows_output[kind] = isinstance(execution, ShowsOutput)
         if shows:
             self.engine.chores.follow_output(active, execution)  # type: ignore[arg-type]
-        if self.engine.debug:
-            logger.debug("run %s of job %s started", run.id, job.id, extra=extra(job.id, run.id))
-        if self.s.listeners.wants(EventType.RUN_STARTED):
-            self.engine.emit(EventType.RUN_STARTED, active.started(), job)
+        if later:
+            cast(BeginsLater, execution).on_begun(functools.partial(self._begun, active))
+        else:
+            self._announce_start(active)
         add_done_callback = getattr(execution, "add_done_callback", None)
         if add_done_callback is not None:
             # A partial, not a lambda: one Python frame fewer on the path of every run.
@@ -200,6 +207,25 @@ class Launcher:
                 leads[job.id] = lead
             elif leads:
                 leads.pop(job.id, None)
+
+    def _announce_start(self, active: Active) -> None:
+        run, job = active.run, active.job
+        if self.engine.debug:
+            logger.debug("run %s of job %s started", run.id, job.id, extra=extra(job.id, run.id))
+        if self.s.listeners.wants(EventType.RUN_STARTED):
+            self.engine.emit(EventType.RUN_STARTED, active.started(), job)
+
+    def _begun(self, active: Active, seconds_ago: float) -> None:
+        """The work of a run that begins later (BeginsLater) began: record it running, from
+        then, but not before the moment it was to start."""
+        if active.begun or active.outcome is not None:
+            return
+        active.begun = True
+        began = self.clock.now() - timedelta(seconds=max(seconds_ago, 0.0))
+        if began > active.started_at:
+            active.started_at = began
+        self.engine.save(active)
+        self._announce_start(active)
 
     def _executor(self, name: str) -> Executor:
         executor = self.executors.get(name)

@@ -97,6 +97,7 @@ class Active:
 
     __slots__ = (
         "_record",
+        "begun",
         "execution",
         "finished_at",
         "job",
@@ -119,6 +120,9 @@ class Active:
         self.node = node
         self.started_at = started_at
         self.queued_at = queued_at
+        # False while the work waits to begin elsewhere (BeginsLater): the record says
+        # scheduled, and started_at is only the moment the run was to start.
+        self.begun = True
         self.outcome: Outcome | None = None
         self.finished_at: datetime | None = None
         self.task: asyncio.Task[None] | None = None
@@ -134,13 +138,14 @@ class Active:
             self.execution.cancel(why)
 
     def started(self) -> Run:
-        """The run as it is while running."""
+        """The run as it is while running (or, not begun yet, handed over and waiting)."""
+        begun = self.begun
         return copiers.started(
             self.run,
-            status=RunStatus.RUNNING,
+            status=RunStatus.RUNNING if begun else RunStatus.SCHEDULED,
             node=self.node,
             queued_at=self.queued_at,
-            started_at=self.started_at,
+            started_at=self.started_at if begun else None,
             output=self.live_output,
         )
 
@@ -155,7 +160,7 @@ class Active:
                 status=outcome.status,
                 node=self.node,
                 queued_at=self.queued_at,
-                started_at=self.started_at,
+                started_at=self.started_at if self.begun else None,
                 finished_at=self.finished_at,
                 exit_code=outcome.exit_code,
                 output=outcome.output,

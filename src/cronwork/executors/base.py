@@ -156,6 +156,21 @@ class ShowsOutput(Protocol):
 
 
 @runtime_checkable
+class BeginsLater(Protocol):
+    """An optional capability of an execution whose work begins after its start.
+
+    A task sent to a worker fleet waits in a queue until a worker takes it. The engine
+    records such a run ``scheduled`` (on its node, with ``queued_at``) until the execution
+    calls back with how many seconds ago the work began at the latest, and ``running`` from
+    then on. A run that ends without beginning has no start in its record.
+    """
+
+    def on_begun(self, callback: Callable[[float], None]) -> None:
+        """Call ``callback(seconds_ago)`` on the event loop once the work has begun."""
+        ...
+
+
+@runtime_checkable
 class StartsAhead(Protocol):
     """An optional capability of an executor whose starts take time it can spend ahead.
 

@@ -106,6 +106,10 @@ class CeleryExecution(BaseExecution):
         self.task_id = task_id_of(invocation.context)
         # True once the backend showed the task started (or finished) on a worker.
         self.started = False
+        # When the backend last said the task had not started (time.monotonic), and who is
+        # told when it has (BeginsLater).
+        self._pending_seen = 0.0
+        self._begun_callbacks: list[Callable[[float], None]] = []
         self.hostname: str | None = None
         self.expires = executor.expiry(invocation)
         # Set by the sending thread once the task is on the fleet (sent, or known already).
@@ -125,11 +129,28 @@ class CeleryExecution(BaseExecution):
 
     # -- the poller hands states in here, on the loop ---------------------------------------
 
+    def on_begun(self, callback: Callable[[float], None]) -> None:
+        """Call ``callback(seconds_ago)`` once a worker has started the task."""
+        self._begun_callbacks.append(callback)
+
     def update(self, meta: _Meta) -> None:
         """Take the backend's latest word on the task (called on the event loop)."""
         self._meta = meta
-        if meta.state != _PENDING:
+        now = time.monotonic()
+        if meta.state == _PENDING:
+            self._pending_seen = now
+        elif not self.started:
             self.started = True
+            # The worker started it after the backend last said it had not, and not before
+            # its moment (its eta).
+            ago = now - max(self._pending_seen, self.start_at)
+            for callback in self._begun_callbacks:
+                try:
+                    callback(ago)
+                except Exception:  # the poller must go on for the other runs
+                    logger.exception(
+                        "a begun callback failed", extra=log_extra(self.invocation.context)
+                    )
         if meta.hostname is not None:
             self.hostname = meta.hostname
         self._changed.set()

@@ -10,9 +10,9 @@ the memory store; the executor's executions begin and end when the test says.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
-from typing import Any
 
 from enginekit import START, run_async
 from unitkit import unit_settings
@@ -87,6 +87,11 @@ class World:
         )
         self.engine = Engine(settings)
 
+    def execution(self) -> Execution:
+        """The one execution the fleet was handed."""
+        [execution] = self.fleet.executions
+        return execution
+
     async def run_for(self, seconds: float) -> Run:
         """Let ``seconds`` of fake time pass; the run of the first slot as stored then."""
         await self.clock.run_for(timedelta(seconds=seconds), wait_for_runs=False)
@@ -94,55 +99,48 @@ class World:
         return run
 
 
-async def in_world(body: Callable[[World], Any]) -> World:
+@contextlib.asynccontextmanager
+async def a_world() -> AsyncIterator[World]:
+    """A World whose engine runs for the block."""
     world = World()
     await world.engine.start()
     try:
-        await body(world)
+        yield world
     finally:
         await world.engine.stop(wait=False)
-    return world
 
 
 @run_async
 async def test_a_run_is_scheduled_on_its_node_until_its_work_begins_then_running() -> None:
-    async def body(world: World) -> None:
+    async with a_world() as world:
         waiting = await world.run_for(12)
         assert (waiting.status, waiting.node) == (RunStatus.SCHEDULED, "n")
         assert (waiting.queued_at, waiting.started_at) == (SLOT, None)
         assert world.started == [], "announced as started before its work began"
-        [execution] = world.fleet.executions
-        execution.begin(0.5)
+        world.execution().begin(0.5)
         running = await world.run_for(1)
-        assert running.status is RunStatus.RUNNING
-        assert running.started_at == SLOT + timedelta(seconds=1.5)
-        assert [run.started_at for run in world.started] == [running.started_at]
-
-    await in_world(body)
+    assert running.status is RunStatus.RUNNING
+    assert running.started_at == SLOT + timedelta(seconds=1.5)
+    assert [run.started_at for run in world.started] == [running.started_at]
 
 
 @run_async
 async def test_its_start_is_never_recorded_before_the_moment_it_was_to_start() -> None:
-    async def body(world: World) -> None:
+    async with a_world() as world:
         await world.run_for(10)
-        [execution] = world.fleet.executions
-        execution.begin(3600.0)
+        world.execution().begin(3600.0)
         running = await world.run_for(1)
-        assert (running.status, running.started_at) == (RunStatus.RUNNING, SLOT)
-
-    await in_world(body)
+    assert (running.status, running.started_at) == (RunStatus.RUNNING, SLOT)
 
 
 @run_async
 async def test_a_run_that_ends_before_its_work_began_keeps_no_start() -> None:
-    async def body(world: World) -> None:
+    async with a_world() as world:
         await world.run_for(10)
-        [execution] = world.fleet.executions
+        execution = world.execution()
         execution.end(Outcome(RunStatus.TIMED_OUT, error="no worker started the task"))
         execution.begin(0.0)  # too late: the outcome is recorded already
         ended = await world.run_for(1)
-        assert (ended.status, ended.started_at) == (RunStatus.TIMED_OUT, None)
-        assert ended.error == "no worker started the task"
-        assert world.started == []
-
-    await in_world(body)
+    assert (ended.status, ended.started_at) == (RunStatus.TIMED_OUT, None)
+    assert ended.error == "no worker started the task"
+    assert world.started == []

@@ -22,7 +22,7 @@ from cronwork.errors import CronworkError, TargetError
 from cronwork.jobs import Job
 from cronwork.notify import NotifyTarget
 from cronwork.policies import Misfire, OnTimeout, Overlap
-from cronwork.runs import Run, RunStatus
+from cronwork.runs import Run, RunBrief, RunStatus
 from cronwork.targets import CeleryTask, Command, Target
 from cronwork.timing import Schedule, parse_schedule, shared_schedule
 
@@ -330,6 +330,17 @@ def run_from_row(row: RowLike, node: str | None = None, lease_until: datetime | 
         trigger=row["trigger"],
         cancel_requested=bool(row["cancel_requested"]),
         waited_for=_waited_for(row["waited_for"]),
+    )
+
+
+def brief_from_row(row: RowLike) -> RunBrief:
+    """The RunBrief of a row with the brief's columns (id, job_id, status, start, end)."""
+    return RunBrief(
+        str(row["id"]),
+        row["job_id"],
+        _STATUSES[row["status"]],
+        from_micros(row["started_at"]),
+        from_micros(row["finished_at"]),
     )
 
 

@@ -37,6 +37,7 @@ from cronwork.stores.paging import RunFilter, page_query
 from cronwork.stores.rows import (
     JobCache,
     batch,
+    brief_from_row,
     from_micros,
     run_from_row,
     run_values,
@@ -558,16 +559,7 @@ class SqlStore(ABC, Generic[C]):
         if not job_ids:
             return {}
         rows = self._fetch(self.Q["runs_newest_of_jobs"], (self._array(list(job_ids)),))
-        return {
-            row["job_id"]: RunBrief(
-                str(row["id"]),
-                row["job_id"],
-                RunStatus(row["status"]),
-                from_micros(row["started_at"]),
-                from_micros(row["finished_at"]),
-            )
-            for row in rows
-        }
+        return {row["job_id"]: brief_from_row(row) for row in rows}
 
     def last_finished(self, job_id: str, status: RunStatus | None = None) -> Run | None:
         """The run of ``job_id`` that finished last (optionally with ``status``)."""
